@@ -1,0 +1,188 @@
+// The evaluation loop: per package, install, find sites, complete each site without and with the
+// monitor in each prompt configuration, score, and summarize with paired bootstrap intervals.
+import fs from 'node:fs';
+import type { Completer, PromptMode } from './completer.js';
+import { matchScores, pairedBootstrap, spliceLine, firstLine, mean, type Interval } from './metrics.js';
+import { installPackage, specLabel, type InstalledPackage, type PackageSpec } from './packages.js';
+import { findSites, type Site } from './sites.js';
+import { TsProject } from './tsProject.js';
+
+export interface ArmResult {
+  readonly text: string;
+  readonly nim: number;
+  readonly ism: number;
+  readonly pm: number;
+  /** 1 when the file with this line has no more errors than the original. */
+  readonly cr: number;
+  readonly errors: number;
+  readonly ms: number;
+  readonly tokens?: number;
+}
+
+export interface SiteResult {
+  readonly site: Site;
+  readonly baselineErrors: number;
+  /** Per configuration (`left`, `fim`). */
+  readonly configs: Partial<Record<PromptMode, { without: ArmResult; with: ArmResult }>>;
+}
+
+export interface EvalOptions {
+  readonly specs: readonly PackageSpec[];
+  readonly cacheDir: string;
+  readonly limit: number;
+  readonly seed: number;
+  readonly completer: Completer;
+  /** Configurations to run; FIM is dropped when the completer has no FIM template. */
+  readonly modes?: readonly PromptMode[];
+  readonly log?: (msg: string) => void;
+}
+
+export interface PackageRun {
+  readonly label: string;
+  readonly files: number;
+  readonly sites: number;
+  readonly error?: string;
+  readonly ms: number;
+}
+
+export interface EvalRun {
+  readonly results: SiteResult[];
+  readonly packages: PackageRun[];
+  readonly modes: PromptMode[];
+}
+
+export async function runEvaluation(opts: EvalOptions): Promise<EvalRun> {
+  const log = opts.log ?? (() => undefined);
+  const modes = (opts.modes ?? ['left', 'fim']).filter((m) => m !== 'fim' || opts.completer.supportsFim);
+  const results: SiteResult[] = [];
+  const packages: PackageRun[] = [];
+  for (let i = 0; i < opts.specs.length; i++) {
+    const spec = opts.specs[i];
+    // Sites left to find, shared out over the packages still to come (a short package's shortfall
+    // moves on to the next ones).
+    const want = Math.ceil((opts.limit - results.length) / (opts.specs.length - i));
+    const t0 = performance.now();
+    let pkg: InstalledPackage | undefined;
+    try {
+      pkg = await installPackage(spec, opts.cacheDir, log);
+      const project = new TsProject(pkg.files, pkg.dir);
+      try {
+        const sites = findSites(project, pkg.label, pkg.dir, pkg.files, want, { seed: opts.seed });
+        log(`${pkg.label}: ${pkg.files.length} files, ${sites.length} sites`);
+        for (const site of sites) {
+          results.push(await evaluateSite(project, site, pkg.dir, modes, opts.completer));
+        }
+        packages.push({ label: pkg.label, files: pkg.files.length, sites: sites.length, ms: performance.now() - t0 });
+      } finally {
+        project.dispose();
+        await opts.completer.endPackage?.(pkg.dir);
+      }
+    } catch (err) {
+      const message = err instanceof Error ? err.message : String(err);
+      log(`${specLabel(spec)}: skipped: ${message}`);
+      packages.push({ label: pkg?.label ?? specLabel(spec), files: pkg?.files.length ?? 0, sites: 0, error: message, ms: performance.now() - t0 });
+    }
+  }
+  return { results, packages, modes };
+}
+
+/** Completes one site in every configuration, without and with the monitor, and scores the outputs. */
+export async function evaluateSite(project: TsProject, site: Site, root: string, modes: readonly PromptMode[], completer: Completer): Promise<SiteResult> {
+  const text = fs.readFileSync(site.file, 'utf8');
+  const baselineErrors = project.errorCount(site.file, text);
+  const prefix = text.slice(0, site.offset);
+  const suffix = text.slice(site.lineEnd);
+  const configs: SiteResult['configs'] = {};
+  for (const mode of modes) {
+    const arms: ArmResult[] = [];
+    for (const monitor of [false, true]) {
+      const out = await completer.complete({ site, text, prefix, suffix, root, mode, monitor });
+      const generated = firstLine(out.text).trimEnd();
+      const scores = matchScores(generated, site.truth);
+      const errors = project.errorCount(site.file, spliceLine(text, site.offset, site.lineEnd, generated));
+      arms.push({ text: generated, ...scores, cr: errors <= baselineErrors ? 1 : 0, errors, ms: out.ms, tokens: out.tokens });
+    }
+    configs[mode] = { without: arms[0], with: arms[1] };
+  }
+  project.setText(site.file, undefined);
+  return { site, baselineErrors, configs };
+}
+
+// ---- summaries ----
+
+export interface ArmSummary {
+  nim: number;
+  ism: number;
+  pm: number;
+  cr: number;
+  /** Mean completion latency, ms. */
+  msMean: number;
+}
+
+export interface ConfigSummary {
+  sites: number;
+  without: ArmSummary;
+  with: ArmSummary;
+  nimDelta: Interval;
+  ismDelta: Interval;
+  pmDelta: Interval;
+  crDelta: Interval;
+  /** (cr with − cr without) / cr without, percent; null when cr without is 0. */
+  crRelative: number | null;
+  /** Percent of sites where the monitor changed the output. */
+  changed: number;
+  /** Mean latency with / without. */
+  latencyRatio: number | null;
+  /** 95% intervals of the arms themselves. */
+  intervals: { without: { nim: Interval; cr: Interval }; with: { nim: Interval; cr: Interval } };
+}
+
+const pct = (iv: Interval): Interval => ({ mean: round(iv.mean * 100), lo: round(iv.lo * 100), hi: round(iv.hi * 100) });
+
+export function round(x: number, digits = 2): number {
+  const f = 10 ** digits;
+  return Math.round(x * f) / f;
+}
+
+export function summarize(results: readonly SiteResult[], mode: PromptMode, seed: number): ConfigSummary {
+  const rows = results.map((r) => r.configs[mode]).filter((c): c is { without: ArmResult; with: ArmResult } => c !== undefined);
+  const col = (arm: 'without' | 'with', k: 'nim' | 'ism' | 'pm' | 'cr' | 'ms'): number[] => rows.map((r) => r[arm][k]);
+  const arm = (a: 'without' | 'with'): ArmSummary => ({
+    nim: round(mean(col(a, 'nim')) * 100),
+    ism: round(mean(col(a, 'ism')) * 100),
+    pm: round(mean(col(a, 'pm')) * 100),
+    cr: round(mean(col(a, 'cr')) * 100),
+    msMean: round(mean(col(a, 'ms')), 1),
+  });
+  const delta = (k: 'nim' | 'ism' | 'pm' | 'cr', salt: number): Interval => pct(pairedBootstrap(col('without', k), col('with', k), seed + salt));
+  const without = arm('without');
+  const withArm = arm('with');
+  return {
+    sites: rows.length,
+    without,
+    with: withArm,
+    nimDelta: delta('nim', 1),
+    ismDelta: delta('ism', 2),
+    pmDelta: delta('pm', 3),
+    crDelta: delta('cr', 4),
+    crRelative: without.cr === 0 ? null : round(((withArm.cr - without.cr) / without.cr) * 100),
+    changed: round(rows.length === 0 ? 0 : (rows.filter((r) => r.with.text !== r.without.text).length / rows.length) * 100),
+    latencyRatio: without.msMean > 0 ? round(withArm.msMean / without.msMean, 3) : null,
+    intervals: {
+      without: { nim: pct(pairedBootstrap(undefined, col('without', 'nim'), seed + 5)), cr: pct(pairedBootstrap(undefined, col('without', 'cr'), seed + 6)) },
+      with: { nim: pct(pairedBootstrap(undefined, col('with', 'nim'), seed + 7)), cr: pct(pairedBootstrap(undefined, col('with', 'cr'), seed + 8)) },
+    },
+  };
+}
+
+export interface ConfigReport extends ConfigSummary {
+  /** Per package (label → summary). */
+  packages: Record<string, ConfigSummary>;
+}
+
+export function summarizeConfig(results: readonly SiteResult[], mode: PromptMode, seed: number): ConfigReport {
+  const labels = [...new Set(results.map((r) => r.site.pkg))];
+  const packages: Record<string, ConfigSummary> = {};
+  for (const label of labels) packages[label] = summarize(results.filter((r) => r.site.pkg === label), mode, seed);
+  return { ...summarize(results, mode, seed), packages };
+}

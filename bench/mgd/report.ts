@@ -1,0 +1,194 @@
+// Output of an evaluation: the JSON document (keys fixed by the issue), a console table, and a
+// Markdown report with an SVG bar chart of with vs without.
+import type { PromptMode } from './completer.js';
+import { summarizeConfig, type ConfigReport, type ConfigSummary, type EvalRun } from './evaluate.js';
+import type { Interval } from './metrics.js';
+
+export interface RunInfo {
+  readonly model: string;
+  readonly monitor: boolean;
+  readonly seed: number;
+  readonly limit: number;
+  readonly packageList: string;
+  readonly wallMs: number;
+  readonly maxPromptTokens?: number;
+  readonly maxNewTokens?: number;
+}
+
+export interface EvalJson extends ConfigReport {
+  /** Which configuration the top-level numbers are (the one the extension uses by default). */
+  defaultConfig: PromptMode;
+  configs: Partial<Record<PromptMode, ConfigReport>>;
+  run: RunInfo;
+  packageRuns: EvalRun['packages'];
+  results: {
+    id: string;
+    member: string;
+    truth: string;
+    legalCount: number;
+    baselineErrors: number;
+    outputs: Partial<Record<PromptMode, { without: string; with: string; crWithout: number; crWith: number; errorsWithout: number; errorsWith: number }>>;
+  }[];
+}
+
+/** The extension completes with fill-in-the-middle when the model has a template, else left context only. */
+export function defaultMode(modes: readonly PromptMode[]): PromptMode {
+  return modes.includes('fim') ? 'fim' : 'left';
+}
+
+export function buildJson(run: EvalRun, info: RunInfo): EvalJson {
+  const configs: Partial<Record<PromptMode, ConfigReport>> = {};
+  for (const mode of run.modes) configs[mode] = summarizeConfig(run.results, mode, info.seed);
+  const def = defaultMode(run.modes);
+  const top = configs[def] ?? summarizeConfig([], def, info.seed);
+  return {
+    ...top,
+    defaultConfig: def,
+    configs,
+    run: info,
+    packageRuns: run.packages,
+    results: run.results.map((r) => ({
+      id: r.site.id,
+      member: r.site.member,
+      truth: r.site.truth,
+      legalCount: r.site.legalCount,
+      baselineErrors: r.baselineErrors,
+      outputs: Object.fromEntries(
+        Object.entries(r.configs).map(([mode, c]) => [mode, {
+          without: c.without.text, with: c.with.text, crWithout: c.without.cr, crWith: c.with.cr, errorsWithout: c.without.errors, errorsWith: c.with.errors,
+        }]),
+      ),
+    })),
+  };
+}
+
+const fmtIv = (iv: Interval): string => `${sign(iv.mean)} [${sign(iv.lo)}, ${sign(iv.hi)}]`;
+const sign = (x: number): string => (x > 0 ? `+${x.toFixed(1)}` : x.toFixed(1));
+
+function tableRows(report: ConfigReport): string[][] {
+  const row = (label: string, s: ConfigSummary): string[] => [
+    label,
+    String(s.sites),
+    s.without.nim.toFixed(1),
+    s.with.nim.toFixed(1),
+    fmtIv(s.nimDelta),
+    s.without.ism.toFixed(1),
+    s.with.ism.toFixed(1),
+    s.without.pm.toFixed(1),
+    s.with.pm.toFixed(1),
+    s.without.cr.toFixed(1),
+    s.with.cr.toFixed(1),
+    fmtIv(s.crDelta),
+    s.changed.toFixed(0),
+    s.without.msMean.toFixed(0),
+    s.with.msMean.toFixed(0),
+  ];
+  return [...Object.entries(report.packages).map(([label, s]) => row(label, s)), row('overall', report)];
+}
+
+const HEADER = ['package', 'n', 'NIM', 'NIM+M', 'ΔNIM [95% CI]', 'ISM', 'ISM+M', 'PM', 'PM+M', 'CR', 'CR+M', 'ΔCR [95% CI]', 'chg%', 'ms', 'ms+M'];
+
+/** Plain-text tables (one per configuration) for the console. */
+export function formatTables(json: EvalJson): string {
+  const out: string[] = [];
+  for (const [mode, report] of Object.entries(json.configs)) {
+    const rows = [HEADER, ...tableRows(report)];
+    const widths = HEADER.map((_, c) => Math.max(...rows.map((r) => r[c].length)));
+    out.push(`configuration: ${mode}${mode === json.defaultConfig ? ' (default)' : ''}   (+M = with monitor; percent; CI = paired bootstrap)`);
+    for (const r of rows) out.push(r.map((cell, c) => (c === 0 ? cell.padEnd(widths[c]) : cell.padStart(widths[c]))).join('  '));
+    out.push('');
+  }
+  return out.join('\n');
+}
+
+const esc = (s: string): string => s.replace(/&/g, '&amp;').replace(/</g, '&lt;').replace(/>/g, '&gt;');
+
+/** Grouped bars: NIM, ISM, PM, CR without vs with the monitor, with the arms' 95% intervals for NIM and CR. */
+export function barChartSvg(report: ConfigSummary, title: string): string {
+  const metrics: { key: 'nim' | 'ism' | 'pm' | 'cr'; label: string }[] = [
+    { key: 'nim', label: 'next-identifier match' },
+    { key: 'ism', label: 'identifier-sequence match' },
+    { key: 'pm', label: 'prefix match' },
+    { key: 'cr', label: 'compile rate' },
+  ];
+  const W = 640;
+  const H = 320;
+  const left = 50;
+  const bottom = 260;
+  const top = 40;
+  const plotH = bottom - top;
+  const groupW = (W - left - 20) / metrics.length;
+  const barW = groupW * 0.32;
+  const y = (v: number): number => bottom - (Math.max(0, Math.min(100, v)) / 100) * plotH;
+  const parts: string[] = [
+    `<svg xmlns="http://www.w3.org/2000/svg" width="${W}" height="${H}" viewBox="0 0 ${W} ${H}" font-family="sans-serif" font-size="12">`,
+    `<rect width="${W}" height="${H}" fill="white"/>`,
+    `<text x="${W / 2}" y="20" text-anchor="middle" font-size="14">${esc(title)}</text>`,
+  ];
+  for (let v = 0; v <= 100; v += 25) {
+    parts.push(`<line x1="${left}" x2="${W - 20}" y1="${y(v)}" y2="${y(v)}" stroke="#ddd"/>`, `<text x="${left - 6}" y="${y(v) + 4}" text-anchor="end">${v}</text>`);
+  }
+  metrics.forEach((m, i) => {
+    const gx = left + i * groupW + groupW * 0.15;
+    const arms: { name: 'without' | 'with'; color: string }[] = [{ name: 'without', color: '#9aa5b1' }, { name: 'with', color: '#2f6fdf' }];
+    arms.forEach((a, j) => {
+      const v = report[a.name][m.key];
+      const x = gx + j * (barW + 4);
+      parts.push(`<rect x="${x.toFixed(1)}" y="${y(v).toFixed(1)}" width="${barW.toFixed(1)}" height="${(bottom - y(v)).toFixed(1)}" fill="${a.color}"><title>${a.name} monitor: ${v.toFixed(1)}%</title></rect>`);
+      parts.push(`<text x="${(x + barW / 2).toFixed(1)}" y="${(y(v) - 4).toFixed(1)}" text-anchor="middle" font-size="10">${v.toFixed(1)}</text>`);
+      if (m.key === 'nim' || m.key === 'cr') {
+        const iv = report.intervals[a.name][m.key];
+        const cx = x + barW / 2;
+        parts.push(`<line x1="${cx.toFixed(1)}" x2="${cx.toFixed(1)}" y1="${y(iv.lo).toFixed(1)}" y2="${y(iv.hi).toFixed(1)}" stroke="#222"/>`);
+      }
+    });
+    parts.push(`<text x="${(gx + barW + 2).toFixed(1)}" y="${bottom + 16}" text-anchor="middle">${esc(m.label)}</text>`);
+  });
+  parts.push(
+    `<rect x="${left}" y="${H - 28}" width="12" height="12" fill="#9aa5b1"/><text x="${left + 16}" y="${H - 18}">without monitor</text>`,
+    `<rect x="${left + 140}" y="${H - 28}" width="12" height="12" fill="#2f6fdf"/><text x="${left + 156}" y="${H - 18}">with monitor</text>`,
+    `<text x="${W - 20}" y="${H - 18}" text-anchor="end" fill="#555">n = ${report.sites} sites; whiskers: 95% bootstrap CI</text>`,
+    '</svg>',
+  );
+  return parts.join('\n') + '\n';
+}
+
+/** The Markdown report; `chartFile(mode)` names the SVG written beside it for each configuration. */
+export function markdownReport(json: EvalJson, chartFile: (mode: PromptMode) => string): string {
+  const lines: string[] = [
+    '# Monitor-guided decoding: dereference benchmark',
+    '',
+    `Model \`${json.run.model}\`, package list \`${json.run.packageList}\`, seed ${json.run.seed}, limit ${json.run.limit}, ` +
+      `${json.sites} sites, wall time ${(json.run.wallMs / 1000).toFixed(1)} s. Monitor: ${json.run.monitor ? 'on' : 'not available (the with-monitor arm repeats the without arm)'}.`,
+    '',
+    'Each site is a `expr.` in a real source file where the checker resolves the receiver and the authors\' member is legal. ' +
+      'The model completes greedily to the end of the line. NIM: first identifier equals the authors\'; ISM/PM: longest common prefix ' +
+      'of identifiers/tokens over the authors\' count; CR: the file with the generated line has no more type errors than the original. ' +
+      'Percent; Δ with paired bootstrap 95% CI.',
+    '',
+  ];
+  for (const [mode, report] of Object.entries(json.configs) as [PromptMode, ConfigReport][]) {
+    lines.push(`## Configuration: ${mode === 'fim' ? 'fill-in-the-middle (left + right context)' : 'left context only'}${mode === json.defaultConfig ? ' (default)' : ''}`, '');
+    lines.push(`![with vs without, ${mode}](${chartFile(mode)})`, '');
+    lines.push(`| ${HEADER.join(' | ')} |`, `|${HEADER.map((_, i) => (i === 0 ? '---' : '---:')).join('|')}|`);
+    for (const r of tableRows(report)) lines.push(`| ${r.join(' | ')} |`);
+    lines.push('', `Relative compile-rate change: ${report.crRelative === null ? 'n/a' : `${sign(report.crRelative)}%`}; latency ratio with/without: ${report.latencyRatio ?? 'n/a'}.`, '');
+  }
+  const skipped = json.packageRuns.filter((p) => p.error);
+  if (skipped.length > 0) {
+    lines.push('## Packages skipped', '');
+    for (const p of skipped) lines.push(`- ${p.label}: ${p.error}`);
+    lines.push('');
+  }
+  const changed = json.results.filter((r) => { const o = r.outputs[json.defaultConfig]; return o && o.with !== o.without; }).slice(0, 15);
+  if (changed.length > 0) {
+    lines.push(`## Examples where the monitor changed the output (${json.defaultConfig})`, '', '| site | authors | without | with |', '|---|---|---|---|');
+    const cell = (s: string): string => `\`${s.replace(/\|/g, '\\|').replace(/`/g, "'").slice(0, 60)}\``;
+    for (const r of changed) {
+      const o = r.outputs[json.defaultConfig]!;
+      lines.push(`| ${r.id} | ${cell(r.truth)} | ${cell(o.without)} | ${cell(o.with)} |`);
+    }
+    lines.push('');
+  }
+  return lines.join('\n');
+}

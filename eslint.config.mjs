@@ -1,0 +1,62 @@
+// Flat config. Architecture rules: `vscode` only under extension/, onnxruntime-node only in
+// model/onnxSession.ts, model/ imports nothing of ours, language-monitor/ sees model/ through types only.
+import tseslint from 'typescript-eslint';
+
+export default tseslint.config(
+  { ignores: ['node_modules/**', 'dist/**', '.corpus/**', '.work/**', '.cache/**', '**/fixtures/**', 'model/train/**', 'scripts/**', 'eslint.config.mjs'] },
+  ...tseslint.configs.recommended,
+  {
+    files: ['**/*.ts'],
+    languageOptions: { parserOptions: { projectService: true, tsconfigRootDir: import.meta.dirname } },
+    rules: {
+      '@typescript-eslint/no-floating-promises': 'error',
+      '@typescript-eslint/no-misused-promises': 'error',
+      '@typescript-eslint/no-unused-vars': ['error', { argsIgnorePattern: '^_', varsIgnorePattern: '^_' }],
+      'no-restricted-imports': ['error', {
+        paths: [
+          { name: 'vscode', message: 'vscode is imported only under extension/.' },
+          { name: 'onnxruntime-node', message: 'onnxruntime-node is imported only in model/onnxSession.ts.' },
+        ],
+      }],
+    },
+  },
+  {
+    files: ['extension/**/*.ts', 'test/e2e/**/*.ts'],
+    rules: { 'no-restricted-imports': ['error', { paths: [{ name: 'onnxruntime-node', message: 'onnxruntime-node is imported only in model/onnxSession.ts.' }] }] },
+  },
+  {
+    files: ['model/**/*.ts'],
+    ignores: ['model/cli/**'],
+    rules: {
+      'no-restricted-imports': ['error', {
+        paths: [
+          { name: 'vscode', message: 'vscode is imported only under extension/.' },
+          { name: 'onnxruntime-node', message: 'onnxruntime-node is imported only in model/onnxSession.ts.' },
+        ],
+        patterns: [
+          { group: ['**/extension/**', '**/language-monitor/**'], message: 'model/ imports nothing of ours.' },
+        ],
+      }],
+    },
+  },
+  {
+    files: ['model/onnxSession.ts'],
+    rules: { 'no-restricted-imports': ['error', { paths: [{ name: 'vscode', message: 'vscode is imported only under extension/.' }] }] },
+  },
+  {
+    files: ['language-monitor/**/*.ts'],
+    rules: {
+      '@typescript-eslint/no-restricted-imports': ['error', {
+        paths: [
+          { name: 'vscode', message: 'vscode is imported only under extension/.' },
+          { name: 'onnxruntime-node', message: 'onnxruntime-node is imported only in model/onnxSession.ts.' },
+        ],
+        patterns: [
+          { group: ['**/model/**'], allowTypeImports: true, message: 'language-monitor/ sees model/ through `import type` only.' },
+          { group: ['**/extension/**'], message: 'language-monitor/ does not import extension/.' },
+        ],
+      }],
+      'no-restricted-imports': 'off',
+    },
+  },
+);

@@ -1,0 +1,118 @@
+import type { GenerateSummary } from './types.js';
+
+export type CompletionSource = 'cache' | 'inflight' | 'engine';
+
+function percentile(sorted: readonly number[], p: number): number {
+  if (sorted.length === 0) return 0;
+  return sorted[Math.min(sorted.length - 1, Math.floor((p / 100) * sorted.length))];
+}
+
+/** Event-loop delay as the host measures it (perf_hooks histogram, milliseconds). */
+export interface EventLoopDelay {
+  readonly p50: number;
+  readonly p99: number;
+  readonly max: number;
+  readonly samples: number;
+}
+
+export interface StatsSnapshot {
+  requests: number;
+  served: Record<CompletionSource, number>;
+  generations: number;
+  /** Request arrival to suggestion returned, ms. */
+  shownLatency: { p50: number; p90: number };
+  firstTokenMs: { p50: number; p90: number };
+  tokensPerSecond: number;
+  piePaths: Record<string, number>;
+  monitorTriggers: number;
+  monitorChanges: number;
+  /** Generations whose output the monitor changed at least once. */
+  monitorChangedOutputs: number;
+  stopReasons: Record<string, number>;
+}
+
+/** Counters for Show Statistics; bounded memory (recent latencies only). */
+export class CompletionStats {
+  private requests = 0;
+  private readonly served: Record<CompletionSource, number> = { cache: 0, inflight: 0, engine: 0 };
+  private readonly shown: number[] = [];
+  private readonly firstToken: number[] = [];
+  private tokens = 0;
+  private generatingMs = 0;
+  private generations = 0;
+  private readonly piePaths: Record<string, number> = {};
+  private readonly stopReasons: Record<string, number> = {};
+  private monitorTriggers = 0;
+  private monitorChanges = 0;
+  private monitorChangedOutputs = 0;
+
+  request(): void {
+    this.requests++;
+  }
+
+  shownAfter(source: CompletionSource, ms: number): void {
+    this.served[source]++;
+    push(this.shown, ms);
+  }
+
+  generation(s: GenerateSummary): void {
+    this.generations++;
+    this.stopReasons[s.stopReason] = (this.stopReasons[s.stopReason] ?? 0) + 1;
+    if (s.tokens > 0) {
+      push(this.firstToken, s.msFirstToken);
+      this.tokens += s.tokens;
+      this.generatingMs += s.msTotal;
+    }
+    if (s.piePath) this.piePaths[s.piePath] = (this.piePaths[s.piePath] ?? 0) + 1;
+    this.monitorTriggers += s.monitorTriggers ?? 0;
+    this.monitorChanges += s.monitorChanges ?? 0;
+    if ((s.monitorChanges ?? 0) > 0) this.monitorChangedOutputs++;
+  }
+
+  snapshot(): StatsSnapshot {
+    const shown = [...this.shown].sort((a, b) => a - b);
+    const first = [...this.firstToken].sort((a, b) => a - b);
+    return {
+      requests: this.requests,
+      served: { ...this.served },
+      generations: this.generations,
+      shownLatency: { p50: percentile(shown, 50), p90: percentile(shown, 90) },
+      firstTokenMs: { p50: percentile(first, 50), p90: percentile(first, 90) },
+      tokensPerSecond: this.generatingMs > 0 ? (this.tokens * 1000) / this.generatingMs : 0,
+      piePaths: { ...this.piePaths },
+      monitorTriggers: this.monitorTriggers,
+      monitorChanges: this.monitorChanges,
+      monitorChangedOutputs: this.monitorChangedOutputs,
+      stopReasons: { ...this.stopReasons },
+    };
+  }
+}
+
+function push(list: number[], v: number): void {
+  list.push(v);
+  if (list.length > 500) list.shift();
+}
+
+/** Markdown report for Show Statistics. */
+export function formatStats(s: StatsSnapshot, loop: { idle: EventLoopDelay; duringCompletions: EventLoopDelay }, model: string): string {
+  const ms = (n: number): string => `${n.toFixed(1)} ms`;
+  const kv = (r: Record<string, number>): string => Object.entries(r).map(([k, v]) => `${k}: ${v}`).join(', ') || '—';
+  return [
+    `# TypeGuide statistics`,
+    ``,
+    `| | |`,
+    `|---|---|`,
+    `| Model | ${model} |`,
+    `| Requests | ${s.requests} |`,
+    `| Served from | cache ${s.served.cache}, in-flight ${s.served.inflight}, new generation ${s.served.engine} |`,
+    `| Suggestion latency p50 / p90 | ${ms(s.shownLatency.p50)} / ${ms(s.shownLatency.p90)} |`,
+    `| First token p50 / p90 | ${ms(s.firstTokenMs.p50)} / ${ms(s.firstTokenMs.p90)} |`,
+    `| Generations | ${s.generations} (${kv(s.stopReasons)}) |`,
+    `| Tokens/s | ${s.tokensPerSecond.toFixed(1)} |`,
+    `| PIE cache paths | ${kv(s.piePaths)} |`,
+    `| Monitor triggers / changed tokens / changed outputs | ${s.monitorTriggers} / ${s.monitorChanges} / ${s.monitorChangedOutputs} |`,
+    `| Extension host event-loop delay, all (p50 / p99 / max) | ${ms(loop.idle.p50)} / ${ms(loop.idle.p99)} / ${ms(loop.idle.max)} |`,
+    `| … while generating (p50 / p99 / max, samples) | ${ms(loop.duringCompletions.p50)} / ${ms(loop.duringCompletions.p99)} / ${ms(loop.duringCompletions.max)} (${loop.duringCompletions.samples}) |`,
+    ``,
+  ].join('\n');
+}

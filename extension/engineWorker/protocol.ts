@@ -1,0 +1,35 @@
+// Messages between the extension host (EngineClient) and the engine worker thread. Plain data only.
+import type { GenerateRequest, GenerateSummary, LogLevel } from '../completion/types.js';
+
+export interface ModelSpec {
+  /** Folder holding config.json, tokenizer.json and onnx/. */
+  readonly dir: string;
+  readonly variant: 'fp32' | 'fp16' | 'q8' | 'q4';
+  /** Intra-op threads for ONNX Runtime; 0 = its default. */
+  readonly threads: number;
+}
+
+export interface ModelInfo {
+  readonly name: string;
+  readonly dir: string;
+  /** 'fim:<family>' or 'plain'. */
+  readonly promptFormat: string;
+  readonly loadMs: number;
+}
+
+export type ToWorker =
+  | { type: 'load'; spec: ModelSpec }
+  | { type: 'generate'; id: number; request: GenerateRequest }
+  | { type: 'abort'; id: number }
+  | { type: 'clearCaches' }
+  | { type: 'restartLanguageServers' }
+  | { type: 'shutdown' };
+
+export type FromWorker =
+  | { type: 'loaded'; info: ModelInfo }
+  | { type: 'loadFailed'; message: string }
+  | { type: 'text'; id: number; text: string }
+  | { type: 'done'; id: number; summary: GenerateSummary }
+  | { type: 'failed'; id: number; message: string }
+  | { type: 'log'; level: LogLevel; message: string }
+  | { type: 'shutdownComplete' };

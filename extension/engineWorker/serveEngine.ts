@@ -1,0 +1,84 @@
+import type { FromWorker, ToWorker } from './protocol.js';
+import type { LoadWorkerModel, WorkerModel } from './workerModel.js';
+
+/** The side of a message channel the worker talks through (worker_threads' parentPort, or a test's port). */
+export interface Port {
+  postMessage(message: FromWorker): void;
+  on(event: 'message', listener: (message: ToWorker) => void): void;
+}
+
+/**
+ * The engine worker's loop: loads models on request and runs one generation at a time, streaming text
+ * back. A generation is cancelled by an 'abort' message (the host's AbortSignal crossing the thread).
+ */
+export function serveEngine(port: Port, load: LoadWorkerModel): void {
+  let model: WorkerModel | undefined;
+  let loading: Promise<WorkerModel | undefined> = Promise.resolve(undefined);
+  const running = new Map<number, AbortController>();
+  let queue: Promise<void> = Promise.resolve();
+  const log = (level: 'error' | 'warn' | 'info' | 'debug', message: string): void => port.postMessage({ type: 'log', level, message });
+
+  port.on('message', (msg) => {
+    switch (msg.type) {
+      case 'load': {
+        const previous = loading;
+        loading = (async () => {
+          const old = await previous.catch(() => undefined);
+          for (const c of running.values()) c.abort();
+          await queue;
+          model = undefined;
+          await old?.dispose().catch((e: unknown) => log('warn', `disposing the previous model failed: ${String(e)}`));
+          const t0 = performance.now();
+          try {
+            const m = await load(msg.spec, log);
+            model = m;
+            port.postMessage({ type: 'loaded', info: { ...m.info, loadMs: performance.now() - t0 } });
+            return m;
+          } catch (e) {
+            port.postMessage({ type: 'loadFailed', message: e instanceof Error ? e.message : String(e) });
+            return undefined;
+          }
+        })();
+        break;
+      }
+      case 'generate': {
+        const controller = new AbortController();
+        running.set(msg.id, controller);
+        // One generation at a time: the model's session is not re-entrant and two would halve the speed.
+        queue = queue.then(async () => {
+          const m = await loading;
+          try {
+            if (!m || m !== model) throw new Error('no model is loaded');
+            if (controller.signal.aborted) {
+              port.postMessage({ type: 'done', id: msg.id, summary: { stopReason: 'aborted', tokens: 0, promptTokens: 0, msFirstToken: 0, msTotal: 0 } });
+              return;
+            }
+            const summary = await m.complete(msg.request, controller.signal, (text) => port.postMessage({ type: 'text', id: msg.id, text }));
+            port.postMessage({ type: 'done', id: msg.id, summary });
+          } catch (e) {
+            port.postMessage({ type: 'failed', id: msg.id, message: e instanceof Error ? e.message : String(e) });
+          } finally {
+            running.delete(msg.id);
+          }
+        });
+        break;
+      }
+      case 'abort':
+        running.get(msg.id)?.abort();
+        break;
+      case 'clearCaches':
+        model?.clearCaches();
+        break;
+      case 'restartLanguageServers':
+        void model?.restartLanguageServers().catch((e: unknown) => log('error', `restarting language servers failed: ${String(e)}`));
+        break;
+      case 'shutdown':
+        for (const c of running.values()) c.abort();
+        void queue
+          .then(() => model?.dispose())
+          .catch((e: unknown) => log('warn', `dispose failed: ${String(e)}`))
+          .finally(() => port.postMessage({ type: 'shutdownComplete' }));
+        break;
+    }
+  });
+}

@@ -1,0 +1,14 @@
+import type { GenerateRequest, GenerateSummary, LogLevel } from '../completion/types.js';
+import type { ModelInfo, ModelSpec } from './protocol.js';
+
+/** What the worker needs from a loaded model: one streamed completion at a time. */
+export interface WorkerModel {
+  readonly info: Omit<ModelInfo, 'loadMs'>;
+  complete(request: GenerateRequest, signal: AbortSignal, onText: (text: string) => void): Promise<GenerateSummary>;
+  clearCaches(): void;
+  restartLanguageServers(): Promise<void>;
+  dispose(): Promise<void>;
+}
+
+export type WorkerLog = (level: LogLevel, message: string) => void;
+export type LoadWorkerModel = (spec: ModelSpec, log: WorkerLog) => Promise<WorkerModel>;

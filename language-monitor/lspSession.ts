@@ -1,0 +1,334 @@
+// One language server process over stdio, spoken to with vscode-languageserver-protocol (the protocol
+// layer vscode-languageclient is built on, usable in plain Node). Owns the child process, restarts it
+// with backoff when it dies, re-opens the shadow documents it knew, and never lets a request block
+// longer than the caller's bound: a late, failed or garbled answer is reported as `undefined`.
+import { spawn, type ChildProcess } from 'node:child_process';
+import {
+  createProtocolConnection,
+  StreamMessageReader,
+  StreamMessageWriter,
+  type ProtocolConnection,
+  type CompletionItem,
+  type CompletionList,
+  type InitializeParams,
+  type Position,
+  type SignatureHelp,
+  type TextDocumentContentChangeEvent,
+} from 'vscode-languageserver-protocol/node';
+import type { ServerSpec } from './serverRegistry.js';
+
+export type SessionState = 'idle' | 'starting' | 'ready' | 'restarting' | 'failed' | 'disposed';
+
+export interface LspSessionOptions {
+  /** Log sink (an output channel in the extension, stderr or a list in tests). */
+  log?: (message: string) => void;
+  /** First restart delay; doubles per consecutive crash up to maxBackoffMs. */
+  initialBackoffMs?: number;
+  maxBackoffMs?: number;
+  /** Give up after this many consecutive failed starts (the session then answers nothing). */
+  maxRestarts?: number;
+  /** Bound on initialize (ms). */
+  startTimeoutMs?: number;
+}
+
+interface OpenDocument { languageId: string; version: number; text: string }
+
+/** Why a request produced no answer (counted by the caller's statistics). */
+export type RequestOutcome = 'ok' | 'timeout' | 'error' | 'garbage' | 'notReady' | 'aborted';
+
+export interface CompletionAnswer { items: CompletionItem[] | undefined; outcome: RequestOutcome; ms: number }
+export interface SignatureAnswer { help: SignatureHelp | undefined; outcome: RequestOutcome; ms: number }
+
+/** The session as monitors see it; `FakeLspClient` in the tests implements the same shape. */
+export interface LspClient {
+  readonly state: SessionState;
+  start(): Promise<void>;
+  openDocument(uri: string, languageId: string, text: string): void;
+  /** Applies incremental edits in order; `text` is the full text after them (kept for re-opening). */
+  changeDocument(uri: string, changes: TextDocumentContentChangeEvent[], text: string): void;
+  closeDocument(uri: string): void;
+  documentText(uri: string): string | undefined;
+  completion(uri: string, position: Position, timeoutMs: number, signal?: AbortSignal): Promise<CompletionAnswer>;
+  signatureHelp(uri: string, position: Position, timeoutMs: number, signal?: AbortSignal): Promise<SignatureAnswer>;
+  dispose(): Promise<void>;
+}
+
+export class LspSession implements LspClient {
+  private proc: ChildProcess | undefined;
+  private conn: ProtocolConnection | undefined;
+  private readonly docs = new Map<string, OpenDocument>();
+  private startPromise: Promise<void> | undefined;
+  private restartTimer: NodeJS.Timeout | undefined;
+  private consecutiveFailures = 0;
+  private loggedOnce = new Set<string>();
+  private _state: SessionState = 'idle';
+  /** Number of times the process was (re)started; tests wait on it. */
+  starts = 0;
+  private readonly log: (message: string) => void;
+
+  constructor(readonly spec: ServerSpec, readonly rootUri: string, private readonly opts: LspSessionOptions = {}) {
+    this.log = opts.log ?? (() => undefined);
+  }
+
+  get state(): SessionState { return this._state; }
+
+  /** Starts the server (idempotent); resolves when initialized, rejects when the start failed. */
+  start(): Promise<void> {
+    if (this._state === 'disposed') return Promise.reject(new Error('session disposed'));
+    if (this._state === 'ready') return Promise.resolve();
+    if (!this.startPromise) {
+      this.startPromise = this.launch().finally(() => { this.startPromise = undefined; });
+    }
+    return this.startPromise;
+  }
+
+  private async launch(): Promise<void> {
+    this._state = 'starting';
+    this.starts++;
+    const proc = spawn(this.spec.command, this.spec.args, {
+      cwd: this.spec.cwd,
+      env: { ...process.env, ...this.spec.env },
+      stdio: ['pipe', 'pipe', 'pipe'],
+    });
+    this.proc = proc;
+    const conn = createProtocolConnection(new StreamMessageReader(proc.stdout!), new StreamMessageWriter(proc.stdin!));
+    this.conn = conn;
+    proc.stderr?.on('data', () => undefined); // drain; servers log noisily
+    proc.stdin?.on('error', () => undefined); // EPIPE after a crash is handled by 'exit'
+    const exited = new Promise<never>((_, reject) => {
+      proc.once('error', (err) => reject(err));
+      proc.once('exit', (code, sig) => reject(new Error(`${this.spec.name} exited (code ${code}, signal ${sig}) during start`)));
+    });
+    proc.once('exit', (code, signal) => this.onExit(proc, code, signal));
+    proc.once('error', (err) => this.onExit(proc, null, null, err));
+    conn.onError(([err]) => this.logOnce('protocol', `${this.spec.name}: protocol error: ${err.message}`));
+    // Requests servers make of a client; answered minimally so they proceed.
+    conn.onRequest('workspace/configuration', (params: { items?: { section?: string }[] }) =>
+      (params.items ?? []).map((item) => this.configurationFor(item.section)));
+    conn.onRequest('client/registerCapability', () => null);
+    conn.onRequest('client/unregisterCapability', () => null);
+    conn.onRequest('window/workDoneProgress/create', () => null);
+    conn.onRequest('window/showMessageRequest', () => null);
+    conn.onRequest('workspace/workspaceFolders', () => [{ uri: this.rootUri, name: 'root' }]);
+    conn.onNotification(() => undefined);
+    conn.listen();
+
+    const params: InitializeParams = {
+      processId: process.pid,
+      rootUri: this.rootUri,
+      workspaceFolders: [{ uri: this.rootUri, name: 'root' }],
+      capabilities: {
+        textDocument: {
+          synchronization: { dynamicRegistration: false, didSave: false },
+          completion: {
+            completionItem: { snippetSupport: false, labelDetailsSupport: true, documentationFormat: ['plaintext'] },
+            contextSupport: true,
+          },
+          signatureHelp: { signatureInformation: { parameterInformation: { labelOffsetSupport: true } } },
+        },
+        workspace: { configuration: true, workspaceFolders: true },
+        window: { workDoneProgress: false },
+      },
+      initializationOptions: this.spec.initializationOptions ?? {},
+    };
+    const timeoutMs = this.opts.startTimeoutMs ?? 30_000;
+    let timer: NodeJS.Timeout | undefined;
+    try {
+      await Promise.race([
+        conn.sendRequest('initialize', params),
+        exited,
+        new Promise<never>((_, reject) => { timer = setTimeout(() => reject(new Error(`${this.spec.name} did not initialize within ${timeoutMs} ms`)), timeoutMs); }),
+      ]);
+      await conn.sendNotification('initialized', {});
+    } catch (err) {
+      this.logOnce('start', `${this.spec.name}: start failed: ${(err as Error).message}`);
+      this.kill(proc);
+      throw err;
+    } finally {
+      clearTimeout(timer);
+      exited.catch(() => undefined);
+    }
+    if (this.proc !== proc) throw new Error('session restarted during start');
+    this._state = 'ready';
+    this.consecutiveFailures = 0;
+    for (const [uri, doc] of this.docs) {
+      void this.notify('textDocument/didOpen', { textDocument: { uri, languageId: doc.languageId, version: doc.version, text: doc.text } });
+    }
+  }
+
+  private configurationFor(section: string | undefined): unknown {
+    const settings = this.spec.settings ?? {};
+    if (!section) return settings;
+    let value: unknown = settings;
+    for (const part of section.split('.')) {
+      value = value && typeof value === 'object' ? (value as Record<string, unknown>)[part] : undefined;
+    }
+    return value ?? null;
+  }
+
+  private onExit(proc: ChildProcess, code: number | null, signal: NodeJS.Signals | null, err?: Error): void {
+    if (this.proc !== proc) return;
+    this.conn?.dispose();
+    this.conn = undefined;
+    this.proc = undefined;
+    if (this._state === 'disposed') return;
+    this.logOnce('exit', `${this.spec.name}: server ${err ? `failed: ${err.message}` : `exited (code ${code}, signal ${signal})`}; restarting with backoff, completions continue unconstrained`);
+    this.consecutiveFailures++;
+    const max = this.opts.maxRestarts ?? 5;
+    if (this.consecutiveFailures > max) {
+      this._state = 'failed';
+      this.logOnce('failed', `${this.spec.name}: gave up after ${max} restarts`);
+      return;
+    }
+    this._state = 'restarting';
+    const base = this.opts.initialBackoffMs ?? 200;
+    const delay = Math.min(base * 2 ** (this.consecutiveFailures - 1), this.opts.maxBackoffMs ?? 10_000);
+    this.restartTimer = setTimeout(() => {
+      this.restartTimer = undefined;
+      this.start().catch(() => undefined); // a failed start exits the process, which schedules the next try
+    }, delay);
+    this.restartTimer.unref();
+  }
+
+  private logOnce(key: string, message: string): void {
+    if (this.loggedOnce.has(key)) return;
+    this.loggedOnce.add(key);
+    this.log(message);
+  }
+
+  private async notify(method: string, params: unknown): Promise<void> {
+    try {
+      await this.conn?.sendNotification(method, params);
+    } catch (err) {
+      this.logOnce('notify', `${this.spec.name}: ${method} failed: ${(err as Error).message}`);
+    }
+  }
+
+  openDocument(uri: string, languageId: string, text: string): void {
+    const existing = this.docs.get(uri);
+    if (existing) {
+      if (existing.text !== text) this.changeDocument(uri, [{ text }], text);
+      return;
+    }
+    const doc = { languageId, version: 1, text };
+    this.docs.set(uri, doc);
+    if (this._state === 'ready') void this.notify('textDocument/didOpen', { textDocument: { uri, languageId, version: 1, text } });
+  }
+
+  changeDocument(uri: string, changes: TextDocumentContentChangeEvent[], text: string): void {
+    const doc = this.docs.get(uri);
+    if (!doc) throw new Error(`document not open: ${uri}`);
+    doc.version++;
+    doc.text = text;
+    if (this._state === 'ready') void this.notify('textDocument/didChange', { textDocument: { uri, version: doc.version }, contentChanges: changes });
+  }
+
+  closeDocument(uri: string): void {
+    if (!this.docs.delete(uri)) return;
+    if (this._state === 'ready') void this.notify('textDocument/didClose', { textDocument: { uri } });
+  }
+
+  documentText(uri: string): string | undefined { return this.docs.get(uri)?.text; }
+
+  /** Completion items at a position, validated; `items` is undefined when none came in time. */
+  async completion(uri: string, position: Position, timeoutMs: number, signal?: AbortSignal): Promise<CompletionAnswer> {
+    const answer = await this.request('textDocument/completion', { textDocument: { uri }, position, context: { triggerKind: 1 } }, timeoutMs, signal);
+    if (answer.outcome !== 'ok') return { items: undefined, outcome: answer.outcome, ms: answer.ms };
+    const items = completionItems(answer.value);
+    if (!items) {
+      this.logOnce('garbage', `${this.spec.name}: completion answer is not a CompletionItem[] or CompletionList; ignored`);
+      return { items: undefined, outcome: 'garbage', ms: answer.ms };
+    }
+    return { items, outcome: 'ok', ms: answer.ms };
+  }
+
+  async signatureHelp(uri: string, position: Position, timeoutMs: number, signal?: AbortSignal): Promise<SignatureAnswer> {
+    const answer = await this.request('textDocument/signatureHelp', { textDocument: { uri }, position, context: { triggerKind: 1, isRetrigger: false } }, timeoutMs, signal);
+    if (answer.outcome !== 'ok') return { help: undefined, outcome: answer.outcome, ms: answer.ms };
+    const value = answer.value as SignatureHelp | null;
+    if (value !== null && (typeof value !== 'object' || !Array.isArray(value.signatures))) {
+      this.logOnce('garbage', `${this.spec.name}: signatureHelp answer is malformed; ignored`);
+      return { help: undefined, outcome: 'garbage', ms: answer.ms };
+    }
+    return { help: value ?? undefined, outcome: 'ok', ms: answer.ms };
+  }
+
+  /** One request bounded by `timeoutMs`; a late answer is dropped (the caller goes on unconstrained). */
+  async request(method: string, params: unknown, timeoutMs: number, signal?: AbortSignal): Promise<{ value: unknown; outcome: RequestOutcome; ms: number }> {
+    const t0 = performance.now();
+    const done = (value: unknown, outcome: RequestOutcome) => ({ value, outcome, ms: performance.now() - t0 });
+    if (this._state !== 'ready' || !this.conn) {
+      if (this._state === 'idle') this.start().catch(() => undefined);
+      return done(undefined, 'notReady');
+    }
+    if (signal?.aborted) return done(undefined, 'aborted');
+    const conn = this.conn;
+    let timer: NodeJS.Timeout | undefined;
+    let onAbort: (() => void) | undefined;
+    let onExit: (() => void) | undefined;
+    const proc = this.proc;
+    try {
+      const request = conn.sendRequest(method, params);
+      request.catch(() => undefined);
+      const raced = await Promise.race([
+        request.then((value) => ({ value })),
+        new Promise<'timeout'>((resolve) => { timer = setTimeout(() => resolve('timeout'), timeoutMs); }),
+        new Promise<'aborted'>((resolve) => { onAbort = () => resolve('aborted'); signal?.addEventListener('abort', onAbort, { once: true }); }),
+        new Promise<'error'>((resolve) => { onExit = () => resolve('error'); proc?.once('exit', onExit); }),
+      ]);
+      if (raced === 'timeout') this.logOnce('timeout', `${this.spec.name}: ${method} slower than ${timeoutMs} ms; decoding continues unconstrained`);
+      if (raced === 'error') this.logOnce('request', `${this.spec.name}: ${method} failed: the server exited`);
+      if (typeof raced === 'string') return done(undefined, raced);
+      return done(raced.value, 'ok');
+    } catch (err) {
+      this.logOnce('request', `${this.spec.name}: ${method} failed: ${(err as Error).message}`);
+      return done(undefined, 'error');
+    } finally {
+      clearTimeout(timer);
+      if (onAbort) signal?.removeEventListener('abort', onAbort);
+      if (onExit) proc?.off('exit', onExit);
+    }
+  }
+
+  private kill(proc: ChildProcess): void {
+    if (proc.exitCode === null && proc.signalCode === null) proc.kill('SIGKILL');
+  }
+
+  async dispose(): Promise<void> {
+    if (this._state === 'disposed') return;
+    const wasReady = this._state === 'ready';
+    this._state = 'disposed';
+    clearTimeout(this.restartTimer);
+    const proc = this.proc;
+    const conn = this.conn;
+    if (!proc) return;
+    const exited = new Promise<void>((resolve) => {
+      if (proc.exitCode !== null || proc.signalCode !== null) resolve();
+      else proc.once('exit', () => resolve());
+    });
+    if (wasReady && conn) {
+      try {
+        await Promise.race([conn.sendRequest('shutdown'), new Promise((r) => setTimeout(r, 500))]);
+        await conn.sendNotification('exit');
+      } catch { /* the process goes anyway */ }
+    }
+    const timer = setTimeout(() => this.kill(proc), wasReady ? 1000 : 0);
+    await exited;
+    clearTimeout(timer);
+    conn?.dispose();
+    this.proc = undefined;
+    this.conn = undefined;
+  }
+}
+
+/** Validates a completion answer's shape; undefined when it is neither a list nor an item array. */
+export function completionItems(value: unknown): CompletionItem[] | undefined {
+  const isItem = (x: unknown): x is CompletionItem => !!x && typeof x === 'object' && typeof (x as CompletionItem).label === 'string';
+  if (value === null) return [];
+  if (Array.isArray(value)) return value.every(isItem) ? value : undefined;
+  if (value && typeof value === 'object' && Array.isArray((value as CompletionList).items)) {
+    const items = (value as CompletionList).items;
+    return items.every(isItem) ? items : undefined;
+  }
+  return undefined;
+}

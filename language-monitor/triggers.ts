@@ -1,0 +1,262 @@
+// Where a monitor should start: tree-sitter (web-tree-sitter WASM grammars) decides the syntactic
+// context. Prefixes being decoded are usually incomplete code, so each candidate point is parsed with a
+// placeholder identifier (and a closer such as `)` or `: }`) spliced in, and the placeholder's ancestors
+// say whether it is a member name, a constructor, a case label, an import specifier or an argument.
+// Unterminated strings and comments parse as valid code in a prefix (`\`abc.` looks like a member
+// access), so a small lexer first rules out positions inside strings and comments.
+import path from 'node:path';
+import { Parser, Language, type Node as SyntaxNode } from 'web-tree-sitter';
+import type { LeadRule } from './identifierMask.js';
+
+export type TriggerKind = 'dereference' | 'new' | 'case' | 'namedImport' | 'arguments';
+
+export interface Trigger {
+  readonly kind: TriggerKind;
+  /** Offset in the text where the constrained text starts (right after `.`, `new`, `case`, `{`, `(`...). */
+  readonly offset: number;
+  /** Whitespace allowed/required before the identifier. */
+  readonly lead: LeadRule;
+  /** Tokens that start another identifier are also legal (`new` may be the start of `newValue`). */
+  readonly escape?: boolean;
+  /** Text to splice in at `offset` before asking the server (e.g. the space after `new`). */
+  readonly queryInsert?: string;
+  /** For `arguments`: the offset of the `(` and how many arguments are already complete before `offset`. */
+  readonly openParen?: number;
+}
+
+const PLACEHOLDER = '__typeguide__';
+
+type Grammar = 'typescript' | 'tsx' | 'python';
+
+export function grammarFor(languageId: string): Grammar | undefined {
+  switch (languageId) {
+    case 'typescript': case 'javascript': return 'typescript';
+    case 'typescriptreact': case 'javascriptreact': return 'tsx';
+    case 'python': return 'python';
+    default: return undefined;
+  }
+}
+
+let loading: Promise<Map<Grammar, Language>> | undefined;
+
+function packageDir(name: string): string {
+  return path.dirname(require.resolve(`${name}/package.json`));
+}
+
+/** Loads the runtime and the three grammars once per process. */
+export function loadGrammars(): Promise<Map<Grammar, Language>> {
+  loading ??= (async () => {
+    const runtimeWasm = require.resolve('web-tree-sitter/tree-sitter.wasm');
+    await Parser.init({ locateFile: () => runtimeWasm });
+    const ts = packageDir('tree-sitter-typescript');
+    const [typescript, tsx, python] = await Promise.all([
+      Language.load(path.join(ts, 'tree-sitter-typescript.wasm')),
+      Language.load(path.join(ts, 'tree-sitter-tsx.wasm')),
+      Language.load(path.join(packageDir('tree-sitter-python'), 'tree-sitter-python.wasm')),
+    ]);
+    return new Map<Grammar, Language>([['typescript', typescript], ['tsx', tsx], ['python', python]]);
+  })();
+  loading.catch(() => { loading = undefined; });
+  return loading;
+}
+
+// ---------------------------------------------------------------------------------------------
+// Lexical state at the end of a prefix: inside code, a string or a comment.
+
+export type LexState = 'code' | 'string' | 'comment';
+
+/** Scans `text` and reports the state at its end. Template literals (`${...}`) and f-strings are
+ *  treated as strings except inside `${ }` for JS. Regex literals are not recognized (rare in prefixes). */
+export function lexicalState(text: string, python: boolean): LexState {
+  let i = 0;
+  const n = text.length;
+  const templateDepth: number[] = []; // brace depth at each open `${`
+  let braces = 0;
+  while (i < n) {
+    const c = text[i];
+    if (python) {
+      if (c === '#') {
+        const nl = text.indexOf('\n', i);
+        if (nl < 0) return 'comment';
+        i = nl + 1;
+        continue;
+      }
+      if (c === '"' || c === "'") {
+        const triple = text.startsWith(c.repeat(3), i);
+        const quote = triple ? c.repeat(3) : c;
+        i += quote.length;
+        for (;;) {
+          if (i >= n) return 'string';
+          const d = text[i];
+          if (d === '\\') { i += 2; continue; }
+          if (!triple && d === '\n') break;
+          if (text.startsWith(quote, i)) { i += quote.length; break; }
+          i++;
+        }
+        continue;
+      }
+      i++;
+      continue;
+    }
+    if (c === '/' && text[i + 1] === '/') {
+      const nl = text.indexOf('\n', i);
+      if (nl < 0) return 'comment';
+      i = nl + 1;
+      continue;
+    }
+    if (c === '/' && text[i + 1] === '*') {
+      const end = text.indexOf('*/', i + 2);
+      if (end < 0) return 'comment';
+      i = end + 2;
+      continue;
+    }
+    if (c === '"' || c === "'") {
+      i++;
+      for (;;) {
+        if (i >= n) return 'string';
+        const d = text[i];
+        if (d === '\\') { i += 2; continue; }
+        if (d === '\n') break;
+        i++;
+        if (d === c) break;
+      }
+      continue;
+    }
+    if (c === '`' || (c === '}' && templateDepth.length > 0 && templateDepth[templateDepth.length - 1] === braces)) {
+      if (c === '}') templateDepth.pop();
+      i++;
+      for (;;) {
+        if (i >= n) return 'string';
+        const d = text[i];
+        if (d === '\\') { i += 2; continue; }
+        if (d === '`') { i++; break; }
+        if (d === '$' && text[i + 1] === '{') { i += 2; templateDepth.push(braces); break; }
+        i++;
+      }
+      continue;
+    }
+    if (c === '{') braces++;
+    else if (c === '}') braces--;
+    i++;
+  }
+  return 'code';
+}
+
+// ---------------------------------------------------------------------------------------------
+
+const IDENT_END = /[\p{ID_Continue}$)\]]$/u;
+
+export class TriggerDetector {
+  private readonly parser = new Parser();
+
+  private constructor(private readonly grammars: Map<Grammar, Language>) {}
+
+  static async create(): Promise<TriggerDetector> {
+    return new TriggerDetector(await loadGrammars());
+  }
+
+  /** Cheap test on the last characters: could `text` end at a trigger point? */
+  static mightTrigger(text: string, python: boolean): boolean {
+    const last = text[text.length - 1];
+    if (last === '.' || last === '(' || last === ',' || last === '{') return true;
+    if (last === ' ' || last === '\t') return /(?:\bnew|\bcase|\bimport|[(,{])\s+$/.test(text.slice(-12));
+    if (!python && last === 'w') return text.endsWith('new');
+    if (!python && last === 'e') return text.endsWith('case');
+    return false;
+  }
+
+  /**
+   * The trigger at the end of `text` (the document prefix plus what was generated), if any.
+   * `suffix` is the text after the cursor (used only to see `} from 'm'` after a named import).
+   */
+  detect(languageId: string, text: string, suffix = ''): Trigger | undefined {
+    const grammar = grammarFor(languageId);
+    if (!grammar) return undefined;
+    const python = grammar === 'python';
+    if (!TriggerDetector.mightTrigger(text, python)) return undefined;
+    if (lexicalState(text, python) !== 'code') return undefined;
+    const tail = text.slice(-200);
+    const end = text.length;
+
+    if (text.endsWith('.')) {
+      const before = text.slice(0, -1);
+      if (before.endsWith('.') || !(IDENT_END.test(before) || before.endsWith('?'))) return undefined;
+      if (/(?:^|[^\p{ID_Continue}$.])\d+$/u.test(before)) return undefined; // 1.5
+      const node = this.placeholder(grammar, text, '');
+      if (!node) return undefined;
+      const parent = node.parent;
+      if (python) {
+        if (parent?.type !== 'attribute' || hasAncestor(node, ['import_statement', 'import_from_statement', 'relative_import'])) return undefined;
+      } else if (parent?.type !== 'member_expression' || hasAncestor(node, ['import_statement'])) {
+        return undefined;
+      }
+      return { kind: 'dereference', offset: end, lead: 'none' };
+    }
+    if (!python) {
+      const m = /\bnew(\s*)$/.exec(tail);
+      if (m && !/[\p{ID_Continue}$.]new\s*$/u.test(tail)) {
+        const spaced = m[1].length > 0;
+        const node = this.placeholder(grammar, text + (spaced ? '' : ' '), '');
+        if (node?.parent?.type === 'new_expression') {
+          return spaced ? { kind: 'new', offset: end, lead: 'optional' } : { kind: 'new', offset: end, lead: 'required', escape: true, queryInsert: ' ' };
+        }
+      }
+      const c = /\bcase(\s*)$/.exec(tail);
+      if (c && !/[\p{ID_Continue}$.]case\s*$/u.test(tail)) {
+        const spaced = c[1].length > 0;
+        const node = this.placeholder(grammar, text + (spaced ? '' : ' '), ': }');
+        if (node?.parent?.type === 'switch_case') {
+          return spaced ? { kind: 'case', offset: end, lead: 'optional' } : { kind: 'case', offset: end, lead: 'required', escape: true, queryInsert: ' ' };
+        }
+      }
+    }
+    if (/[{,]\s*$/.test(tail)) {
+      const importLike = python ? /\bfrom\s+[\p{ID_Continue}.]+\s+import\s+\(?[\p{ID_Continue}\s,]*$/u.test(tail) : /\bimport\s+(?:type\s+)?\{[\p{ID_Continue}$\s,]*$/u.test(tail);
+      if (importLike) {
+        const node = this.placeholder(grammar, text, python ? '' : ' }');
+        const ok = python
+          ? node?.parent?.type === 'dotted_name' && node.parent.parent?.type === 'import_from_statement' && node.parent.parent.childForFieldName('module_name')?.id !== node.parent.id
+          : hasAncestor(node, ['import_specifier']) && /^[^;]*?\}\s*from\s*['"]/.test(suffix);
+        if (ok) return { kind: 'namedImport', offset: end, lead: 'optional' };
+        return undefined;
+      }
+    }
+    if (/[(,]\s*$/.test(tail)) {
+      const node = this.placeholder(grammar, text, ')');
+      const args = node?.parent;
+      if (args && (args.type === 'arguments' || args.type === 'argument_list') && (args.parent?.type === 'call_expression' || args.parent?.type === 'call')) {
+        return { kind: 'arguments', offset: end, lead: 'optional', openParen: args.startIndex };
+      }
+    }
+    if (python && /\bimport\s+$/.test(tail)) {
+      const node = this.placeholder(grammar, text, '');
+      const stmt = node?.parent?.parent;
+      if (node?.parent?.type === 'dotted_name' && stmt?.type === 'import_from_statement' && stmt.childForFieldName('module_name')?.id !== node.parent.id) {
+        return { kind: 'namedImport', offset: end, lead: 'optional' };
+      }
+    }
+    return undefined;
+  }
+
+  /** Parses text + placeholder + closer and returns the placeholder's node. */
+  private placeholder(grammar: Grammar, text: string, closer: string): SyntaxNode | undefined {
+    this.parser.setLanguage(this.grammars.get(grammar)!);
+    const tree = this.parser.parse(text + PLACEHOLDER + closer);
+    if (!tree) return undefined;
+    try {
+      const node = tree.rootNode.descendantForIndex(text.length, text.length + PLACEHOLDER.length);
+      if (!node || node.text !== PLACEHOLDER) return undefined;
+      return node;
+    } finally {
+      // Nodes stay readable until the tree is deleted; callers only read parents synchronously.
+      queueMicrotask(() => tree.delete());
+    }
+  }
+
+  dispose(): void { this.parser.delete(); }
+}
+
+function hasAncestor(node: SyntaxNode | undefined | null, types: string[]): boolean {
+  for (let n = node; n; n = n.parent) if (types.includes(n.type)) return true;
+  return false;
+}

@@ -1,0 +1,183 @@
+import type { KvCache } from './kvCache.js';
+import type { ForwardOptions, ForwardResult } from './onnxSession.js';
+import { sampleToken, seededRandom } from './sampling.js';
+import { StopChecker } from './stopRules.js';
+import type { GeneratedToken, GenerationOptions, GenerationResult, ProcessResult, StepContext, TextTokenizer } from './types.js';
+
+/** What the loop needs from a model: one forward pass. OnnxCausalLm implements it; tests may fake it. */
+export interface ForwardModel {
+  forward(tokens: readonly number[], cache: KvCache | null, options?: ForwardOptions): Promise<ForwardResult>;
+}
+
+export interface PromptInput {
+  readonly ids: readonly number[];
+  /** The cursor's line before the cursor (for the end-of-block rule). */
+  readonly linePrefix?: string;
+  /**
+   * A cache that already holds the first `cache.length` prompt tokens (e.g. kept from an earlier
+   * request, or repositioned by PIE). It stays owned by the caller; only the rest is encoded.
+   */
+  readonly cache?: KvCache;
+}
+
+export interface GenerationOutcome extends GenerationResult {
+  /** The cache over prompt + generated tokens (all but the last appended one), when keepCache was asked. */
+  readonly cache?: KvCache;
+}
+
+export interface EngineOptions extends GenerationOptions {
+  /** Ids that end the completion like EOS (FIM end markers). */
+  eosIds?: readonly number[];
+  /** Keep the final cache in the result (the caller then owns and disposes it). */
+  keepCache?: boolean;
+}
+
+function isPromise<T>(v: unknown): v is Promise<T> {
+  return typeof (v as { then?: unknown } | null)?.then === 'function';
+}
+
+/**
+ * Autoregressive decoding with the KV cache: one forward pass over the prompt, then one per token.
+ * Each step's logits go through the processors in order, then the sampler. Cancellation is checked
+ * between steps. Streams one GeneratedToken per appended token and returns the result; the streamed
+ * texts joined are always a prefix of the result's text (text a stop rule may still cut is held back).
+ */
+export async function* generate(
+  model: ForwardModel,
+  tokenizer: TextTokenizer,
+  prompt: PromptInput,
+  options: EngineOptions,
+): AsyncGenerator<GeneratedToken, GenerationOutcome> {
+  const started = performance.now();
+  const elapsed = () => performance.now() - started;
+  const rules = options.stop ?? [{ kind: 'eos' }];
+  const stopOnEos = rules.some((r) => r.kind === 'eos');
+  const eosIds = new Set<number>([...(options.eosIds ?? []), ...(tokenizer.eosId !== undefined ? [tokenizer.eosId] : [])]);
+  const stopper = new StopChecker(rules, prompt.linePrefix ?? '');
+  const processors = options.processors ?? [];
+  const temperature = options.temperature ?? 0;
+  const topP = options.topP ?? 1;
+  const random = seededRandom(options.seed ?? 0x5eed);
+  const signal = options.signal ?? new AbortController().signal;
+  const promptTokens = prompt.ids;
+  if (promptTokens.length === 0) throw new Error('generate: the prompt is empty');
+
+  const generated: number[] = [];
+  const decoder = new TextDecoder('utf-8');
+  let text = '';
+  let emittedLength = 0;
+  let msFirstToken = -1;
+  let stopReason: GenerationResult['stopReason'] = 'maxTokens';
+  let cache: KvCache | null = prompt.cache ?? null;
+  const ownsCache = () => cache !== null && cache !== prompt.cache;
+  let logits: Float32Array | undefined;
+
+  const ctx: StepContext = {
+    promptTokens,
+    generatedTokens: generated,
+    get generatedText() {
+      return text;
+    },
+    get step() {
+      return generated.length;
+    },
+    signal,
+  };
+
+  const run = async (tokens: readonly number[]) => {
+    const result = await model.forward(tokens, cache);
+    if (ownsCache()) cache!.dispose();
+    cache = result.cache;
+    logits = result.logits;
+  };
+
+  try {
+    if (signal.aborted) {
+      stopReason = 'aborted';
+    } else {
+      const reused = prompt.cache?.length ?? 0;
+      if (reused >= promptTokens.length) throw new Error(`generate: the given cache (${reused}) must leave at least one prompt token to encode (${promptTokens.length})`);
+      await run(promptTokens.slice(reused));
+    }
+    let pendingCut: number | undefined;
+    while (stopReason !== 'aborted' && generated.length < options.maxTokens) {
+      if (signal.aborted) {
+        stopReason = 'aborted';
+        break;
+      }
+      let forced: readonly number[] | undefined;
+      for (const p of processors) {
+        let r = p.process(logits!, ctx);
+        if (isPromise<void | ProcessResult>(r)) r = await r;
+        if (r && r.force && r.force.length > 0) {
+          forced = r.force;
+          break;
+        }
+      }
+      if (signal.aborted) {
+        stopReason = 'aborted';
+        break;
+      }
+      const next = forced ? forced.slice(0, options.maxTokens - generated.length) : [sampleToken(logits!, temperature, topP, random)];
+      if (next[0] === -1) {
+        stopReason = 'stop'; // every token was masked out
+        break;
+      }
+      let ended = false;
+      for (const id of next) {
+        if (stopOnEos && eosIds.has(id)) {
+          stopReason = 'eos';
+          ended = true;
+          break;
+        }
+        generated.push(id);
+        if (msFirstToken < 0) msFirstToken = elapsed();
+        text += tokenizer.specialIds.has(id) ? '' : decoder.decode(tokenizer.tokenBytes(id), { stream: true });
+        for (const p of processors) p.onToken?.(id, ctx);
+        pendingCut = stopper.check(text);
+        // Streamed text never runs ahead of what a stop rule could still cut; the result's text is final.
+        const shown = pendingCut ?? stopper.safeLength(text);
+        const delta = shown > emittedLength ? text.slice(emittedLength, shown) : '';
+        emittedLength = Math.max(emittedLength, shown);
+        yield { id, text: delta, forced: forced !== undefined, ms: elapsed() };
+        if (pendingCut !== undefined) {
+          stopReason = 'stop';
+          ended = true;
+          break;
+        }
+      }
+      if (ended || generated.length >= options.maxTokens) break;
+      if (signal.aborted) {
+        stopReason = 'aborted';
+        break;
+      }
+      // Feed what was appended since the last pass (one token, or all forced ones in one pass).
+      const fed = next.length;
+      await run(generated.slice(generated.length - fed));
+    }
+    if (pendingCut !== undefined) text = text.slice(0, pendingCut);
+    else text += decoder.decode();
+    const kept = options.keepCache && ownsCache() ? cache! : undefined;
+    if (kept) cache = null;
+    return {
+      text,
+      tokens: generated.slice(),
+      promptTokens: promptTokens.length,
+      msFirstToken: msFirstToken < 0 ? elapsed() : msFirstToken,
+      msTotal: elapsed(),
+      stopReason,
+      ...(kept ? { cache: kept } : {}),
+    };
+  } finally {
+    if (ownsCache()) cache!.dispose();
+  }
+}
+
+/** Runs `generate` to the end and returns only the result. */
+export async function generateAll(...args: Parameters<typeof generate>): Promise<GenerationOutcome> {
+  const it = generate(...args);
+  for (;;) {
+    const r = await it.next();
+    if (r.done) return r.value;
+  }
+}

@@ -1,0 +1,165 @@
+import { ModelError } from './errors.js';
+
+export type KvDtype = 'float32' | 'float16';
+/** float16 caches are raw IEEE half bits (Node 20 has no Float16Array). */
+export type KvArray = Float32Array | Uint16Array;
+
+export interface KvShape {
+  readonly numLayers: number;
+  readonly numKvHeads: number;
+  readonly headDim: number;
+}
+
+function alloc(dtype: KvDtype, n: number): KvArray {
+  return dtype === 'float32' ? new Float32Array(n) : new Uint16Array(n);
+}
+
+/**
+ * The key/value cache of one sequence (batch 1): per layer a key and a value array laid out
+ * [1, kvHeads, seq, headDim], as the ONNX export takes and returns them. The cache owns its arrays;
+ * slice/concat return new caches and never alias this one's storage. Keys are stored after RoPE
+ * rotation (so a position shift is a rotation of the keys; values carry no position).
+ */
+export class KvCache implements KvShape {
+  private disposed = false;
+
+  constructor(
+    readonly dtype: KvDtype,
+    readonly numLayers: number,
+    readonly numKvHeads: number,
+    readonly headDim: number,
+    private keyData: KvArray[],
+    private valueData: KvArray[],
+    /** Number of cached positions. */
+    readonly length: number,
+  ) {
+    if (keyData.length !== numLayers || valueData.length !== numLayers) {
+      throw new ModelError('kv cache', `expected ${numLayers} key and value arrays, got ${keyData.length} and ${valueData.length}`);
+    }
+    const size = numKvHeads * length * headDim;
+    for (let l = 0; l < numLayers; l++) {
+      if (keyData[l].length !== size || valueData[l].length !== size) {
+        throw new ModelError('kv cache', `layer ${l}: expected ${size} values ([1, ${numKvHeads}, ${length}, ${headDim}]), got ${keyData[l].length}/${valueData[l].length}`);
+      }
+    }
+  }
+
+  static empty(shape: KvShape, dtype: KvDtype): KvCache {
+    const none = () => Array.from({ length: shape.numLayers }, () => alloc(dtype, 0));
+    return new KvCache(dtype, shape.numLayers, shape.numKvHeads, shape.headDim, none(), none(), 0);
+  }
+
+  get isDisposed(): boolean {
+    return this.disposed;
+  }
+
+  /** Keys of one layer, [1, kvHeads, length, headDim]; mutable (PIE rotates them in place). */
+  keys(layer: number): KvArray {
+    this.check();
+    return this.keyData[layer];
+  }
+
+  values(layer: number): KvArray {
+    this.check();
+    return this.valueData[layer];
+  }
+
+  /** Positions [start, end) as a new cache. */
+  slice(start: number, end: number = this.length): KvCache {
+    this.check();
+    if (!(Number.isInteger(start) && Number.isInteger(end) && start >= 0 && start <= end && end <= this.length)) {
+      throw new ModelError('kv cache', `slice [${start}, ${end}) is outside [0, ${this.length}]`);
+    }
+    const n = end - start;
+    const cut = (src: KvArray): KvArray => {
+      if (n === this.length) return src.slice();
+      const dst = alloc(this.dtype, this.numKvHeads * n * this.headDim);
+      const d = this.headDim;
+      for (let h = 0; h < this.numKvHeads; h++) {
+        const from = (h * this.length + start) * d;
+        dst.set(src.subarray(from, from + n * d), h * n * d);
+      }
+      return dst;
+    };
+    return new KvCache(this.dtype, this.numLayers, this.numKvHeads, this.headDim, this.keyData.map(cut), this.valueData.map(cut), n);
+  }
+
+  /** This cache followed by `other` along the sequence axis, as a new cache. */
+  concat(other: KvCache): KvCache {
+    this.check();
+    other.check();
+    if (other.dtype !== this.dtype || other.numLayers !== this.numLayers || other.numKvHeads !== this.numKvHeads || other.headDim !== this.headDim) {
+      throw new ModelError('kv cache', 'concat of caches with different shapes or dtypes');
+    }
+    const a = this.length;
+    const b = other.length;
+    const n = a + b;
+    const d = this.headDim;
+    const join = (x: KvArray, y: KvArray): KvArray => {
+      const dst = alloc(this.dtype, this.numKvHeads * n * d);
+      for (let h = 0; h < this.numKvHeads; h++) {
+        dst.set(x.subarray(h * a * d, (h + 1) * a * d), h * n * d);
+        dst.set(y.subarray(h * b * d, (h + 1) * b * d), (h * n + a) * d);
+      }
+      return dst;
+    };
+    const keys = this.keyData.map((k, l) => join(k, other.keyData[l]));
+    const values = this.valueData.map((v, l) => join(v, other.valueData[l]));
+    return new KvCache(this.dtype, this.numLayers, this.numKvHeads, this.headDim, keys, values, n);
+  }
+
+  /** A deep copy. */
+  clone(): KvCache {
+    return this.slice(0, this.length);
+  }
+
+  /** Releases the arrays; any later use throws. */
+  dispose(): void {
+    this.disposed = true;
+    this.keyData = [];
+    this.valueData = [];
+  }
+
+  private check(): void {
+    if (this.disposed) throw new ModelError('kv cache', 'used after dispose()');
+  }
+}
+
+/** IEEE half bits → float (for float16 caches and logits). */
+export function halfToFloat(h: number): number {
+  const s = h & 0x8000 ? -1 : 1;
+  const e = (h >> 10) & 0x1f;
+  const f = h & 0x3ff;
+  if (e === 0) return s * f * 2 ** -24;
+  if (e === 31) return f ? NaN : s * Infinity;
+  return s * (1 + f / 1024) * 2 ** (e - 15);
+}
+
+const f32 = new Float32Array(1);
+const u32 = new Uint32Array(f32.buffer);
+/** float → IEEE half bits, round to nearest even. */
+export function floatToHalf(x: number): number {
+  f32[0] = x;
+  const bits = u32[0];
+  const sign = (bits >>> 16) & 0x8000;
+  const exp = (bits >>> 23) & 0xff;
+  let mant = bits & 0x7fffff;
+  if (exp === 0xff) return sign | 0x7c00 | (mant ? 0x200 : 0);
+  const e = exp - 127 + 15;
+  if (e >= 31) return sign | 0x7c00;
+  if (e <= 0) {
+    if (e < -10) return sign;
+    mant |= 0x800000;
+    const shift = 14 - e;
+    let half = mant >> shift;
+    const rem = mant & ((1 << shift) - 1);
+    const mid = 1 << (shift - 1);
+    if (rem > mid || (rem === mid && half & 1)) half++;
+    return sign | half;
+  }
+  let half = (e << 10) | (mant >> 13);
+  const rem = mant & 0x1fff;
+  // A carry out of the mantissa correctly bumps the exponent (and overflows to Infinity at the top).
+  if (rem > 0x1000 || (rem === 0x1000 && half & 1)) half++;
+  return sign | half;
+}

@@ -1,0 +1,245 @@
+// The only file that imports onnxruntime-node. Everything else sees plain typed arrays and KvCache.
+import fs from 'node:fs';
+import path from 'node:path';
+import type { InferenceSession, Tensor } from 'onnxruntime-node';
+import type { ModelConfig } from './config.js';
+import { ModelError } from './errors.js';
+import { KvCache, halfToFloat, type KvArray, type KvDtype } from './kvCache.js';
+
+type Ort = typeof import('onnxruntime-node');
+let ortPromise: Promise<Ort> | undefined;
+/** Loaded lazily so that telemetry is off before the runtime starts and plain imports stay cheap. */
+function loadOrt(): Promise<Ort> {
+  process.env.ORT_DISABLE_TELEMETRY ??= '1';
+  ortPromise ??= import('onnxruntime-node').then((m) => ((m as { default?: Ort }).default ?? m) as Ort);
+  return ortPromise;
+}
+
+/** Which ONNX file of `onnx/` to load. */
+export type ModelVariant = 'default' | 'quantized' | 'fp16' | 'q4' | 'q4f16' | 'int8' | 'uint8' | 'bnb4';
+export const variantFiles: Record<ModelVariant, string> = {
+  default: 'model.onnx',
+  quantized: 'model_quantized.onnx',
+  fp16: 'model_fp16.onnx',
+  q4: 'model_q4.onnx',
+  q4f16: 'model_q4f16.onnx',
+  int8: 'model_int8.onnx',
+  uint8: 'model_uint8.onnx',
+  bnb4: 'model_bnb4.onnx',
+};
+
+export interface SessionOptions {
+  variant?: ModelVariant;
+  /** Threads for one operator (default: onnxruntime's choice). */
+  threads?: number;
+  /** Execution providers in order; default ['cpu']. onnxruntime-node does not fall back when one is missing. */
+  providers?: readonly string[];
+}
+
+export interface ForwardOptions {
+  /** Positions of the new tokens; default cache.length .. cache.length + n - 1. */
+  positions?: readonly number[];
+  /** Return the logits of every new token (default: only the last). */
+  allLogits?: boolean;
+}
+
+export interface ForwardResult {
+  /** [rows, vocab] row-major; rows = 1 unless allLogits. */
+  readonly logits: Float32Array;
+  readonly rows: number;
+  /** The input cache followed by the new tokens' keys/values (a new cache; the input one is untouched). */
+  readonly cache: KvCache;
+}
+
+/** Raw access for benchmarks: the exact feed names and one run, no engine logic around it. */
+export interface RawRunner {
+  readonly kvDtype: KvDtype;
+  readonly hasPositionIds: boolean;
+  run(feeds: Record<string, Tensor>): Promise<InferenceSession.ReturnType>;
+  tensor(type: 'int64' | 'float32' | 'float16', data: BigInt64Array | Float32Array | Uint16Array, dims: readonly number[]): Tensor;
+}
+
+/**
+ * A decoder-only ONNX export in the Hugging Face layout (inputs input_ids, attention_mask,
+ * [position_ids], past_key_values.{i}.key|value; outputs logits, present.{i}.key|value), checked
+ * against config.json when loaded.
+ */
+export class OnnxCausalLm {
+  private disposed = false;
+  private readonly pastNames: { key: string; value: string }[];
+  private readonly presentNames: { key: string; value: string }[];
+
+  private constructor(
+    private readonly ort: Ort,
+    private readonly session: InferenceSession,
+    readonly config: ModelConfig,
+    readonly file: string,
+    readonly kvDtype: KvDtype,
+    readonly hasPositionIds: boolean,
+    readonly logitsWidth: number | undefined,
+  ) {
+    this.pastNames = Array.from({ length: config.numLayers }, (_, i) => ({ key: `past_key_values.${i}.key`, value: `past_key_values.${i}.value` }));
+    this.presentNames = Array.from({ length: config.numLayers }, (_, i) => ({ key: `present.${i}.key`, value: `present.${i}.value` }));
+  }
+
+  static async load(dir: string, config: ModelConfig, options: SessionOptions = {}): Promise<OnnxCausalLm> {
+    const variant = options.variant ?? 'default';
+    const fileName = variantFiles[variant];
+    if (!fileName) throw new ModelError(path.join(dir, 'onnx'), `unknown variant "${variant}"; expected one of ${Object.keys(variantFiles).join(', ')}`);
+    const file = path.join(dir, 'onnx', fileName);
+    if (!fs.existsSync(file)) {
+      const present = fs.existsSync(path.join(dir, 'onnx')) ? fs.readdirSync(path.join(dir, 'onnx')).filter((f) => f.endsWith('.onnx')) : [];
+      throw new ModelError(file, `missing; expected the ONNX export for variant "${variant}" (found: ${present.join(', ') || 'no .onnx files'})`);
+    }
+    const ort = await loadOrt();
+    let session: InferenceSession;
+    try {
+      session = await ort.InferenceSession.create(file, {
+        executionProviders: [...(options.providers ?? ['cpu'])],
+        graphOptimizationLevel: 'all',
+        ...(options.threads ? { intraOpNumThreads: options.threads, interOpNumThreads: 1 } : {}),
+      });
+    } catch (err) {
+      throw new ModelError(file, `onnxruntime cannot load it (${(err as Error).message}); expected a valid ONNX model`, { cause: err });
+    }
+    try {
+      return OnnxCausalLm.validate(ort, session, config, file);
+    } catch (err) {
+      await session.release();
+      throw err;
+    }
+  }
+
+  private static validate(ort: Ort, session: InferenceSession, config: ModelConfig, file: string): OnnxCausalLm {
+    const inputs = new Map(session.inputMetadata.map((m) => [m.name, m]));
+    const outputs = new Map(session.outputMetadata.map((m) => [m.name, m]));
+    const need = (names: string[], have: Map<string, unknown>, what: string) => {
+      const missing = names.filter((n) => !have.has(n));
+      if (missing.length) {
+        throw new ModelError(file, `${what} ${missing.slice(0, 4).join(', ')}${missing.length > 4 ? ', …' : ''} missing; expected the Hugging Face KV-cache layout for ${config.numLayers} layers (has ${[...have.keys()].slice(0, 6).join(', ')}${have.size > 6 ? ', …' : ''})`);
+      }
+    };
+    const layers = [...Array(config.numLayers).keys()];
+    need(['input_ids', 'attention_mask', ...layers.flatMap((i) => [`past_key_values.${i}.key`, `past_key_values.${i}.value`])], inputs, 'inputs');
+    need(['logits', ...layers.flatMap((i) => [`present.${i}.key`, `present.${i}.value`])], outputs, 'outputs');
+    const extraLayer = `past_key_values.${config.numLayers}.key`;
+    if (inputs.has(extraLayer)) throw new ModelError(file, `has more layers than config.json's num_hidden_layers (${config.numLayers})`);
+    const known = new Set(['input_ids', 'attention_mask', 'position_ids', ...layers.flatMap((i) => [`past_key_values.${i}.key`, `past_key_values.${i}.value`])]);
+    const unknown = [...inputs.keys()].filter((n) => !known.has(n));
+    if (unknown.length) throw new ModelError(file, `has inputs this engine cannot feed: ${unknown.join(', ')}`);
+
+    const past = inputs.get('past_key_values.0.key')!;
+    if (!past.isTensor || (past.type !== 'float32' && past.type !== 'float16')) {
+      throw new ModelError(file, `past_key_values.0.key has type ${past.isTensor ? past.type : 'non-tensor'}; expected float32 or float16`);
+    }
+    const kvDtype = past.type;
+    for (const i of layers) {
+      for (const t of ['key', 'value']) {
+        const m = inputs.get(`past_key_values.${i}.${t}`)!;
+        if (!m.isTensor || m.type !== kvDtype) throw new ModelError(file, `past_key_values.${i}.${t} is not ${kvDtype} like layer 0`);
+        const [, heads, , dim] = m.shape;
+        if (typeof heads === 'number' && heads !== config.numKvHeads) {
+          throw new ModelError(file, `past_key_values.${i}.${t} has ${heads} heads; config.json says num_key_value_heads = ${config.numKvHeads}`);
+        }
+        if (typeof dim === 'number' && dim !== config.headDim) {
+          throw new ModelError(file, `past_key_values.${i}.${t} has head size ${dim}; config.json says head_dim = ${config.headDim}`);
+        }
+      }
+    }
+    for (const name of ['input_ids', 'attention_mask', 'position_ids']) {
+      const m = inputs.get(name);
+      if (m && (!m.isTensor || m.type !== 'int64')) throw new ModelError(file, `input ${name} must be int64, found ${m.isTensor ? m.type : 'non-tensor'}`);
+    }
+    const logits = outputs.get('logits')!;
+    if (!logits.isTensor || (logits.type !== 'float32' && logits.type !== 'float16')) {
+      throw new ModelError(file, `output logits has type ${logits.isTensor ? logits.type : 'non-tensor'}; expected float32 or float16`);
+    }
+    const width = logits.shape[2];
+    if (typeof width === 'number' && width !== config.vocabSize) {
+      throw new ModelError(file, `logits width ${width} differs from config.json vocab_size ${config.vocabSize}`);
+    }
+    return new OnnxCausalLm(ort, session, config, file, kvDtype, inputs.has('position_ids'), typeof width === 'number' ? width : undefined);
+  }
+
+  /** Runs new tokens after `cache` (null = empty) and returns their logits and the extended cache. */
+  async forward(tokens: readonly number[], cache: KvCache | null, options: ForwardOptions = {}): Promise<ForwardResult> {
+    if (this.disposed) throw new ModelError(this.file, 'session used after dispose()');
+    const n = tokens.length;
+    if (n === 0) throw new ModelError('forward', 'needs at least one token');
+    const past = cache ?? KvCache.empty(this.config, this.kvDtype);
+    if (past.dtype !== this.kvDtype || past.numLayers !== this.config.numLayers || past.numKvHeads !== this.config.numKvHeads || past.headDim !== this.config.headDim) {
+      throw new ModelError('kv cache', `does not fit ${this.file} (${this.kvDtype}, ${this.config.numLayers} layers, ${this.config.numKvHeads} kv heads, head_dim ${this.config.headDim})`);
+    }
+    const p = past.length;
+    const positions = options.positions;
+    if (positions && positions.length !== n) throw new ModelError('forward', `got ${positions.length} positions for ${n} tokens`);
+
+    const T = this.ort.Tensor;
+    const ids = new BigInt64Array(n);
+    for (let i = 0; i < n; i++) ids[i] = BigInt(tokens[i]);
+    const mask = new BigInt64Array(p + n).fill(1n);
+    const feeds: Record<string, Tensor> = {
+      input_ids: new T('int64', ids, [1, n]),
+      attention_mask: new T('int64', mask, [1, p + n]),
+    };
+    if (this.hasPositionIds) {
+      const pos = new BigInt64Array(n);
+      for (let i = 0; i < n; i++) pos[i] = BigInt(positions ? positions[i] : p + i);
+      feeds.position_ids = new T('int64', pos, [1, n]);
+    } else if (positions) {
+      throw new ModelError(this.file, 'has no position_ids input; explicit positions are not supported for it');
+    }
+    const dims = [1, this.config.numKvHeads, p, this.config.headDim];
+    for (let l = 0; l < this.config.numLayers; l++) {
+      feeds[this.pastNames[l].key] = new T(this.kvDtype, past.keys(l), dims);
+      feeds[this.pastNames[l].value] = new T(this.kvDtype, past.values(l), dims);
+    }
+    if (!cache) past.dispose();
+
+    let out: InferenceSession.ReturnType;
+    try {
+      out = await this.session.run(feeds);
+    } catch (err) {
+      throw new ModelError(this.file, `inference failed (${(err as Error).message})`, { cause: err });
+    }
+    const logitsTensor = out.logits;
+    const width = logitsTensor.dims[2];
+    if (width !== this.config.vocabSize) {
+      throw new ModelError(this.file, `logits width ${width} differs from config.json vocab_size ${this.config.vocabSize}`);
+    }
+    const rows = options.allLogits ? n : 1;
+    const from = (logitsTensor.dims[1] - rows) * width;
+    let logits: Float32Array;
+    if (logitsTensor.type === 'float16') {
+      const raw = logitsTensor.data as Uint16Array;
+      logits = new Float32Array(rows * width);
+      for (let i = 0; i < logits.length; i++) logits[i] = halfToFloat(raw[from + i]);
+    } else {
+      logits = (logitsTensor.data as Float32Array).subarray(from);
+    }
+    // The present tensors' storage is adopted as the new cache: no copy on our side.
+    const keys: KvArray[] = [];
+    const values: KvArray[] = [];
+    for (let l = 0; l < this.config.numLayers; l++) {
+      keys.push(out[this.presentNames[l].key].data as KvArray);
+      values.push(out[this.presentNames[l].value].data as KvArray);
+    }
+    return { logits, rows, cache: new KvCache(this.kvDtype, this.config.numLayers, this.config.numKvHeads, this.config.headDim, keys, values, p + n) };
+  }
+
+  /** The session with nothing around it (for the decode benchmark's raw loop). */
+  raw(): RawRunner {
+    return {
+      kvDtype: this.kvDtype,
+      hasPositionIds: this.hasPositionIds,
+      run: (feeds) => this.session.run(feeds),
+      tensor: (type, data, dims) => new this.ort.Tensor(type, data, dims),
+    };
+  }
+
+  async dispose(): Promise<void> {
+    if (this.disposed) return;
+    this.disposed = true;
+    await this.session.release();
+  }
+}

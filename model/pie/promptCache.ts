@@ -1,0 +1,179 @@
+// A per-document prompt cache: it remembers each document's last prompt and the KV cache of all its
+// tokens but the last, and for the next request picks the cheapest safe way to such a cache (see
+// build()). The generator then encodes the prompt's last token, which gives fresh next-token logits:
+// a FIM keystroke costs the typed tokens plus that last token. Memory is bounded by a token cap per
+// document, a total token cap and an LRU over documents.
+import type { KvCache } from '../kvCache.js';
+import type { PlanOptions } from './editPlan.js';
+import { PieRepositioner, type PieModel, type Rebuilt } from './repositioner.js';
+
+export type PromptPath = 'full' | 'prefix' | 'pie' | 'reuse';
+
+export interface PreparedPrompt {
+  readonly path: PromptPath;
+  /** Why this path (e.g. "no cached prompt", "most of the prompt changed"). */
+  readonly reason: string;
+  /**
+   * Cache of every prompt token but the last (undefined for a one-token prompt): hand it to the
+   * generator as `{ ids: tokens, cache }`, which encodes the last token. Owned by the PromptCache:
+   * valid until the next prepare() of the same document, forget(), eviction or dispose(); the
+   * generator does not consume it; never dispose it yourself.
+   */
+  readonly cache: KvCache | undefined;
+  /** Tokens the model ran on here (the generator's last token not counted). */
+  readonly encodedTokens: number;
+  readonly keptTokens: number;
+  readonly rotatedTokens: number;
+  readonly rotateMs: number;
+  readonly ms: number;
+}
+
+export interface PromptCacheOptions extends Omit<PlanOptions, 'reencodeLast'> {
+  /** Use PIE at all (false: only exact reuse, i.e. identical prompts and common prefixes). Default true. */
+  readonly pie?: boolean;
+  /** Prompts longer than this are computed in full and not kept (default 4096). */
+  readonly maxTokensPerDocument?: number;
+  /** Documents kept (default 8), least recently used evicted first. */
+  readonly maxDocuments?: number;
+  /** Tokens kept over all documents (default 4 × maxTokensPerDocument). */
+  readonly maxTotalTokens?: number;
+  /** PIE edits in a row before the stale part is re-encoded exactly (default 32). */
+  readonly maxPieChain?: number;
+  /** PIE is skipped when it would encode more than this fraction of the prompt (default 0.5). */
+  readonly maxEncodeFraction?: number;
+}
+
+interface Entry {
+  /** The prompt minus its last token: what `cache` holds. */
+  tokens: readonly number[];
+  cache: KvCache;
+  /** Rows [0, exactPrefix) are what full recomputation gives. */
+  exactPrefix: number;
+  /** PIE edits since the cache was last exact. */
+  pieChain: number;
+}
+
+export class PromptCache {
+  readonly repositioner: PieRepositioner;
+  private readonly entries = new Map<string, Entry>(); // insertion order = LRU order
+  private readonly locks = new Map<string, Promise<unknown>>();
+  private readonly opts: Required<Omit<PromptCacheOptions, keyof PlanOptions>>;
+  private disposed = false;
+
+  constructor(model: PieModel, options: PromptCacheOptions = {}) {
+    this.repositioner = new PieRepositioner(model, { minKeep: options.minKeep, maxEditDistance: options.maxEditDistance });
+    const maxTokensPerDocument = options.maxTokensPerDocument ?? 4096;
+    this.opts = {
+      pie: options.pie ?? true,
+      maxTokensPerDocument,
+      maxDocuments: options.maxDocuments ?? 8,
+      maxTotalTokens: options.maxTotalTokens ?? 4 * maxTokensPerDocument,
+      maxPieChain: options.maxPieChain ?? 32,
+      maxEncodeFraction: options.maxEncodeFraction ?? 0.5,
+    };
+  }
+
+  /** Why PIE cannot be used with this model, or undefined when it can. */
+  get pieUnavailable(): string | undefined {
+    return this.repositioner.rotary.ok ? undefined : this.repositioner.rotary.reason;
+  }
+
+  get documents(): number {
+    return this.entries.size;
+  }
+
+  get cachedTokens(): number {
+    let n = 0;
+    for (const e of this.entries.values()) n += e.tokens.length;
+    return n;
+  }
+
+  /** A cache for all of `tokens` but the last, in `documentId`, built from what the last request left. */
+  prepare(documentId: string, tokens: readonly number[]): Promise<PreparedPrompt> {
+    // One request per document at a time: each builds on the previous one's cache.
+    const before = this.locks.get(documentId) ?? Promise.resolve();
+    const run = before.then(() => this.prepareNow(documentId, tokens));
+    const settled = run.catch(() => undefined);
+    this.locks.set(documentId, settled);
+    void settled.then(() => {
+      if (this.locks.get(documentId) === settled) this.locks.delete(documentId);
+    });
+    return run;
+  }
+
+  private async prepareNow(documentId: string, prompt: readonly number[]): Promise<PreparedPrompt> {
+    if (this.disposed) throw new Error('PromptCache used after dispose()');
+    if (prompt.length === 0) throw new Error('PromptCache: empty prompt');
+    const t0 = performance.now();
+    const tokens = prompt.slice(0, -1);
+    const entry = this.entries.get(documentId);
+    if (entry) {
+      this.entries.delete(documentId);
+      this.entries.set(documentId, entry); // most recently used
+    }
+    const result = (path: PromptPath, reason: string, cache: KvCache | undefined, r?: Rebuilt): PreparedPrompt => ({
+      path, reason, cache, encodedTokens: r?.encodedTokens ?? 0, keptTokens: r?.keptTokens ?? cache?.length ?? 0,
+      rotatedTokens: r?.rotatedTokens ?? 0, rotateMs: r?.rotateMs ?? 0, ms: performance.now() - t0,
+    });
+    if (tokens.length === 0) return result('full', 'one-token prompt: nothing to cache', undefined);
+    if (entry && entry.tokens.length === tokens.length && entry.tokens.every((t, i) => t === tokens[i])) {
+      return result('reuse', 'same prompt as the last request', entry.cache);
+    }
+    const { path, reason, rebuilt } = await this.build(entry, tokens);
+    const pieChain = path === 'pie' ? (entry?.pieChain ?? 0) + 1 : 0;
+    this.forget(documentId);
+    if (this.disposed) rebuilt.cache.dispose();
+    else if (tokens.length < this.opts.maxTokensPerDocument) {
+      this.entries.set(documentId, { tokens, cache: rebuilt.cache, exactPrefix: rebuilt.exactPrefix, pieChain });
+      this.evict(documentId);
+    } // else: over the cap, not kept; the caller's cache is left to the garbage collector.
+    return result(path, reason, rebuilt.cache, rebuilt);
+  }
+
+  private async build(entry: Entry | undefined, tokens: readonly number[]): Promise<{ path: PromptPath; reason: string; rebuilt: Rebuilt }> {
+    const rp = this.repositioner;
+    if (!entry) return { path: 'full', reason: 'no cached prompt for this document', rebuilt: await rp.rebuild(undefined, tokens, 'full') };
+    const old = { tokens: entry.tokens, cache: entry.cache };
+    const exact = async (why: string) => {
+      const rebuilt = await rp.rebuild(old, tokens, 'prefix', { oldExactPrefix: entry.exactPrefix, reencodeLast: false });
+      return { path: rebuilt.strategy === 'full' ? ('full' as const) : ('prefix' as const), reason: why, rebuilt };
+    };
+    if (!this.opts.pie) return exact('PIE is off');
+    if (!rp.rotary.ok) return exact(`PIE unavailable: ${rp.rotary.reason}`);
+    if (entry.pieChain >= this.opts.maxPieChain) return exact(`cache too old: ${entry.pieChain} PIE edits since the last exact encode`);
+    const plan = rp.plan(entry.tokens, tokens, false);
+    const prefixCost = tokens.length - Math.min(plan.commonPrefix, entry.exactPrefix);
+    if (plan.staleTokens === 0) return exact('nothing after the edit is reusable: prefix reuse is exact and as cheap');
+    if (plan.encodeTokens >= prefixCost) return exact('PIE would encode as much as prefix reuse');
+    if (plan.encodeTokens > this.opts.maxEncodeFraction * tokens.length) return exact(`most of the prompt changed (${plan.encodeTokens} of ${tokens.length} tokens to encode)`);
+    const rebuilt = await rp.rebuild(old, tokens, 'pie', { plan, oldExactPrefix: entry.exactPrefix });
+    return { path: 'pie', reason: `${plan.encodeTokens} tokens encoded, ${rebuilt.rotatedTokens} rotated, ${plan.keptTokens} kept`, rebuilt };
+  }
+
+  private evict(keep: string): void {
+    let total = this.cachedTokens;
+    for (const [id, e] of this.entries) {
+      if (this.entries.size <= this.opts.maxDocuments && total <= this.opts.maxTotalTokens) break;
+      if (id === keep || this.locks.has(id)) continue; // never pull a cache from under a running request
+      total -= e.tokens.length;
+      this.forget(id);
+    }
+  }
+
+  /** Drops a document's cache (e.g. when it is closed). */
+  forget(documentId: string): void {
+    const e = this.entries.get(documentId);
+    if (!e) return;
+    this.entries.delete(documentId);
+    e.cache.dispose();
+  }
+
+  clear(): void {
+    for (const id of [...this.entries.keys()]) this.forget(id);
+  }
+
+  dispose(): void {
+    this.clear();
+    this.disposed = true;
+  }
+}

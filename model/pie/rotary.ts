@@ -1,0 +1,221 @@
+// Rotary position shifts for cached keys (the core of PIE). A key cached at position p holds R(p)·k;
+// rotations compose, so multiplying by R(Δ) gives R(p+Δ)·k: the key the model would have produced at
+// the new position. Values carry no position and are never touched.
+import { float16Table, numberToFloat16 } from './float16.js';
+
+/** The fields of the model config that decide how keys rotate (any ModelConfig satisfies this). */
+export interface RotaryConfig {
+  readonly headDim: number;
+  readonly rotaryDim: number;
+  readonly rotaryStyle: 'half' | 'interleaved';
+  readonly ropeTheta: number;
+  readonly ropeScaling: null | { readonly type: string; readonly factor?: number; readonly [k: string]: unknown };
+  readonly maxPositions: number;
+}
+
+/** A model's rotation, resolved: one inverse frequency per rotating pair of dims. */
+export interface RotarySpec {
+  readonly headDim: number;
+  readonly rotaryDim: number;
+  readonly style: 'half' | 'interleaved';
+  /** θ_i, as float32 values (what the exported graphs compute angles with), length rotaryDim/2. */
+  readonly invFreq: Float64Array;
+}
+
+export type RotarySupport = { readonly ok: true; readonly spec: RotarySpec } | { readonly ok: false; readonly reason: string };
+
+function num(scaling: Record<string, unknown>, key: string, fallback?: number): number | undefined {
+  const v = scaling[key];
+  return typeof v === 'number' && Number.isFinite(v) ? v : fallback;
+}
+
+/**
+ * Resolves the rotation a shift must apply, or says why a shift cannot be exact for this model:
+ * none/default and linear scaling (angle p/factor) and llama3 (per-dim θ_i, still linear in p) shift
+ * exactly; dynamic NTK changes θ with the sequence length and other kinds are not handled.
+ */
+export function resolveRotary(config: RotaryConfig): RotarySupport {
+  const { headDim, rotaryDim, rotaryStyle } = config;
+  if (!(rotaryDim > 0 && rotaryDim <= headDim && rotaryDim % 2 === 0)) {
+    return { ok: false, reason: `rotary dimension ${rotaryDim} is not even and within head_dim ${headDim}` };
+  }
+  if (rotaryStyle !== 'half' && rotaryStyle !== 'interleaved') return { ok: false, reason: `unknown rotary style ${String(rotaryStyle)}` };
+  if (!(config.ropeTheta > 0)) return { ok: false, reason: `rope_theta ${config.ropeTheta} is not positive` };
+  const pairs = rotaryDim / 2;
+  const base = new Float64Array(pairs);
+  for (let i = 0; i < pairs; i++) base[i] = Math.fround(1 / Math.pow(config.ropeTheta, (2 * i) / rotaryDim));
+
+  const scaling = config.ropeScaling as (Record<string, unknown> & { type: string }) | null;
+  const kind = scaling ? scaling.type : 'default';
+  if (kind === 'default' || kind === 'none') return { ok: true, spec: { headDim, rotaryDim, style: rotaryStyle, invFreq: base } };
+  if (!scaling) return { ok: false, reason: 'unreachable' };
+  const factor = num(scaling, 'factor');
+  if (factor === undefined || !(factor > 0)) return { ok: false, reason: `rope_scaling ${kind} without a positive factor` };
+
+  if (kind === 'linear') {
+    const invFreq = base.map((f) => Math.fround(f / factor));
+    return { ok: true, spec: { headDim, rotaryDim, style: rotaryStyle, invFreq } };
+  }
+  if (kind === 'llama3') {
+    // Same as transformers' _compute_llama3_parameters.
+    const low = num(scaling, 'low_freq_factor');
+    const high = num(scaling, 'high_freq_factor');
+    const oldLen = num(scaling, 'original_max_position_embeddings');
+    if (low === undefined || high === undefined || oldLen === undefined || high === low) {
+      return { ok: false, reason: 'rope_scaling llama3 needs low_freq_factor, high_freq_factor and original_max_position_embeddings' };
+    }
+    const lowWavelen = oldLen / low;
+    const highWavelen = oldLen / high;
+    const invFreq = new Float64Array(pairs);
+    for (let i = 0; i < pairs; i++) {
+      const f = base[i];
+      const wavelen = (2 * Math.PI) / f;
+      if (wavelen < highWavelen) invFreq[i] = f;
+      else if (wavelen > lowWavelen) invFreq[i] = Math.fround(f / factor);
+      else {
+        const smooth = (oldLen / wavelen - low) / (high - low);
+        invFreq[i] = Math.fround((1 - smooth) * (f / factor) + smooth * f);
+      }
+    }
+    return { ok: true, spec: { headDim, rotaryDim, style: rotaryStyle, invFreq } };
+  }
+  if (kind === 'dynamic') {
+    return { ok: false, reason: 'rope_scaling dynamic (NTK) rescales θ with the sequence length, so a cached key cannot be shifted exactly' };
+  }
+  return { ok: false, reason: `rope_scaling ${kind} is not supported by PIE` };
+}
+
+/** cos/sin of Δ·θ_i for one shift; reused for every token, head and layer rotated by that Δ. */
+export interface RotaryTable {
+  readonly delta: number;
+  readonly cos: Float64Array;
+  readonly sin: Float64Array;
+}
+
+export function rotaryTable(spec: RotarySpec, delta: number): RotaryTable {
+  const pairs = spec.invFreq.length;
+  const cos = new Float64Array(pairs);
+  const sin = new Float64Array(pairs);
+  for (let i = 0; i < pairs; i++) {
+    const angle = delta * spec.invFreq[i];
+    cos[i] = Math.cos(angle);
+    sin[i] = Math.sin(angle);
+  }
+  return { delta, cos, sin };
+}
+
+/** The part of KvCache a rotation needs: layout per layer [1, numKvHeads, length, headDim], row-major. */
+export interface KeyStore {
+  readonly length: number;
+  readonly numLayers: number;
+  readonly numKvHeads: number;
+  readonly headDim: number;
+  readonly dtype: 'float32' | 'float16';
+  keys(layer: number): Float32Array | Uint16Array;
+}
+
+/**
+ * Rotates rows [start, end) of every head of one layer's keys by `table`, in place.
+ * `data` is [numHeads, length, headDim] (batch 1).
+ */
+export function rotateRowsF32(
+  data: Float32Array, numHeads: number, length: number, spec: RotarySpec, table: RotaryTable, start: number, end: number,
+): void {
+  const { headDim } = spec;
+  const pairs = spec.invFreq.length;
+  const { cos, sin } = table;
+  if (spec.style === 'half') {
+    for (let h = 0; h < numHeads; h++) {
+      const headEnd = (h * length + end) * headDim;
+      for (let o = (h * length + start) * headDim; o < headEnd; o += headDim) {
+        for (let i = 0; i < pairs; i++) {
+          const a = data[o + i];
+          const b = data[o + i + pairs];
+          const c = cos[i];
+          const s = sin[i];
+          data[o + i] = a * c - b * s;
+          data[o + i + pairs] = b * c + a * s;
+        }
+      }
+    }
+  } else {
+    for (let h = 0; h < numHeads; h++) {
+      const headEnd = (h * length + end) * headDim;
+      for (let o = (h * length + start) * headDim; o < headEnd; o += headDim) {
+        for (let i = 0; i < pairs; i++) {
+          const a = data[o + 2 * i];
+          const b = data[o + 2 * i + 1];
+          const c = cos[i];
+          const s = sin[i];
+          data[o + 2 * i] = a * c - b * s;
+          data[o + 2 * i + 1] = b * c + a * s;
+        }
+      }
+    }
+  }
+}
+
+/** Same as rotateRowsF32 for raw float16 storage: decoded by table, rounded back to nearest even. */
+export function rotateRowsF16(
+  data: Uint16Array, numHeads: number, length: number, spec: RotarySpec, table: RotaryTable, start: number, end: number,
+): void {
+  const { headDim } = spec;
+  const pairs = spec.invFreq.length;
+  const { cos, sin } = table;
+  const dec = float16Table();
+  const stride = spec.style === 'half' ? 1 : 2;
+  const partner = spec.style === 'half' ? pairs : 1;
+  for (let h = 0; h < numHeads; h++) {
+    const headEnd = (h * length + end) * headDim;
+    for (let o = (h * length + start) * headDim; o < headEnd; o += headDim) {
+      for (let i = 0; i < pairs; i++) {
+        const ia = o + i * stride;
+        const ib = ia + partner;
+        const a = dec[data[ia]];
+        const b = dec[data[ib]];
+        const c = cos[i];
+        const s = sin[i];
+        data[ia] = numberToFloat16(a * c - b * s);
+        data[ib] = numberToFloat16(b * c + a * s);
+      }
+    }
+  }
+}
+
+/**
+ * Shifts cached keys by Δ positions for a model's rotation. Tables are computed once per Δ and kept
+ * (a few hundred bytes each; a session sees few distinct shifts).
+ */
+export class RotaryShifter {
+  private readonly tables = new Map<number, RotaryTable>();
+
+  constructor(readonly spec: RotarySpec, private readonly maxTables = 256) {}
+
+  table(delta: number): RotaryTable {
+    let t = this.tables.get(delta);
+    if (t) {
+      this.tables.delete(delta);
+      this.tables.set(delta, t);
+      return t;
+    }
+    t = rotaryTable(this.spec, delta);
+    this.tables.set(delta, t);
+    if (this.tables.size > this.maxTables) this.tables.delete(this.tables.keys().next().value as number);
+    return t;
+  }
+
+  /** Rotates the keys of tokens [start, end) in every layer and kv head of `cache` by Δ, in place. */
+  shiftKeys(cache: KeyStore, start: number, end: number, delta: number): void {
+    if (delta === 0 || end <= start) return;
+    if (cache.headDim !== this.spec.headDim) {
+      throw new Error(`cache head_dim ${cache.headDim} does not match the rotary head_dim ${this.spec.headDim}`);
+    }
+    if (start < 0 || end > cache.length) throw new Error(`rows [${start}, ${end}) outside a cache of ${cache.length}`);
+    const table = this.table(delta);
+    for (let layer = 0; layer < cache.numLayers; layer++) {
+      const data = cache.keys(layer);
+      if (data instanceof Float32Array) rotateRowsF32(data, cache.numKvHeads, cache.length, this.spec, table, start, end);
+      else rotateRowsF16(data, cache.numKvHeads, cache.length, this.spec, table, start, end);
+    }
+  }
+}

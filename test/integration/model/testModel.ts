@@ -1,0 +1,26 @@
+// Which model the integration tests run on: the shipped one, or TYPEGUIDE_TEST_MODEL (a folder in the
+// same layout). Tests compute their expectations from the model itself, never from a known output.
+import fs from 'node:fs';
+import path from 'node:path';
+
+export const testModelDir = path.resolve(process.env.TYPEGUIDE_TEST_MODEL ?? path.join(__dirname, '../../../model/default-model'));
+
+/** `skip` option for tests that need the model: false when it is there, else the reason. */
+export const needsModel: false | string = fs.existsSync(path.join(testModelDir, 'onnx', 'model.onnx'))
+  ? false
+  : `no ONNX model at ${testModelDir} (build it with npm run train, or set TYPEGUIDE_TEST_MODEL)`;
+
+/** Real TypeScript with the things tokenizers get wrong: unicode, CRLF, tabs, a literal special token. */
+export const sampleCode = [
+  'import { readFile } from "node:fs/promises";\r\n',
+  '\r\n',
+  '/** Grüße, 世界 — émoji 😀 and a literal <fim_prefix> and <|endoftext|> in a comment. */\r\n',
+  'export class Greeter {\r\n',
+  '\tconstructor(private readonly name: string) {}\r\n',
+  '\tgreet(times = 2): string {\r\n',
+  '\t\treturn `Hello, ${this.name}!`.repeat(times);\r\n',
+  '\t}\r\n',
+  '}\n',
+  'const greeter = new Greeter("Ada");\n',
+  'console.log(greeter.greet(3), "\\u00e9", 0x1f600);\n',
+].join('');

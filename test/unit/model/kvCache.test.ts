@@ -1,0 +1,72 @@
+import assert from 'node:assert/strict';
+import { describe, it } from 'node:test';
+import { KvCache, floatToHalf, halfToFloat } from '../../../model/kvCache.js';
+
+const shape = { numLayers: 2, numKvHeads: 3, headDim: 4 };
+
+/** A cache whose every value encodes (layer, kind, head, position, dim), so misplaced copies show. */
+function numbered(length: number, offset = 0): KvCache {
+  const make = (layer: number, kind: number) => {
+    const a = new Float32Array(shape.numKvHeads * length * shape.headDim);
+    for (let h = 0; h < shape.numKvHeads; h++)
+      for (let p = 0; p < length; p++)
+        for (let d = 0; d < shape.headDim; d++) a[(h * length + p) * shape.headDim + d] = layer * 1e6 + kind * 1e5 + h * 1e4 + (p + offset) * 10 + d;
+    return a;
+  };
+  const layers = [0, 1];
+  return new KvCache('float32', 2, 3, 4, layers.map((l) => make(l, 0)), layers.map((l) => make(l, 1)), length);
+}
+
+describe('KvCache', () => {
+  it('slices positions along the sequence axis of every head', () => {
+    const c = numbered(7);
+    const s = c.slice(2, 5);
+    assert.equal(s.length, 3);
+    assert.deepEqual(Array.from(s.keys(1)), Array.from(numbered(3, 2).keys(1)));
+    assert.deepEqual(Array.from(s.values(0)), Array.from(numbered(3, 2).values(0)));
+  });
+
+  it('concat of two slices gives back the original', () => {
+    const c = numbered(9);
+    const joined = c.slice(0, 4).concat(c.slice(4));
+    assert.equal(joined.length, 9);
+    for (let l = 0; l < 2; l++) {
+      assert.deepEqual(Array.from(joined.keys(l)), Array.from(c.keys(l)));
+      assert.deepEqual(Array.from(joined.values(l)), Array.from(c.values(l)));
+    }
+  });
+
+  it('slices never alias the source storage', () => {
+    const c = numbered(5);
+    const s = c.slice(0, 5);
+    s.keys(0)[0] = -1;
+    assert.notEqual(c.keys(0)[0], -1);
+  });
+
+  it('empty caches concat and slice to empty', () => {
+    const e = KvCache.empty(shape, 'float16');
+    assert.equal(e.length, 0);
+    assert.equal(e.concat(e).length, 0);
+    assert.ok(e.keys(1) instanceof Uint16Array);
+  });
+
+  it('refuses out-of-range slices, mismatched concat, wrong sizes and use after dispose', () => {
+    const c = numbered(4);
+    assert.throws(() => c.slice(3, 5), /outside/);
+    assert.throws(() => c.concat(KvCache.empty(shape, 'float16')), /different/);
+    assert.throws(() => new KvCache('float32', 1, 1, 2, [new Float32Array(3)], [new Float32Array(3)], 2), /expected 4 values/);
+    c.dispose();
+    assert.ok(c.isDisposed);
+    assert.throws(() => c.keys(0), /after dispose/);
+  });
+});
+
+describe('half floats', () => {
+  it('round-trips representable values and rounds others to the nearest half', () => {
+    for (const x of [0, 1, -2, 0.5, 65504, -0.000060975551605224609375, 2 ** -24]) assert.equal(halfToFloat(floatToHalf(x)), x);
+    assert.equal(halfToFloat(floatToHalf(1 + 2 ** -11)), 1); // tie → even
+    assert.equal(halfToFloat(floatToHalf(1e6)), Infinity);
+    assert.ok(Number.isNaN(halfToFloat(floatToHalf(NaN))));
+    assert.ok(Math.abs(halfToFloat(floatToHalf(Math.PI)) - Math.PI) < 1e-3);
+  });
+});

@@ -1,0 +1,216 @@
+import assert from 'node:assert/strict';
+import { describe, it } from 'node:test';
+import { KvCache } from '../../../model/kvCache.js';
+import { PromptCache } from '../../../model/pie/promptCache.js';
+import type { PieModel } from '../../../model/pie/repositioner.js';
+import type { RotaryConfig } from '../../../model/pie/rotary.js';
+
+/**
+ * A context-free fake model: token t at position p gets key R(p)·k(t) and value v(t), and its logits
+ * depend only on (t, p). With no context mixing, PIE's result must equal full recomputation, so the
+ * bookkeeping (which rows, which shifts) is checked exactly; the real model is tested in integration.
+ */
+class FakeRopeModel implements PieModel {
+  readonly config: RotaryConfig = { headDim: 8, rotaryDim: 8, rotaryStyle: 'half', ropeTheta: 10000, ropeScaling: null, maxPositions: 4096 };
+  readonly layers = 2;
+  readonly heads = 2;
+  encoded = 0;
+  calls = 0;
+  live = new Set<KvCache>();
+
+  async forward(ids: readonly number[], positions: readonly number[], cache?: KvCache): Promise<{ logits: Float32Array; cache: KvCache }> {
+    this.calls++;
+    this.encoded += ids.length;
+    const d = this.config.headDim;
+    const n = ids.length;
+    const keys: Float32Array[] = [];
+    const values: Float32Array[] = [];
+    for (let l = 0; l < this.layers; l++) {
+      const k = new Float32Array(this.heads * n * d);
+      const v = new Float32Array(this.heads * n * d);
+      for (let h = 0; h < this.heads; h++) {
+        for (let t = 0; t < n; t++) {
+          const raw = Array.from({ length: d }, (_, j) => Math.sin(ids[t] * 13 + l * 7 + h * 3 + j));
+          for (let j = 0; j < d; j++) {
+            const i = j % (d / 2);
+            const angle = positions[t] / Math.pow(10000, (2 * i) / d);
+            const rot = j < d / 2 ? -raw[j + d / 2] : raw[j - d / 2];
+            k[(h * n + t) * d + j] = raw[j] * Math.cos(angle) + rot * Math.sin(angle);
+            v[(h * n + t) * d + j] = Math.cos(ids[t] + j);
+          }
+        }
+      }
+      keys.push(k);
+      values.push(v);
+    }
+    const part = new KvCache('float32', this.layers, this.heads, d, keys, values, n);
+    const out = cache ? cache.concat(part) : part;
+    const last = ids[n - 1];
+    const logits = Float32Array.from({ length: 16 }, (_, i) => Math.sin(last * (i + 1) + positions[n - 1]));
+    return { logits, cache: out };
+  }
+}
+
+const range = (n: number, from = 0): number[] => Array.from({ length: n }, (_, i) => from + i);
+
+function assertSameCache(a: KvCache, b: KvCache, tol = 1e-5): void {
+  assert.equal(a.length, b.length);
+  for (let l = 0; l < a.numLayers; l++) {
+    for (const [x, y] of [[a.keys(l), b.keys(l)], [a.values(l), b.values(l)]]) {
+      for (let i = 0; i < x.length; i++) assert.ok(Math.abs(x[i] - y[i]) <= tol, `layer ${l} element ${i}: ${x[i]} vs ${y[i]}`);
+    }
+  }
+}
+
+async function fullCache(model: FakeRopeModel, tokens: number[]): Promise<KvCache> {
+  return (await model.forward(tokens, range(tokens.length))).cache;
+}
+
+describe('PromptCache', () => {
+  it('first request is full, the same prompt again is reused without running the model', async () => {
+    const model = new FakeRopeModel();
+    const pc = new PromptCache(model);
+    const tokens = range(50, 100);
+    const a = await pc.prepare('a.ts', tokens);
+    assert.equal(a.path, 'full');
+    assert.equal(a.encodedTokens, 50);
+    const calls = model.calls;
+    const b = await pc.prepare('a.ts', tokens);
+    assert.equal(b.path, 'reuse');
+    assert.equal(model.calls, calls);
+    assert.deepEqual(b.logits, a.logits);
+  });
+
+  it('an insertion takes the PIE path and gives exactly the full cache for a context-free model', async () => {
+    const model = new FakeRopeModel();
+    const pc = new PromptCache(model);
+    const before = range(60, 100);
+    await pc.prepare('a.ts', before);
+    const after = [...before.slice(0, 20), 7, 8, 9, ...before.slice(20)];
+    model.encoded = 0;
+    const r = await pc.prepare('a.ts', after);
+    assert.equal(r.path, 'pie', r.reason);
+    assert.equal(model.encoded, 4, 'the 3 inserted tokens and the last one');
+    assert.equal(r.rotatedTokens, 39);
+    const full = await fullCache(model, after);
+    assertSameCache(r.cache, full);
+    const direct = await model.forward(after, range(after.length));
+    assert.deepEqual(Array.from(r.logits), Array.from(direct.logits));
+  });
+
+  it('FIM keystrokes cost the typed tokens plus the last one', async () => {
+    const model = new FakeRopeModel();
+    const pc = new PromptCache(model);
+    const PRE = 1;
+    const SUF = 2;
+    const MID = 3;
+    const prefix = range(200, 100);
+    const suffix = range(300, 1000);
+    const prompt = (typed: number[]) => [PRE, ...prefix, ...typed, SUF, ...suffix, MID];
+    await pc.prepare('f.ts', prompt([]));
+    const typed: number[] = [];
+    for (const key of [50, 51, 52, 53, 54]) {
+      typed.push(key);
+      model.encoded = 0;
+      const r = await pc.prepare('f.ts', prompt(typed));
+      assert.equal(r.path, 'pie', r.reason);
+      assert.equal(model.encoded, 2, 'one typed token + the middle marker');
+      assertSameCache(r.cache, await fullCache(model, prompt(typed)));
+    }
+  });
+
+  it('a deletion and a rename in several places', async () => {
+    const model = new FakeRopeModel();
+    const pc = new PromptCache(model);
+    const base = range(120, 100).map((t, i) => (i % 40 === 5 ? 9 : t));
+    await pc.prepare('a.ts', base);
+    const deleted = [...base.slice(0, 50), ...base.slice(60)];
+    const r1 = await pc.prepare('a.ts', deleted);
+    assert.equal(r1.path, 'pie');
+    assertSameCache(r1.cache, await fullCache(model, deleted));
+    const renamed = deleted.flatMap((t) => (t === 9 ? [10, 11, 12] : [t]));
+    model.encoded = 0;
+    const r2 = await pc.prepare('a.ts', renamed);
+    assert.equal(r2.path, 'pie');
+    assert.equal(model.encoded, 3 * 3 + 1);
+    assertSameCache(r2.cache, await fullCache(model, renamed));
+  });
+
+  it('appending is exact prefix reuse; a prompt that mostly changed is recomputed', async () => {
+    const model = new FakeRopeModel();
+    const pc = new PromptCache(model);
+    await pc.prepare('a.ts', range(40));
+    const appended = await pc.prepare('a.ts', range(45));
+    assert.equal(appended.path, 'prefix');
+    assert.equal(appended.encodedTokens, 5);
+    const changed = await pc.prepare('a.ts', [...range(5), ...range(30, 500), ...range(40).slice(35)]);
+    assert.equal(changed.path, 'prefix');
+    assert.match(changed.reason, /most of the prompt/);
+    const other = await pc.prepare('a.ts', range(45, 900));
+    assert.equal(other.path, 'full');
+  });
+
+  it('after maxPieChain PIE edits the stale part is re-encoded exactly', async () => {
+    const model = new FakeRopeModel();
+    const pc = new PromptCache(model, { maxPieChain: 2 });
+    let tokens = range(80, 100);
+    await pc.prepare('a.ts', tokens);
+    const paths: string[] = [];
+    for (let i = 0; i < 4; i++) {
+      tokens = [...tokens.slice(0, 10 + i), 500 + i, ...tokens.slice(10 + i)];
+      const r = await pc.prepare('a.ts', tokens);
+      paths.push(r.path);
+      if (r.path === 'prefix') {
+        assert.match(r.reason, /too old/);
+        assert.equal(r.keptTokens, 10 + i, 'reuses only the rows known exact (up to the last PIE edit)');
+      }
+    }
+    assert.deepEqual(paths, ['pie', 'pie', 'prefix', 'pie']);
+  });
+
+  it('pie:false and an unsupported rotary fall back to exact reuse and say why', async () => {
+    const model = new FakeRopeModel();
+    const off = new PromptCache(model, { pie: false });
+    await off.prepare('a.ts', range(60));
+    const r = await off.prepare('a.ts', [...range(10), 999, ...range(60).slice(10)]);
+    assert.equal(r.path, 'prefix');
+    assert.match(r.reason, /off/);
+    const dyn = new FakeRopeModel();
+    (dyn as { config: RotaryConfig }).config = { ...dyn.config, ropeScaling: { type: 'dynamic', factor: 2 } };
+    const pc = new PromptCache(dyn);
+    assert.match(pc.pieUnavailable ?? '', /dynamic/);
+    await pc.prepare('a.ts', range(60));
+    const r2 = await pc.prepare('a.ts', [...range(10), 999, ...range(60).slice(10)]);
+    assert.equal(r2.path, 'prefix');
+    assert.match(r2.reason, /unavailable/);
+  });
+
+  it('LRU over documents, token caps, and disposal of evicted caches', async () => {
+    const model = new FakeRopeModel();
+    const pc = new PromptCache(model, { maxDocuments: 2, maxTokensPerDocument: 100, maxTotalTokens: 150 });
+    const a = await pc.prepare('a', range(50));
+    await pc.prepare('b', range(50, 100));
+    await pc.prepare('a', range(50)); // a is now the most recently used
+    await pc.prepare('c', range(50, 200));
+    assert.equal(pc.documents, 2);
+    assert.equal((await pc.prepare('a', range(50))).path, 'reuse', 'a survived');
+    assert.equal((await pc.prepare('b', range(50, 100))).path, 'full', 'b was evicted');
+    assert.ok(pc.cachedTokens <= 150);
+    const big = await pc.prepare('d', range(120));
+    assert.equal(big.path, 'full');
+    assert.equal((await pc.prepare('d', range(120))).path, 'full', 'over the per-document cap: not kept');
+    pc.dispose();
+    assert.equal(a.cache.isDisposed, true);
+    assert.equal(pc.documents, 0);
+    await assert.rejects(pc.prepare('a', range(5)), /dispose/);
+  });
+
+  it('concurrent requests for one document are applied in order', async () => {
+    const model = new FakeRopeModel();
+    const pc = new PromptCache(model);
+    const base = range(64, 100);
+    const [r1, r2] = await Promise.all([pc.prepare('a', base), pc.prepare('a', [...base.slice(0, 30), 1, ...base.slice(30)])]);
+    assert.equal(r1.path, 'full');
+    assert.equal(r2.path, 'pie');
+  });
+});
