@@ -154,11 +154,14 @@ export class MaskBuilder {
     if (!opts.leadRequired) this.intersect(set, candNode, 0, true);
     if (partial.length === 0 && (opts.leadOpen || opts.leadRequired)) {
       // Tokens made of whitespace, then a prefix of an identifier: " Foo", "  ", "\tBar".
-      for (const ws of [0x20, 0x09]) {
-        let node = index.child(0, ws);
-        while (node >= 0) {
+      const stack = [0];
+      while (stack.length) {
+        const from = stack.pop()!;
+        for (const ws of [0x20, 0x09]) {
+          const node = index.child(from, ws);
+          if (node < 0) continue;
           this.intersect(set, 0, node, false);
-          node = index.child(node, ws);
+          stack.push(node);
         }
       }
     }

@@ -110,7 +110,6 @@ export class LspSession implements LspClient {
     conn.onRequest('window/workDoneProgress/create', () => null);
     conn.onRequest('window/showMessageRequest', () => null);
     conn.onRequest('workspace/workspaceFolders', () => [{ uri: this.rootUri, name: 'root' }]);
-    conn.onNotification(() => undefined);
     conn.listen();
 
     const params: InitializeParams = {
@@ -277,7 +276,7 @@ export class LspSession implements LspClient {
         new Promise<'error'>((resolve) => { onExit = () => resolve('error'); proc?.once('exit', onExit); }),
       ]);
       if (raced === 'timeout') this.logOnce('timeout', `${this.spec.name}: ${method} slower than ${timeoutMs} ms; decoding continues unconstrained`);
-      if (raced === 'error') this.logOnce('request', `${this.spec.name}: ${method} failed: the server exited`);
+      // raced === 'error': the server exited mid-request; onExit logs that once.
       if (typeof raced === 'string') return done(undefined, raced);
       return done(raced.value, 'ok');
     } catch (err) {

@@ -141,10 +141,11 @@ export abstract class IdentifierMonitor implements Monitor {
     if (this._state !== 'constraining' || !this.set) return 0;
     const partial = this.partial;
     const node = this.set.nodeAfter(partial);
-    if (node < 0 || (this.set.isTerminal(node) && this.set.terminalCount(node) === 1)) {
-      this._state = 'done'; // off the legal set (it was unconstrained for a while) or complete
+    if (node < 0) {
+      this._state = 'done'; // off the legal set (it went unconstrained while the server was late)
       return 0;
     }
+    // A complete identifier stays constrained for one more step: the next token must end it.
     const lead = this.trigger!.lead;
     const n = mask.compute(this.set, partial, {
       leadOpen: lead !== 'none' && this.identStart < 0,

@@ -215,7 +215,7 @@ export class TriggerDetector {
       if (importLike) {
         const node = this.placeholder(grammar, text, python ? '' : ' }');
         const ok = python
-          ? node?.parent?.type === 'dotted_name' && node.parent.parent?.type === 'import_from_statement' && node.parent.parent.childForFieldName('module_name')?.id !== node.parent.id
+          ? node?.parent?.type === 'dotted_name' && (node.parent.parent?.type === 'ERROR' || (node.parent.parent?.type === 'import_from_statement' && node.parent.parent.childForFieldName('module_name')?.id !== node.parent.id))
           : hasAncestor(node, ['import_specifier']) && /^[^;]*?\}\s*from\s*['"]/.test(suffix);
         if (ok) return { kind: 'namedImport', offset: end, lead: 'optional' };
         return undefined;

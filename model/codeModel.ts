@@ -5,6 +5,8 @@ import { ModelError } from './errors.js';
 import { selectFimTemplate } from './fim.js';
 import { generate, generateAll, type EngineOptions, type GenerationOutcome, type PromptInput } from './generate.js';
 import { OnnxCausalLm, type SessionOptions } from './onnxSession.js';
+import type { KvCache } from './kvCache.js';
+import { planHealing } from './tokenHealing.js';
 import { HfTokenizer } from './tokenizer.js';
 import type { FimTemplate, GeneratedToken } from './types.js';
 
@@ -15,6 +17,12 @@ export interface PromptOptions {
   prefixShare?: number;
   /** Use left-to-right prompting even when the model knows FIM. */
   noFim?: boolean;
+  /**
+   * Token healing: when the prefix ends in text a following token would merge with (blanks after
+   * code on the line, a partial identifier), drop the prompt tokens covering it; generation then
+   * makes the output start with that text and returns only what follows it. Default false.
+   */
+  heal?: boolean;
 }
 
 export interface Prompt extends PromptInput {
@@ -22,6 +30,8 @@ export interface Prompt extends PromptInput {
   readonly linePrefix: string;
   /** 'fim:<family>' or 'plain'. */
   readonly format: string;
+  /** Text cut off the prefix by token healing ('' when none); `linePrefix` is without it. */
+  readonly healed: string;
 }
 
 /**
@@ -66,7 +76,7 @@ export class CodeModel {
 
   /** Token ids for a completion between `prefix` and `suffix`, cut to a window around the cursor. */
   buildPrompt(prefix: string, suffix: string, options: PromptOptions & { maxTokens?: number } = {}): Prompt {
-    const linePrefix = prefix.slice(Math.max(prefix.lastIndexOf('\n'), prefix.lastIndexOf('\r')) + 1);
+    let linePrefix = prefix.slice(Math.max(prefix.lastIndexOf('\n'), prefix.lastIndexOf('\r')) + 1);
     const context = this.config.maxPositions;
     const budget = Math.max(16, options.maxPromptTokens ?? context - (options.maxTokens ?? 128) - 8);
     // Cheap character pre-cut so that huge documents are never tokenized whole (≥ 1 char per token).
@@ -83,6 +93,15 @@ export class CodeModel {
       preIds = preIds.slice(Math.max(0, preIds.length - preRoom));
       sufIds = sufIds.slice(0, Math.max(0, room - preIds.length));
     }
+    let healed = '';
+    if (options.heal) {
+      const plan = planHealing(this.tokenizer, pre, preIds);
+      if (plan.text) {
+        healed = plan.text;
+        preIds = preIds.slice(0, plan.keep);
+        linePrefix = linePrefix.slice(0, linePrefix.length - healed.length);
+      }
+    }
     const head = this.bosId !== undefined ? [this.bosId] : [];
     if (!useFim) {
       const ids = [...head, ...preIds];
@@ -91,14 +110,22 @@ export class CodeModel {
         if (this.tokenizer.eosId === undefined) throw new ModelError('document', 'the prompt is empty and the model has no EOS token to start from');
         ids.push(this.tokenizer.eosId);
       }
-      return { ids, linePrefix, format: 'plain' };
+      return { ids, linePrefix, format: 'plain', healed };
     }
     const fim = this.fim!;
     const id = (t: string) => this.tokenizer.tokenId(t)!;
     const ids = fim.order === 'psm'
       ? [...head, id(fim.prefixToken), ...preIds, id(fim.suffixToken), ...sufIds, id(fim.middleToken)]
       : [...head, id(fim.prefixToken), id(fim.suffixToken), ...sufIds, id(fim.middleToken), ...preIds];
-    return { ids, linePrefix, format: `fim:${fim.family}` };
+    return { ids, linePrefix, format: `fim:${fim.family}`, healed };
+  }
+
+  /**
+   * Forward passes at explicit positions, in the shape PIE's repositioner takes
+   * (`forward(ids, positions, cache?)`); the cache passed in stays the caller's.
+   */
+  positioned(): { forward(ids: readonly number[], positions: readonly number[], cache?: KvCache): Promise<{ logits: Float32Array; cache: KvCache }> } {
+    return { forward: (ids, positions, cache) => this.session.forward(ids, cache ?? null, { positions }) };
   }
 
   /** Streams a completion for `prompt`. */
@@ -106,7 +133,10 @@ export class CodeModel {
     return generate(this.session, this.tokenizer, prompt, { ...options, eosIds: [...this.stopIds, ...(options.eosIds ?? [])] });
   }
 
-  /** Completes at the cursor between `prefix` and `suffix`. */
+  /**
+   * Completes at the cursor between `prefix` and `suffix`. With `heal`, processors in `options` see
+   * the healed text as generated text: build them for the document without it (see Prompt.healed).
+   */
   complete(prefix: string, suffix: string, options: EngineOptions & PromptOptions): Promise<GenerationOutcome> {
     const prompt = this.buildPrompt(prefix, suffix, options);
     return generateAll(this.session, this.tokenizer, prompt, { ...options, eosIds: [...this.stopIds, ...(options.eosIds ?? [])] });

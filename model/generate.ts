@@ -2,6 +2,7 @@ import type { KvCache } from './kvCache.js';
 import type { ForwardOptions, ForwardResult } from './onnxSession.js';
 import { sampleToken, seededRandom } from './sampling.js';
 import { StopChecker } from './stopRules.js';
+import { stripHealed, TokenHealingProcessor } from './tokenHealing.js';
 import type { GeneratedToken, GenerationOptions, GenerationResult, ProcessResult, StepContext, TextTokenizer } from './types.js';
 
 /** What the loop needs from a model: one forward pass. OnnxCausalLm implements it; tests may fake it. */
@@ -18,6 +19,12 @@ export interface PromptInput {
    * request, or repositioned by PIE). It stays owned by the caller; only the rest is encoded.
    */
   readonly cache?: KvCache;
+  /**
+   * Token healing: text that was cut off the prompt's end (with the tokens covering it). The output
+   * is constrained to start with it and it is removed from the streamed and returned text.
+   * `linePrefix` is then the cursor's line without it.
+   */
+  readonly healed?: string;
 }
 
 export interface GenerationOutcome extends GenerationResult {
@@ -54,7 +61,10 @@ export async function* generate(
   const stopOnEos = rules.some((r) => r.kind === 'eos');
   const eosIds = new Set<number>([...(options.eosIds ?? []), ...(tokenizer.eosId !== undefined ? [tokenizer.eosId] : [])]);
   const stopper = new StopChecker(rules, prompt.linePrefix ?? '');
-  const processors = options.processors ?? [];
+  const healed = prompt.healed ?? '';
+  const healer = healed ? new TokenHealingProcessor(tokenizer, healed) : undefined;
+  // The healing constraint runs first; the monitors then see the healed text as generated text.
+  const processors = healer ? [healer, ...(options.processors ?? [])] : options.processors ?? [];
   const temperature = options.temperature ?? 0;
   const topP = options.topP ?? 1;
   const random = seededRandom(options.seed ?? 0x5eed);
@@ -65,7 +75,7 @@ export async function* generate(
   const generated: number[] = [];
   const decoder = new TextDecoder('utf-8');
   let text = '';
-  let emittedLength = 0;
+  let emittedLength = healed.length; // the healed text is the caller's already
   let msFirstToken = -1;
   let stopReason: GenerationResult['stopReason'] = 'maxTokens';
   let cache: KvCache | null = prompt.cache ?? null;
@@ -110,7 +120,8 @@ export async function* generate(
         let r = p.process(logits!, ctx);
         if (isPromise<void | ProcessResult>(r)) r = await r;
         if (r && r.force && r.force.length > 0) {
-          forced = r.force;
+          // A force that contradicts the healed text is ignored; sampling from the masked logits goes on.
+          if (!healer || healer.allowsSequence(r.force)) forced = r.force;
           break;
         }
       }
@@ -157,6 +168,7 @@ export async function* generate(
     }
     if (pendingCut !== undefined) text = text.slice(0, pendingCut);
     else text += decoder.decode();
+    text = stripHealed(text, healed);
     const kept = options.keepCache && ownsCache() ? cache! : undefined;
     if (kept) cache = null;
     return {

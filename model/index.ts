@@ -8,7 +8,7 @@ export { ModelError } from './errors.js';
 export { fimTemplates, selectFimTemplate, typeguideTemplate } from './fim.js';
 export { generate, generateAll, type EngineOptions, type ForwardModel, type GenerationOutcome, type PromptInput } from './generate.js';
 export { KvCache, floatToHalf, halfToFloat, type KvArray, type KvDtype, type KvShape } from './kvCache.js';
-export { OnnxCausalLm, variantFiles, type ForwardOptions, type ForwardResult, type ModelVariant, type SessionOptions } from './onnxSession.js';
+export { OnnxCausalLm, variantFiles, type ForwardOptions, type ForwardResult, type ModelVariant, type RawRunner, type SessionOptions } from './onnxSession.js';
 export { argmax, sampleToken, seededRandom } from './sampling.js';
 export { StopChecker } from './stopRules.js';
 export { HfTokenizer } from './tokenizer.js';

@@ -35,12 +35,12 @@ export class StopChecker {
       if (at >= 0) earliest(at);
     }
     if (this.endOfLine) {
-      // A completion that starts with line breaks (cursor at the end of a line) keeps going until
-      // its first line with content ends.
-      const content = /[^\s]/.exec(text);
+      // On a cursor line with content the first line break ends the completion; on a blank line,
+      // leading line breaks are skipped and the first line with content is kept.
+      const content = /[^\s]/.test(this.linePrefix) ? { index: 0 } : /[^\s]/.exec(text);
       if (content) {
         const nl = text.indexOf('\n', content.index);
-        if (nl >= 0) earliest(text[nl - 1] === '\r' ? nl - 1 : nl);
+        if (nl >= 0) earliest(nl > 0 && text[nl - 1] === '\r' ? nl - 1 : nl);
       }
     }
     if (this.endOfBlock) {

@@ -96,11 +96,19 @@ export async function evaluateSite(project: TsProject, site: Site, root: string,
   for (const mode of modes) {
     const arms: ArmResult[] = [];
     for (const monitor of [false, true]) {
+      // Without a monitor the second arm would only repeat the first (greedy decoding is deterministic).
+      if (monitor && !completer.hasMonitor) {
+        arms.push(arms[0]);
+        continue;
+      }
       const out = await completer.complete({ site, text, prefix, suffix, root, mode, monitor });
       const generated = firstLine(out.text).trimEnd();
       const scores = matchScores(generated, site.truth);
       const errors = project.errorCount(site.file, spliceLine(text, site.offset, site.lineEnd, generated));
-      arms.push({ text: generated, ...scores, cr: errors <= baselineErrors ? 1 : 0, errors, ms: out.ms, tokens: out.tokens });
+      // An empty completion leaves the dot dangling; the parser may then take the next line's first
+      // word as the member and the file may even check, but nothing was completed: it never compiles.
+      const cr = generated.trim() !== '' && errors <= baselineErrors ? 1 : 0;
+      arms.push({ text: generated, ...scores, cr, errors, ms: out.ms, tokens: out.tokens });
     }
     configs[mode] = { without: arms[0], with: arms[1] };
   }

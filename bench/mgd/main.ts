@@ -1,5 +1,6 @@
 // npm run eval:mgd -- --packages FILE [--limit N] [--model DIR] [--seed S] [--json OUT] [--report OUT.md]
-//                     [--modes left,fim] [--no-monitor] [--sites-only] [--cache DIR] [--max-prompt-tokens N] [--max-new-tokens N]
+//                     [--modes left,fim] [--no-monitor] [--sites-only] [--cache DIR] [--max-prompt-tokens N] [--max-new-tokens N] [--monitor-timeout MS]
+//        npm run eval:mgd -- --compare A.json,B.json [--report OUT.md]   (runs side by side, e.g. per model)
 // Dereference benchmark: does the monitor make completions right on real TypeScript (issue 6).
 import fs from 'node:fs';
 import path from 'node:path';
@@ -7,16 +8,16 @@ import { parseArgs } from 'node:util';
 import type { Completer, PromptMode } from './completer.js';
 import { runEvaluation } from './evaluate.js';
 import { defaultModelDir } from '../../model/index.js';
-import { loadModel, ModelCompleter, type MonitorProvider } from './modelCompleter.js';
-import { loadMonitorProvider } from './monitorProvider.js';
+import { loadModel, ModelCompleter } from './modelCompleter.js';
+import { LanguageMonitorProvider } from './monitorProvider.js';
 import { installPackage, parsePackageList } from './packages.js';
-import { buildJson, barChartSvg, formatTables, markdownReport } from './report.js';
+import { buildJson, barChartSvg, comparisonMarkdown, formatTables, markdownReport, summarizeStatistics, type EvalJson, type RunInfo } from './report.js';
 import { findSites } from './sites.js';
 import { TsProject } from './tsProject.js';
 
 const REPO_ROOT = path.resolve(__dirname, '..', '..');
 
-const USAGE = 'usage: npm run eval:mgd -- --packages FILE [--limit N] [--model DIR] [--seed S] [--json OUT] [--report OUT.md] [--modes left,fim] [--no-monitor] [--sites-only] [--cache DIR] [--max-prompt-tokens N] [--max-new-tokens N]';
+const USAGE = 'usage: npm run eval:mgd -- --compare A.json,B.json [--report OUT.md]\n       npm run eval:mgd -- --packages FILE [--limit N] [--model DIR] [--seed S] [--json OUT] [--report OUT.md] [--modes left,fim] [--no-monitor] [--sites-only] [--cache DIR] [--max-prompt-tokens N] [--max-new-tokens N] [--monitor-timeout MS]';
 
 async function main(): Promise<number> {
   const { values } = parseArgs({
@@ -30,12 +31,22 @@ async function main(): Promise<number> {
       modes: { type: 'string', default: 'left,fim' },
       'max-prompt-tokens': { type: 'string', default: '1024' },
       'max-new-tokens': { type: 'string', default: '48' },
+      'monitor-timeout': { type: 'string', default: '300' },
       'no-monitor': { type: 'boolean', default: false },
       'sites-only': { type: 'boolean', default: false },
       cache: { type: 'string', default: path.join(REPO_ROOT, '.cache', 'mgd') },
+      compare: { type: 'string' },
       help: { type: 'boolean', default: false },
     },
   });
+  if (values.compare) {
+    // --compare A.json,B.json: one table of several runs (e.g. one per model), optionally as --report.
+    const runs = values.compare.split(',').map((f) => JSON.parse(fs.readFileSync(f.trim(), 'utf8')) as EvalJson);
+    const md = comparisonMarkdown(runs);
+    console.log(md);
+    if (values.report) writeFile(values.report, md);
+    return 0;
+  }
   if (values.help || !values.packages) {
     console.error(USAGE);
     return values.help ? 0 : 2;
@@ -68,11 +79,8 @@ async function main(): Promise<number> {
   const modelDir = path.resolve(values.model ?? defaultModelDir);
   log(`loading model ${modelDir}`);
   const engine = await loadModel(modelDir);
-  let monitor: MonitorProvider | undefined;
-  if (!values['no-monitor']) {
-    monitor = await loadMonitorProvider(log);
-    if (!monitor) log('language monitor unavailable: the with-monitor arm repeats the without arm');
-  }
+  const monitorTimeoutMs = Number(values['monitor-timeout']);
+  const monitor: LanguageMonitorProvider | undefined = values['no-monitor'] ? undefined : new LanguageMonitorProvider({ timeoutMs: monitorTimeoutMs, log });
   const maxPromptTokens = Number(values['max-prompt-tokens']);
   const maxNewTokens = Number(values['max-new-tokens']);
   const completer: Completer = new ModelCompleter(engine, { monitor, maxPromptTokens, maxNewTokens });
@@ -80,6 +88,7 @@ async function main(): Promise<number> {
     const run = await runEvaluation({ specs, cacheDir: values.cache, limit, seed, completer, modes, log });
     const json = buildJson(run, {
       model: path.relative(REPO_ROOT, modelDir) || modelDir,
+      modelInfo: readModelInfo(modelDir),
       monitor: completer.hasMonitor,
       seed,
       limit,
@@ -87,7 +96,9 @@ async function main(): Promise<number> {
       wallMs: Math.round(performance.now() - t0),
       maxPromptTokens,
       maxNewTokens,
+      monitorTimeoutMs: monitor ? monitorTimeoutMs : undefined,
     });
+    if (monitor) json.monitorStatistics = summarizeStatistics(monitor.statistics());
     console.log(formatTables(json));
     console.log(JSON.stringify({ sites: json.sites, without: json.without, with: json.with, nimDelta: json.nimDelta, crDelta: json.crDelta, defaultConfig: json.defaultConfig, wallMs: json.run.wallMs }));
     if (values.json) writeFile(values.json, JSON.stringify(json, null, 2) + '\n');
@@ -104,6 +115,26 @@ async function main(): Promise<number> {
   } finally {
     await completer.dispose();
   }
+}
+
+function readModelInfo(dir: string): RunInfo['modelInfo'] {
+  const info: NonNullable<RunInfo['modelInfo']> = {};
+  try {
+    const t = JSON.parse(fs.readFileSync(path.join(dir, 'training.json'), 'utf8')) as Record<string, unknown>;
+    if (typeof t.params === 'number') info.params = t.params;
+    if (typeof t.tokensSeen === 'number') info.tokensSeen = t.tokensSeen;
+    if (typeof t.valLoss === 'number') info.valLoss = t.valLoss;
+    if (typeof t.preset === 'string') info.preset = t.preset;
+  } catch {
+    // a model folder without training.json (an imported model)
+  }
+  const onnx = path.join(dir, 'onnx', 'model.onnx');
+  if (fs.existsSync(onnx)) {
+    const st = fs.statSync(onnx);
+    info.onnxBytes = st.size;
+    info.onnxModified = st.mtime.toISOString();
+  }
+  return info;
 }
 
 function writeFile(file: string, text: string): void {

@@ -12,6 +12,8 @@ import type { Completer, CompletionOutcome, CompletionRequest } from './complete
 /** Supplies the monitor's logits processors for one completion at a site. */
 export interface MonitorProvider {
   readonly name: string;
+  /** Readies the server for this site (start, open, load the project); not counted in latency. */
+  prepare?(req: CompletionRequest): Promise<void>;
   forCompletion(req: CompletionRequest, tokenizer: TextTokenizer): Promise<{ processors: LogitsProcessor[]; done(): Promise<void> }>;
   endPackage?(root: string): Promise<void>;
   dispose(): Promise<void>;
@@ -42,6 +44,7 @@ export class ModelCompleter implements Completer {
   }
 
   async complete(req: CompletionRequest): Promise<CompletionOutcome> {
+    if (req.monitor) await this.opts.monitor?.prepare?.(req);
     const t0 = performance.now();
     const maxTokens = this.opts.maxNewTokens ?? 48;
     const prompt = this.engine.buildPrompt(req.prefix, req.suffix, { noFim: req.mode === 'left', maxTokens, maxPromptTokens: this.opts.maxPromptTokens });

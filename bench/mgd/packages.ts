@@ -101,7 +101,7 @@ export async function installPackage(spec: PackageSpec, cacheDir: string, log: (
 
 const SOURCE = /\.(ts|tsx|mts|cts)$/;
 const DECLARATION = /\.d\.(ts|mts|cts)$|\.d\.[\w-]+\.ts$/;
-const TEST_FILE = /\.(test|spec)\.[cm]?tsx?$/;
+const TEST_FILE = /\.(test|spec)(-d)?\.[cm]?tsx?$/;
 const SKIPPED_DIRS = new Set(['node_modules', '__tests__', '__mocks__', '.git']);
 
 /** Non-declaration TypeScript sources under `dir` (nested node_modules and test files left out), sorted. */

@@ -3,9 +3,12 @@
 import type { PromptMode } from './completer.js';
 import { summarizeConfig, type ConfigReport, type ConfigSummary, type EvalRun } from './evaluate.js';
 import type { Interval } from './metrics.js';
+import type { MonitorStatistics } from '../../language-monitor/index.js';
 
 export interface RunInfo {
   readonly model: string;
+  /** From the model folder's training.json when present (which build of the model this was). */
+  readonly modelInfo?: { params?: number; tokensSeen?: number; valLoss?: number; preset?: string; onnxBytes?: number; onnxModified?: string };
   readonly monitor: boolean;
   readonly seed: number;
   readonly limit: number;
@@ -13,6 +16,7 @@ export interface RunInfo {
   readonly wallMs: number;
   readonly maxPromptTokens?: number;
   readonly maxNewTokens?: number;
+  readonly monitorTimeoutMs?: number;
 }
 
 export interface EvalJson extends ConfigReport {
@@ -21,6 +25,8 @@ export interface EvalJson extends ConfigReport {
   configs: Partial<Record<PromptMode, ConfigReport>>;
   run: RunInfo;
   packageRuns: EvalRun['packages'];
+  /** What the monitor did over the whole run (absent without a monitor). */
+  monitorStatistics?: MonitorSummary;
   results: {
     id: string;
     member: string;
@@ -59,6 +65,46 @@ export function buildJson(run: EvalRun, info: RunInfo): EvalJson {
         }]),
       ),
     })),
+  };
+}
+
+export interface MonitorSummary {
+  triggers: Record<string, number>;
+  queries: number;
+  cacheHits: number;
+  timeouts: number;
+  failures: number;
+  serverMsP50: number | null;
+  serverMsP95: number | null;
+  maskedSteps: number;
+  argmaxChanged: number;
+  maskUsP50: number | null;
+  fastForwards: number;
+  forcedTokens: number;
+  forwardPassesSaved: number;
+}
+
+function quantile(xs: readonly number[], q: number): number | null {
+  if (xs.length === 0) return null;
+  const s = [...xs].sort((a, b) => a - b);
+  return Math.round(s[Math.min(s.length - 1, Math.floor(q * s.length))] * 100) / 100;
+}
+
+export function summarizeStatistics(s: MonitorStatistics): MonitorSummary {
+  return {
+    triggers: { ...s.triggers },
+    queries: s.queries,
+    cacheHits: s.cacheHits,
+    timeouts: s.timeouts,
+    failures: s.failures,
+    serverMsP50: quantile(s.serverMs, 0.5),
+    serverMsP95: quantile(s.serverMs, 0.95),
+    maskedSteps: s.maskedSteps,
+    argmaxChanged: s.argmaxChanged,
+    maskUsP50: quantile(s.maskUs, 0.5),
+    fastForwards: s.fastForwards,
+    forcedTokens: s.forcedTokens,
+    forwardPassesSaved: s.forwardPassesSaved,
   };
 }
 
@@ -135,12 +181,14 @@ export function barChartSvg(report: ConfigSummary, title: string): string {
       const v = report[a.name][m.key];
       const x = gx + j * (barW + 4);
       parts.push(`<rect x="${x.toFixed(1)}" y="${y(v).toFixed(1)}" width="${barW.toFixed(1)}" height="${(bottom - y(v)).toFixed(1)}" fill="${a.color}"><title>${a.name} monitor: ${v.toFixed(1)}%</title></rect>`);
-      parts.push(`<text x="${(x + barW / 2).toFixed(1)}" y="${(y(v) - 4).toFixed(1)}" text-anchor="middle" font-size="10">${v.toFixed(1)}</text>`);
+      let labelY = y(v) - 4;
       if (m.key === 'nim' || m.key === 'cr') {
         const iv = report.intervals[a.name][m.key];
         const cx = x + barW / 2;
         parts.push(`<line x1="${cx.toFixed(1)}" x2="${cx.toFixed(1)}" y1="${y(iv.lo).toFixed(1)}" y2="${y(iv.hi).toFixed(1)}" stroke="#222"/>`);
+        labelY = Math.min(labelY, y(iv.hi) - 4);
       }
+      parts.push(`<text x="${(x + barW / 2).toFixed(1)}" y="${labelY.toFixed(1)}" text-anchor="middle" font-size="10">${v.toFixed(1)}</text>`);
     });
     parts.push(`<text x="${(gx + barW + 2).toFixed(1)}" y="${bottom + 16}" text-anchor="middle">${esc(m.label)}</text>`);
   });
@@ -158,7 +206,7 @@ export function markdownReport(json: EvalJson, chartFile: (mode: PromptMode) => 
   const lines: string[] = [
     '# Monitor-guided decoding: dereference benchmark',
     '',
-    `Model \`${json.run.model}\`, package list \`${json.run.packageList}\`, seed ${json.run.seed}, limit ${json.run.limit}, ` +
+    `Model \`${json.run.model}\`${json.run.modelInfo?.params ? ` (${(json.run.modelInfo.params / 1e6).toFixed(1)}M parameters, validation loss ${json.run.modelInfo.valLoss ?? '?'})` : ''}, package list \`${json.run.packageList}\`, seed ${json.run.seed}, limit ${json.run.limit}, ` +
       `${json.sites} sites, wall time ${(json.run.wallMs / 1000).toFixed(1)} s. Monitor: ${json.run.monitor ? 'on' : 'not available (the with-monitor arm repeats the without arm)'}.`,
     '',
     'Each site is a `expr.` in a real source file where the checker resolves the receiver and the authors\' member is legal. ' +
@@ -174,6 +222,13 @@ export function markdownReport(json: EvalJson, chartFile: (mode: PromptMode) => 
     for (const r of tableRows(report)) lines.push(`| ${r.join(' | ')} |`);
     lines.push('', `Relative compile-rate change: ${report.crRelative === null ? 'n/a' : `${sign(report.crRelative)}%`}; latency ratio with/without: ${report.latencyRatio ?? 'n/a'}.`, '');
   }
+  const ms = json.monitorStatistics;
+  if (ms) {
+    lines.push('## What the monitor did', '',
+      `Server queries ${ms.queries} (cache hits ${ms.cacheHits}, timeouts ${ms.timeouts}, failures ${ms.failures}); server answer p50 ${ms.serverMsP50 ?? 'n/a'} ms, p95 ${ms.serverMsP95 ?? 'n/a'} ms. ` +
+      `Masked steps ${ms.maskedSteps}, argmax changed ${ms.argmaxChanged}; mask p50 ${ms.maskUsP50 ?? 'n/a'} µs. Fast-forwards ${ms.fastForwards} (${ms.forcedTokens} tokens forced, ${ms.forwardPassesSaved} forward passes saved). ` +
+      `Triggers: ${Object.entries(ms.triggers).map(([k, v]) => `${k} ${v}`).join(', ')}.`, '');
+  }
   const skipped = json.packageRuns.filter((p) => p.error);
   if (skipped.length > 0) {
     lines.push('## Packages skipped', '');
@@ -183,12 +238,29 @@ export function markdownReport(json: EvalJson, chartFile: (mode: PromptMode) => 
   const changed = json.results.filter((r) => { const o = r.outputs[json.defaultConfig]; return o && o.with !== o.without; }).slice(0, 15);
   if (changed.length > 0) {
     lines.push(`## Examples where the monitor changed the output (${json.defaultConfig})`, '', '| site | authors | without | with |', '|---|---|---|---|');
-    const cell = (s: string): string => `\`${s.replace(/\|/g, '\\|').replace(/`/g, "'").slice(0, 60)}\``;
+    const cell = (s: string): string => (s === '' ? '(empty)' : `\`${s.replace(/\|/g, '\\|').replace(/`/g, "'").slice(0, 60)}\``);
     for (const r of changed) {
       const o = r.outputs[json.defaultConfig]!;
       lines.push(`| ${r.id} | ${cell(r.truth)} | ${cell(o.without)} | ${cell(o.with)} |`);
     }
     lines.push('');
   }
+  return lines.join('\n');
+}
+
+/** Side-by-side comparison of runs (one JSON per model): the paper's question is whether a small model
+ *  with the monitor beats a larger one without it. */
+export function comparisonMarkdown(runs: readonly EvalJson[]): string {
+  const header = ['model', 'config', 'n', 'NIM', 'NIM+M', 'ΔNIM [95% CI]', 'CR', 'CR+M', 'ΔCR [95% CI]', 'ISM', 'ISM+M', 'PM', 'PM+M', 'ms', 'ms+M'];
+  const lines = ['# Monitor-guided decoding: models side by side', '', `| ${header.join(' | ')} |`, `|${header.map((_, i) => (i < 2 ? '---' : '---:')).join('|')}|`];
+  for (const run of runs) {
+    for (const [mode, c] of Object.entries(run.configs) as [PromptMode, ConfigReport][]) {
+      lines.push(`| ${[run.run.model, mode + (mode === run.defaultConfig ? ' (default)' : ''), String(c.sites), c.without.nim.toFixed(1), c.with.nim.toFixed(1), fmtIv(c.nimDelta),
+        c.without.cr.toFixed(1), c.with.cr.toFixed(1), fmtIv(c.crDelta), c.without.ism.toFixed(1), c.with.ism.toFixed(1), c.without.pm.toFixed(1), c.with.pm.toFixed(1),
+        c.without.msMean.toFixed(0), c.with.msMean.toFixed(0)].join(' | ')} |`);
+    }
+  }
+  const sameSites = runs.every((r) => r.results.map((x) => x.id).join() === runs[0]?.results.map((x) => x.id).join());
+  lines.push('', sameSites ? 'All runs scored the same sites (same package list, seed and limit).' : 'Warning: the runs scored different sites; compare with care.', '');
   return lines.join('\n');
 }

@@ -14,7 +14,7 @@ export interface CompletionResult {
 export interface CompletionServiceOptions {
   log?: Log;
   stats?: CompletionStats;
-  /** Called when a generation that already showed part of its text finished with more: re-trigger to extend. */
+  /** Called when a generation finished with more than its requests showed: re-trigger to show or extend it. */
   onExtended?: (documentKey: string) => void;
   /** Called when a generation starts and ends (the host measures its event loop meanwhile). */
   onGenerating?: (generating: boolean) => void;
@@ -33,6 +33,8 @@ export class CompletionService {
   private readonly cache: CompletionCache;
   private readonly debouncer = new Debouncer();
   private current: InflightGeneration | undefined;
+  /** Document whose suggestion is being re-requested because its generation grew after it was shown. */
+  private extending: string | undefined;
   private readonly log: Log;
   readonly stats: CompletionStats;
 
@@ -54,18 +56,24 @@ export class CompletionService {
 
     const served = (texts: string[], source: CompletionSource): CompletionResult | undefined => {
       const useful = dedupe(texts.filter((t) => isUseful(t, req.suffix)));
-      if (useful.length === 0) return undefined;
+      if (useful.length === 0) {
+        this.log.debug(`nothing useful to show (${source}): ${JSON.stringify(texts)}`);
+        return undefined;
+      }
       this.stats.shownAfter(source, Date.now() - started);
       return { texts: useful.slice(0, MAX_ALTERNATIVES), source };
     };
 
+    // Our own re-trigger after a streamed generation finished wants the longer cached text, not alternatives.
+    const explicit = req.explicit && this.extending !== req.documentKey;
+    this.extending = undefined;
     const cached = this.cache.lookup(req.documentKey, req.prefix, req.suffix);
-    if (cached && (!req.explicit || cached.length > 1)) return served(cached, 'cache');
+    if (cached && (!explicit || cached.length > 1)) return served(cached, 'cache');
 
     const running = this.current;
     if (running) {
       const typed = running.typedSince(req.documentKey, req.prefix, req.suffix);
-      if (typed !== undefined && running.consistentWith(typed) && !req.explicit) {
+      if (typed !== undefined && running.consistentWith(typed) && !explicit) {
         const text = await this.streamed(running, typed, signal);
         return text === undefined ? undefined : served([text], 'inflight');
       }
@@ -75,13 +83,18 @@ export class CompletionService {
 
     if (!(await this.debouncer.wait(this.settings().debounceMs, signal))) return undefined;
 
-    const first = this.start(req, 0);
-    const text = await this.streamed(first, '', signal);
-    if (!req.explicit) return text === undefined ? undefined : served([text], 'engine');
+    if (!explicit) {
+      const text = await this.streamed(this.start(req, 0), '', signal);
+      return text === undefined ? undefined : served([text], 'engine');
+    }
 
-    // Asked for alternatives (manual trigger, next/previous): the greedy one plus sampled ones.
-    await first.waitUntil(() => false, Number.MAX_SAFE_INTEGER, signal);
-    const texts = first.text ? [first.text] : [];
+    // Asked for alternatives (manual trigger, next/previous): the greedy one (cached or new) plus sampled ones.
+    const texts = cached ? [...cached] : [];
+    if (texts.length === 0) {
+      const first = this.start(req, 0);
+      await first.waitUntil(() => false, Number.MAX_SAFE_INTEGER, signal);
+      if (first.text) texts.push(first.text);
+    }
     for (let seed = 1; texts.length < MAX_ALTERNATIVES && seed < MAX_ALTERNATIVES + 2 && !signal.aborted; seed++) {
       const alt = this.start(req, seed);
       await alt.waitUntil(() => false, Number.MAX_SAFE_INTEGER, signal);
@@ -131,7 +144,9 @@ export class CompletionService {
           signal,
         );
         for await (const chunk of pipe(stream, completionFilters(req.prefix, req.suffix, singleLine))) append(chunk);
-        return await stream.summary;
+        const summary = await stream.summary;
+        // A filter that ended the completion (block end) stops the engine: that is a stop, not an abort.
+        return summary.stopReason === 'aborted' && !signal.aborted ? { ...summary, stopReason: 'stop' } : summary;
       } finally {
         this.options.onGenerating?.(false);
       }
@@ -151,24 +166,39 @@ export class CompletionService {
     if (this.current === gen) this.current = undefined;
     if (seed !== 0 || gen.signal.aborted || gen.error !== undefined || !gen.text) return;
     this.cache.put({ documentKey: gen.documentKey, prefix: gen.prefix, suffix: gen.suffix, texts: [gen.text] });
-    if (gen.shownLength > 0 && gen.text.length > gen.shownLength) this.options.onExtended?.(gen.documentKey);
+    // More text than any request showed (a streamed part, or nothing: the request was cancelled while the
+    // first completion in a project waited for its language server): ask the editor to request again.
+    if (gen.text.length > gen.shownLength && isUseful(gen.text, gen.suffix) && this.options.onExtended) {
+      this.extending = gen.documentKey;
+      this.options.onExtended(gen.documentKey);
+    }
   }
 
   /**
    * What a generation has ready for a request `typed` characters past its start: the whole text when it
-   * ends within the time budget, else what streamed by then (waiting on for the first useful text).
+   * ends within the time budget, else what streamed by then, cut after its last complete word (waiting on
+   * for one: a half-streamed identifier is no use as a suggestion).
    */
   private async streamed(gen: InflightGeneration, typed: string, signal: AbortSignal): Promise<string | undefined> {
-    const budget = this.settings().timeBudgetMs;
-    await gen.waitUntil(() => false, Date.now() + budget, signal);
-    if (!gen.done && gen.remainder(typed) === undefined && gen.consistentWith(typed)) {
-      await gen.waitUntil(() => gen.remainder(typed) !== undefined || !gen.consistentWith(typed), Date.now() + FIRST_TEXT_LIMIT_MS, signal);
+    const ready = (): string | undefined => {
+      const rest = gen.remainder(typed);
+      return rest === undefined || gen.done ? rest : completeWords(rest);
+    };
+    await gen.waitUntil(() => false, Date.now() + this.settings().timeBudgetMs, signal);
+    if (ready() === undefined && gen.consistentWith(typed)) {
+      await gen.waitUntil(() => ready() !== undefined || !gen.consistentWith(typed), Date.now() + FIRST_TEXT_LIMIT_MS, signal);
     }
-    if (signal.aborted) return undefined;
-    const rest = gen.remainder(typed);
-    if (rest !== undefined) gen.shownLength = Math.max(gen.shownLength, gen.text.length);
-    return rest;
+    const text = signal.aborted ? undefined : ready();
+    if (text !== undefined) gen.shownLength = Math.max(gen.shownLength, typed.length + text.length);
+    return text;
   }
+}
+
+/** `text` up to and including its last non-identifier character (undefined when that leaves nothing useful). */
+export function completeWords(text: string): string | undefined {
+  const m = /^[\s\S]*[^\w$]/.exec(text);
+  const cut = m?.[0].trimEnd();
+  return cut && /[\w$]/.test(cut) ? cut : undefined;
 }
 
 function dedupe(texts: string[]): string[] {

@@ -1,9 +1,10 @@
 // The worker's real model: model/'s CodeModel, with the PIE prompt cache and the monitor as optional
 // parts switched per request by the settings.
+import os from 'node:os';
 import { CodeModel, type ModelVariant } from '../../model/index.js';
 import { PromptCache } from '../../model/pie/promptCache.js';
 import type { KvCache } from '../../model/kvCache.js';
-import type { LogitsProcessor, StopRule } from '../../model/types.js';
+import type { GenerationResult, LogitsProcessor, StopRule, TextTokenizer } from '../../model/types.js';
 import type { GenerateRequest, GenerateSummary } from '../completion/types.js';
 import type { ModelSpec } from './protocol.js';
 import type { WorkerLog, WorkerModel } from './workerModel.js';
@@ -11,16 +12,19 @@ import type { WorkerLog, WorkerModel } from './workerModel.js';
 /** Monitor-guided decoding as the worker sees it (language-monitor/ provides the implementation). */
 export interface MonitorProvider {
   /** Logits processors for one completion, or none when no language server serves the language. */
-  processorsFor(request: GenerateRequest, signal: AbortSignal): Promise<MonitorRun | undefined>;
+  processorsFor(request: GenerateRequest, tokenizer: TextTokenizer, signal: AbortSignal): Promise<MonitorRun | undefined>;
   restart(): Promise<void>;
   dispose(): Promise<void>;
 }
 
 export interface MonitorRun {
   readonly processors: readonly LogitsProcessor[];
-  /** After the generation: how often the monitor ran, and how often it changed the model's choice. */
-  counts(): { triggers: number; changes: number };
+  /** Ends the run: how often the monitor triggered, and how often it changed the model's choice. */
+  end(): { triggers: number; changes: number };
 }
+
+/** The settings' variant names → the engine's (the transformers.js file names: model.onnx, model_quantized.onnx, ...). */
+const ENGINE_VARIANT: Record<ModelSpec['variant'], ModelVariant> = { fp32: 'default', fp16: 'fp16', q8: 'quantized', q4: 'q4' };
 
 export class CodeModelWorker implements WorkerModel {
   private promptCache: PromptCache | undefined;
@@ -32,7 +36,9 @@ export class CodeModelWorker implements WorkerModel {
   ) {}
 
   static async load(spec: ModelSpec, log: WorkerLog, monitor?: MonitorProvider): Promise<CodeModelWorker> {
-    const model = await CodeModel.load(spec.dir, { variant: spec.variant as ModelVariant, threads: spec.threads > 0 ? spec.threads : undefined });
+    // Default: leave one core to the editor (the extension host and the language servers share the machine).
+    const threads = spec.threads > 0 ? spec.threads : Math.max(1, os.availableParallelism() - 1);
+    const model = await CodeModel.load(spec.dir, { variant: ENGINE_VARIANT[spec.variant], threads });
     log('info', `loaded ${model.name} (${model.fim ? `FIM ${model.fim.family}` : 'left-to-right'}, ${model.config.numLayers} layers, vocab ${model.config.vocabSize})`);
     return new CodeModelWorker(model, monitor, log);
   }
@@ -51,8 +57,8 @@ export class CodeModelWorker implements WorkerModel {
       try {
         const prepared = await this.pie().prepare(request.filePath ?? request.languageId, prompt.ids);
         piePath = prepared.path;
-        // generate() encodes at least one prompt token itself; the PromptCache keeps ownership of its cache.
-        cache = prepared.cache.slice(0, prompt.ids.length - 1);
+        // Covers all prompt tokens but the last (generate encodes that one); the PromptCache owns it.
+        cache = prepared.cache;
       } catch (e) {
         this.log('warn', `PIE prompt cache failed, computing the prompt in full: ${e instanceof Error ? e.message : String(e)}`);
       }
@@ -61,12 +67,14 @@ export class CodeModelWorker implements WorkerModel {
     let run: MonitorRun | undefined;
     if (request.monitor && this.monitor) {
       try {
-        run = await this.monitor.processorsFor(request, signal);
+        run = await this.monitor.processorsFor(request, this.model.tokenizer, signal);
       } catch (e) {
         this.log('warn', `monitor unavailable for this completion: ${e instanceof Error ? e.message : String(e)}`);
       }
     }
 
+    let result: GenerationResult;
+    let counts: { triggers: number; changes: number } | undefined;
     try {
       const it = this.model.generate({ ...prompt, cache }, {
         maxTokens: request.maxTokens,
@@ -76,35 +84,37 @@ export class CodeModelWorker implements WorkerModel {
         processors: run?.processors,
         signal,
       });
+      let streamed = '';
       let step = await it.next();
       while (!step.done) {
-        if (step.value.text) onText(step.value.text);
+        if (step.value.text) {
+          streamed += step.value.text;
+          onText(step.value.text);
+        }
         step = await it.next();
       }
-      const r = step.value;
-      const counts = run?.counts();
-      return {
-        stopReason: r.stopReason,
-        tokens: r.tokens.length,
-        promptTokens: r.promptTokens,
-        msFirstToken: r.msFirstToken,
-        msTotal: r.msTotal,
-        piePath,
-        monitorTriggers: counts?.triggers,
-        monitorChanges: counts?.changes,
-      };
+      result = step.value;
+      // The generator holds back text a stop rule might still cut; the result has the final tail.
+      if (result.text.length > streamed.length && result.text.startsWith(streamed)) onText(result.text.slice(streamed.length));
     } finally {
-      cache?.dispose();
+      counts = run?.end(); // also on errors: rolls the server's copy of the document back
     }
+    return {
+      stopReason: result.stopReason,
+      tokens: result.tokens.length,
+      promptTokens: result.promptTokens,
+      msFirstToken: result.msFirstToken,
+      msTotal: result.msTotal,
+      piePath,
+      monitorTriggers: counts?.triggers,
+      monitorChanges: counts?.changes,
+    };
   }
 
   private pie(): PromptCache {
     this.promptCache ??= new PromptCache({
       config: this.model.config,
-      forward: async (ids, positions, cache) => {
-        const r = await this.model.session.forward(ids, cache ?? null, { positions });
-        return { logits: r.logits, cache: r.cache };
-      },
+      forward: (tokens, cache, options) => this.model.session.forward(tokens, cache, options),
     });
     return this.promptCache;
   }

@@ -7,6 +7,8 @@ export interface ModelSpec {
   readonly variant: 'fp32' | 'fp16' | 'q8' | 'q4';
   /** Intra-op threads for ONNX Runtime; 0 = its default. */
   readonly threads: number;
+  /** Language server overrides for the monitor: languageId → built-in name or { command, args }. */
+  readonly servers?: Record<string, string | { command: string; args?: string[] }>;
 }
 
 export interface ModelInfo {

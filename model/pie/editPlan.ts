@@ -29,6 +29,8 @@ export interface EditPlan {
   /** Length of the common token prefix of old and new (rows reusable as they are, exactly). */
   readonly commonPrefix: number;
   readonly encodeTokens: number;
+  /** Encode segments, i.e. forward calls. */
+  readonly encodeCalls: number;
   readonly keptTokens: number;
   /** Kept tokens whose keys need a rotation (delta ≠ 0). */
   readonly rotatedTokens: number;
@@ -48,6 +50,9 @@ export interface PlanOptions {
   /** End the plan by encoding the last token, for fresh next-token logits (default true). When false,
    *  the caller encodes what follows itself (the generator encodes the prompt's last token). */
   readonly reencodeLast?: boolean;
+  /** What one extra forward call costs, in encoded tokens (default 0). An unchanged run between two
+   *  edits no longer than this is re-encoded, joining the edits into one call. */
+  readonly callCost?: number;
 }
 
 /** Matched runs [oldStart, newStart, length] of a[lo..) vs b[lo..), in order (Myers' O((N+M)D) diff). */
@@ -119,9 +124,20 @@ export function planEdit(oldTokens: readonly number[], newTokens: readonly numbe
   for (const r of middle) if (r[2] >= minKeep) runs.push(r);
   if (suffix >= minKeep) runs.push([n - suffix, m - suffix, suffix]);
 
+  // Joining two edits by re-encoding the short run between them saves a forward call.
+  const callCost = opts.callCost ?? 0;
+  const reencodeLast = opts.reencodeLast ?? true;
+  for (let i = runs.length - 1; i >= 0 && callCost > 0; i--) {
+    if (i === 0 && runs[0][0] === 0 && runs[0][1] === 0) break; // the common prefix always stays
+    const [, newStart, length] = runs[i];
+    const followedByEncode = reencodeLast || newStart + length < m;
+    const precededByEncode = newStart > (i > 0 ? runs[i - 1][1] + runs[i - 1][2] : 0);
+    if (followedByEncode && precededByEncode && length <= callCost) runs.splice(i, 1);
+  }
+
   // The last token is always re-encoded so the plan ends with fresh next-token logits.
   const last = runs[runs.length - 1];
-  if ((opts.reencodeLast ?? true) && last && last[1] + last[2] === m) {
+  if (reencodeLast && last && last[1] + last[2] === m) {
     if (last[2] <= 1) runs.pop();
     else last[2]--;
   }
@@ -152,6 +168,7 @@ export function planEdit(oldTokens: readonly number[], newTokens: readonly numbe
     newLength: m,
     commonPrefix: prefix,
     encodeTokens: m - keptTokens,
+    encodeCalls: segments.filter((x) => x.kind === 'encode').length,
     keptTokens,
     rotatedTokens,
     staleTokens,

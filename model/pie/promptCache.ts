@@ -29,6 +29,7 @@ export interface PreparedPrompt {
 }
 
 export interface PromptCacheOptions extends Omit<PlanOptions, 'reencodeLast'> {
+  /** callCost (see PlanOptions; estimateCallCost measures it): also weighs PIE's calls against prefix reuse's one. */
   /** Use PIE at all (false: only exact reuse, i.e. identical prompts and common prefixes). Default true. */
   readonly pie?: boolean;
   /** Prompts longer than this are computed in full and not kept (default 4096). */
@@ -57,11 +58,14 @@ export class PromptCache {
   readonly repositioner: PieRepositioner;
   private readonly entries = new Map<string, Entry>(); // insertion order = LRU order
   private readonly locks = new Map<string, Promise<unknown>>();
+  private readonly running = new Set<string>();
   private readonly opts: Required<Omit<PromptCacheOptions, keyof PlanOptions>>;
   private disposed = false;
+  private readonly callCost: number;
 
   constructor(model: PieModel, options: PromptCacheOptions = {}) {
-    this.repositioner = new PieRepositioner(model, { minKeep: options.minKeep, maxEditDistance: options.maxEditDistance });
+    this.repositioner = new PieRepositioner(model, { minKeep: options.minKeep, maxEditDistance: options.maxEditDistance, callCost: options.callCost });
+    this.callCost = options.callCost ?? 0;
     const maxTokensPerDocument = options.maxTokensPerDocument ?? 4096;
     this.opts = {
       pie: options.pie ?? true,
@@ -92,7 +96,14 @@ export class PromptCache {
   prepare(documentId: string, tokens: readonly number[]): Promise<PreparedPrompt> {
     // One request per document at a time: each builds on the previous one's cache.
     const before = this.locks.get(documentId) ?? Promise.resolve();
-    const run = before.then(() => this.prepareNow(documentId, tokens));
+    const run = before.then(async () => {
+      this.running.add(documentId);
+      try {
+        return await this.prepareNow(documentId, tokens);
+      } finally {
+        this.running.delete(documentId);
+      }
+    });
     const settled = run.catch(() => undefined);
     this.locks.set(documentId, settled);
     void settled.then(() => {
@@ -142,9 +153,11 @@ export class PromptCache {
     if (!rp.rotary.ok) return exact(`PIE unavailable: ${rp.rotary.reason}`);
     if (entry.pieChain >= this.opts.maxPieChain) return exact(`cache too old: ${entry.pieChain} PIE edits since the last exact encode`);
     const plan = rp.plan(entry.tokens, tokens, false);
-    const prefixCost = tokens.length - Math.min(plan.commonPrefix, entry.exactPrefix);
+    const prefixTokens = tokens.length - Math.min(plan.commonPrefix, entry.exactPrefix);
+    const prefixCost = prefixTokens + (prefixTokens > 0 ? this.callCost : 0);
+    const pieCost = plan.encodeTokens + this.callCost * plan.encodeCalls;
     if (plan.staleTokens === 0) return exact('nothing after the edit is reusable: prefix reuse is exact and as cheap');
-    if (plan.encodeTokens >= prefixCost) return exact('PIE would encode as much as prefix reuse');
+    if (pieCost >= prefixCost) return exact(`PIE would cost as much as prefix reuse (${plan.encodeTokens} tokens in ${plan.encodeCalls} calls vs ${prefixTokens})`);
     if (plan.encodeTokens > this.opts.maxEncodeFraction * tokens.length) return exact(`most of the prompt changed (${plan.encodeTokens} of ${tokens.length} tokens to encode)`);
     const rebuilt = await rp.rebuild(old, tokens, 'pie', { plan, oldExactPrefix: entry.exactPrefix });
     return { path: 'pie', reason: `${plan.encodeTokens} tokens encoded, ${rebuilt.rotatedTokens} rotated, ${plan.keptTokens} kept`, rebuilt };
@@ -154,7 +167,7 @@ export class PromptCache {
     let total = this.cachedTokens;
     for (const [id, e] of this.entries) {
       if (this.entries.size <= this.opts.maxDocuments && total <= this.opts.maxTotalTokens) break;
-      if (id === keep || this.locks.has(id)) continue; // never pull a cache from under a running request
+      if (id === keep || this.running.has(id)) continue; // never pull a cache from under a running request
       total -= e.tokens.length;
       this.forget(id);
     }

@@ -119,7 +119,7 @@ export class PieRepositioner {
           const piece = old.cache.slice(seg.oldStart, seg.oldStart + seg.length);
           if (rotate && seg.delta !== 0) {
             const t0 = performance.now();
-            this.shifter!.shiftKeys(piece, 0, piece.length, seg.delta);
+            this.shifter!.shiftKeys(piece, 0, piece.length, seg.delta, seg.oldStart); // old rows sit at their positions
             rotateMs += performance.now() - t0;
             rotatedTokens += seg.length;
           }
@@ -141,4 +141,30 @@ export class PieRepositioner {
     if (plan.segments[plan.segments.length - 1].kind !== 'encode') logits = undefined; // not after the last token
     return { cache: current, logits, strategy, encodedTokens: plan.encodeTokens, keptTokens: plan.keptTokens, rotatedTokens, exactPrefix, rotateMs, forwardCalls };
   }
+}
+
+/**
+ * What one forward call costs beyond its tokens, in tokens: from timing a 1-token and a 65-token call
+ * after a cache of `cacheTokens` (median of `repeats`). Small models on CPU pay most of a short call in
+ * fixed overhead, so PIE should not split an edit into many calls.
+ */
+export async function estimateCallCost(model: PieModel, cacheTokens = 256, repeats = 3): Promise<number> {
+  const ids = Array.from({ length: cacheTokens + 65 }, (_, i) => 100 + (i % 50));
+  const base = await model.forward(ids.slice(0, cacheTokens), null);
+  const time = async (n: number): Promise<number> => {
+    const times: number[] = [];
+    for (let r = 0; r < repeats; r++) {
+      const t0 = performance.now();
+      const out = await model.forward(ids.slice(cacheTokens, cacheTokens + n), base.cache);
+      times.push(performance.now() - t0);
+      out.cache.dispose();
+    }
+    return times.sort((a, b) => a - b)[Math.floor(times.length / 2)];
+  };
+  await time(1); // warm-up
+  const one = await time(1);
+  const many = await time(65);
+  base.cache.dispose();
+  const perToken = Math.max((many - one) / 64, 1e-6);
+  return Math.max(0, Math.round((one - perToken) / perToken));
 }

@@ -85,11 +85,14 @@ export function resolveRotary(config: RotaryConfig): RotarySupport {
   return { ok: false, reason: `rope_scaling ${kind} is not supported by PIE` };
 }
 
-/** cos/sin of Δ·θ_i for one shift; reused for every token, head and layer rotated by that Δ. */
+/**
+ * cos/sin of the rotation angles. rowStride 0: one row of rotaryDim/2 angles (Δ·θ_i) shared by every
+ * token, head and layer; rowStride rotaryDim/2: one row per token (see RotaryShifter.shiftKeys).
+ */
 export interface RotaryTable {
-  readonly delta: number;
   readonly cos: Float64Array;
   readonly sin: Float64Array;
+  readonly rowStride: number;
 }
 
 export function rotaryTable(spec: RotarySpec, delta: number): RotaryTable {
@@ -101,7 +104,7 @@ export function rotaryTable(spec: RotarySpec, delta: number): RotaryTable {
     cos[i] = Math.cos(angle);
     sin[i] = Math.sin(angle);
   }
-  return { delta, cos, sin };
+  return { cos, sin, rowStride: 0 };
 }
 
 /** The part of KvCache a rotation needs: layout per layer [1, numKvHeads, length, headDim], row-major. */
@@ -123,16 +126,16 @@ export function rotateRowsF32(
 ): void {
   const { headDim } = spec;
   const pairs = spec.invFreq.length;
-  const { cos, sin } = table;
+  const { cos, sin, rowStride } = table;
   if (spec.style === 'half') {
     for (let h = 0; h < numHeads; h++) {
       const headEnd = (h * length + end) * headDim;
-      for (let o = (h * length + start) * headDim; o < headEnd; o += headDim) {
+      for (let o = (h * length + start) * headDim, tb = 0; o < headEnd; o += headDim, tb += rowStride) {
         for (let i = 0; i < pairs; i++) {
           const a = data[o + i];
           const b = data[o + i + pairs];
-          const c = cos[i];
-          const s = sin[i];
+          const c = cos[tb + i];
+          const s = sin[tb + i];
           data[o + i] = a * c - b * s;
           data[o + i + pairs] = b * c + a * s;
         }
@@ -141,12 +144,12 @@ export function rotateRowsF32(
   } else {
     for (let h = 0; h < numHeads; h++) {
       const headEnd = (h * length + end) * headDim;
-      for (let o = (h * length + start) * headDim; o < headEnd; o += headDim) {
+      for (let o = (h * length + start) * headDim, tb = 0; o < headEnd; o += headDim, tb += rowStride) {
         for (let i = 0; i < pairs; i++) {
           const a = data[o + 2 * i];
           const b = data[o + 2 * i + 1];
-          const c = cos[i];
-          const s = sin[i];
+          const c = cos[tb + i];
+          const s = sin[tb + i];
           data[o + 2 * i] = a * c - b * s;
           data[o + 2 * i + 1] = b * c + a * s;
         }
@@ -161,20 +164,20 @@ export function rotateRowsF16(
 ): void {
   const { headDim } = spec;
   const pairs = spec.invFreq.length;
-  const { cos, sin } = table;
+  const { cos, sin, rowStride } = table;
   const dec = float16Table();
   const stride = spec.style === 'half' ? 1 : 2;
   const partner = spec.style === 'half' ? pairs : 1;
   for (let h = 0; h < numHeads; h++) {
     const headEnd = (h * length + end) * headDim;
-    for (let o = (h * length + start) * headDim; o < headEnd; o += headDim) {
+    for (let o = (h * length + start) * headDim, tb = 0; o < headEnd; o += headDim, tb += rowStride) {
       for (let i = 0; i < pairs; i++) {
         const ia = o + i * stride;
         const ib = ia + partner;
         const a = dec[data[ia]];
         const b = dec[data[ib]];
-        const c = cos[i];
-        const s = sin[i];
+        const c = cos[tb + i];
+        const s = sin[tb + i];
         data[ia] = numberToFloat16(a * c - b * s);
         data[ib] = numberToFloat16(b * c + a * s);
       }
@@ -183,14 +186,26 @@ export function rotateRowsF16(
 }
 
 /**
- * Shifts cached keys by Δ positions for a model's rotation. Tables are computed once per Δ and kept
- * (a few hundred bytes each; a session sees few distinct shifts).
+ * Shifts cached keys by Δ positions for a model's rotation.
+ *
+ * Two ways to get the angles: per Δ (Δ·θ_i, one small table reused for every row; exact in real
+ * arithmetic) or, when the rows' old positions are known, per row: the model computes its angles in
+ * float32 as fl32(p·θ_i), whose rounding grows with p (about 3e-5 rad at p = 1000 for θ_0 = 1), so a
+ * key shifted by exact Δ·θ_i differs from the key encoded at p+Δ by up to |k|·(that rounding). Rotating
+ * by fl32((p+Δ)·θ_i) − fl32(p·θ_i) instead reproduces the model's own angle: the result matches encoding
+ * at p+Δ to float32 arithmetic. The per-row angles come from a per-position cos/sin table (grown on
+ * demand), composed without trigonometry.
  */
 export class RotaryShifter {
   private readonly tables = new Map<number, RotaryTable>();
+  private posCos = new Float64Array(0);
+  private posSin = new Float64Array(0);
+  private rowCos = new Float64Array(0);
+  private rowSin = new Float64Array(0);
 
   constructor(readonly spec: RotarySpec, private readonly maxTables = 256) {}
 
+  /** The per-Δ table (memoized, a few hundred bytes each; a session sees few distinct shifts). */
   table(delta: number): RotaryTable {
     let t = this.tables.get(delta);
     if (t) {
@@ -204,14 +219,66 @@ export class RotaryShifter {
     return t;
   }
 
-  /** Rotates the keys of tokens [start, end) in every layer and kv head of `cache` by Δ, in place. */
-  shiftKeys(cache: KeyStore, start: number, end: number, delta: number): void {
+  /** cos/sin of fl32(p·θ_i) for p in [0, positions), grown by doubling. */
+  private ensurePositions(positions: number): void {
+    const pairs = this.spec.invFreq.length;
+    const have = this.posCos.length / pairs;
+    if (positions <= have) return;
+    const size = Math.max(positions, 2 * have, 256);
+    const cos = new Float64Array(size * pairs);
+    const sin = new Float64Array(size * pairs);
+    cos.set(this.posCos);
+    sin.set(this.posSin);
+    for (let p = have; p < size; p++) {
+      for (let i = 0; i < pairs; i++) {
+        const angle = Math.fround(p * this.spec.invFreq[i]);
+        cos[p * pairs + i] = Math.cos(angle);
+        sin[p * pairs + i] = Math.sin(angle);
+      }
+    }
+    this.posCos = cos;
+    this.posSin = sin;
+  }
+
+  /** Per-row table taking rows at positions from, from+1, … to those + Δ (valid until the next call). */
+  rowTable(from: number, rows: number, delta: number): RotaryTable {
+    if (from < 0 || from + delta < 0) throw new Error(`negative position in a shift from ${from} by ${delta}`);
+    const pairs = this.spec.invFreq.length;
+    this.ensurePositions(Math.max(from, from + delta) + rows);
+    if (this.rowCos.length < rows * pairs) {
+      this.rowCos = new Float64Array(rows * pairs * 2);
+      this.rowSin = new Float64Array(rows * pairs * 2);
+    }
+    const { posCos, posSin, rowCos, rowSin } = this;
+    for (let r = 0; r < rows; r++) {
+      const p = (from + r) * pairs;
+      const q = (from + r + delta) * pairs;
+      const o = r * pairs;
+      for (let i = 0; i < pairs; i++) {
+        // R(a_q)·R(−a_p) = R(a_q − a_p)
+        const cp = posCos[p + i];
+        const sp = posSin[p + i];
+        const cq = posCos[q + i];
+        const sq = posSin[q + i];
+        rowCos[o + i] = cq * cp + sq * sp;
+        rowSin[o + i] = sq * cp - cq * sp;
+      }
+    }
+    return { cos: rowCos, sin: rowSin, rowStride: pairs };
+  }
+
+  /**
+   * Rotates the keys of rows [start, end) in every layer and kv head of `cache` by Δ, in place.
+   * `fromPosition`: the position row `start` was encoded at; when given, angles follow the model's
+   * float32 rounding (see the class comment), otherwise one Δ table is used.
+   */
+  shiftKeys(cache: KeyStore, start: number, end: number, delta: number, fromPosition?: number): void {
     if (delta === 0 || end <= start) return;
     if (cache.headDim !== this.spec.headDim) {
       throw new Error(`cache head_dim ${cache.headDim} does not match the rotary head_dim ${this.spec.headDim}`);
     }
     if (start < 0 || end > cache.length) throw new Error(`rows [${start}, ${end}) outside a cache of ${cache.length}`);
-    const table = this.table(delta);
+    const table = fromPosition === undefined ? this.table(delta) : this.rowTable(fromPosition, end - start, delta);
     for (let layer = 0; layer < cache.numLayers; layer++) {
       const data = cache.keys(layer);
       if (data instanceof Float32Array) rotateRowsF32(data, cache.numKvHeads, cache.length, this.spec, table, start, end);

@@ -82,8 +82,14 @@ class Batcher:
             if self.rng.random() < self.fim_rate:
                 L = T - 4
                 w = self.toks[s:s + L].astype(np.int64)
-                a = int(self.rng.integers(0, L - 1))
-                b = a + int(self.rng.integers(1, min(128, L - a) + 1))
+                # Middles as editors see them half of the time (short: a few tokens to a few lines),
+                # else StarCoder's two uniform cut points (long middles teach the suffix's use).
+                if self.rng.random() < 0.5:
+                    a = int(self.rng.integers(0, L - 1))
+                    b = a + int(self.rng.integers(1, min(64, L - a) + 1))
+                else:
+                    a, b = sorted(int(v) for v in self.rng.integers(0, L, size=2))
+                    b = max(b, a + 1)
                 out[r] = np.concatenate(([self.pre], w[:a], [self.suf], w[b:], [self.mid], w[a:b], [self.eos]))
             else:
                 out[r] = self.toks[s:s + T]
@@ -125,6 +131,32 @@ def evaluate(model, toks, docs, seq, device, max_tokens, kinds=None, amp=None):
     return {"valLoss": nll / counted, "valBitsPerChar": nll / math.log(2) / chars, "tokens": counted}
 
 
+@torch.no_grad()
+def evaluate_fim(model, toks, device, amp, special, trials=64, seed=7):
+    """Loss on a 1-3 line middle given prefix+suffix (FIM) vs given the prefix only: FIM should win."""
+    pre, mid, suf, eos = special
+    rng = np.random.default_rng(seed)
+    model.eval()
+    f = l = n = 0.0
+    for _ in range(trials):
+        s = int(rng.integers(0, len(toks) - 1100))
+        w = toks[s:s + 1024].astype(np.int64)
+        a = int(rng.integers(200, 700))
+        b = a + int(rng.integers(4, 40))
+        x = torch.tensor(np.concatenate(([pre], w[:a], [suf], w[b:], [mid], w[a:b]))[None], device=device)
+        with amp():
+            lg, _ = model(x)
+        k = b - a
+        f += F.cross_entropy(lg[0, -k - 1:-1].float(), x[0, -k:], reduction="sum").item()
+        x2 = torch.tensor(w[None, :b], device=device)
+        with amp():
+            lg2, _ = model(x2)
+        l += F.cross_entropy(lg2[0, a - 1:b - 1].float(), x2[0, a:b], reduction="sum").item()
+        n += k
+    model.train()
+    return {"fimMiddleLoss": f / n, "l2rMiddleLoss": l / n}
+
+
 def main():
     ap = argparse.ArgumentParser()
     ap.add_argument("--data", default=".corpus")
@@ -144,6 +176,7 @@ def main():
     ap.add_argument("--eval-tokens", type=int, default=200_000)
     ap.add_argument("--compile", action="store_true")
     ap.add_argument("--seed", type=int, default=0)
+    ap.add_argument("--init", default=None, help="weights.npz of an earlier run to continue from")
     args = ap.parse_args()
     t_start = time.time()
     torch.manual_seed(args.seed)
@@ -160,7 +193,14 @@ def main():
     log(f"train tokens {len(train_toks):,}  val tokens {len(val_toks):,}  vocab {vocab}")
 
     p = PRESETS[args.preset]
-    model = Llama(vocab, p["hidden"], p["layers"], p["heads"], p["kv_heads"], p["ffn"], args.rope_theta).to(args.device)
+    model = Llama(vocab, p["hidden"], p["layers"], p["heads"], p["kv_heads"], p["ffn"], args.rope_theta)
+    if args.init:  # continue from an earlier run's weights (weights.npz, int8 rows + scales)
+        z = np.load(args.init)
+        sd = {k[:-2]: torch.from_numpy(z[k].astype(np.float32) * z[k[:-2] + ".scale"][:, None]) for k in z.files if k.endswith(".q")}
+        sd.update({k: torch.from_numpy(z[k]) for k in z.files if not k.endswith(".q") and not k.endswith(".scale")})
+        missing, unexpected = model.load_state_dict(sd, strict=False)
+        log(f"initialized from {args.init} (missing {missing}, unexpected {unexpected})")
+    model = model.to(args.device)
     log(f"params {model.num_params():,} ({args.preset})")
     cuda = args.device == "cuda"
     if cuda:
@@ -243,6 +283,9 @@ def main():
     metrics_ts = evaluate(model, val_toks, val_docs, ev_seq, args.device, args.eval_tokens, kinds={"ts"}, amp=amp)
     log(f"val (int8 weights, shipped): {metrics}  ts-only: {metrics_ts}")
 
+    fim = evaluate_fim(model, val_toks, args.device, amp, special)
+    log(f"val middle nll/token: FIM {fim['fimMiddleLoss']:.4f} vs left-to-right {fim['l2rMiddleLoss']:.4f}")
+
     arrays = {}
     for name, p_ in model.state_dict().items():
         t = p_.detach().float().cpu()
@@ -269,6 +312,7 @@ def main():
         "preset": args.preset, "arch": model.cfg, "seq": args.seq, "batch": args.batch * args.accum,
         "lr": args.lr, "warmup": args.warmup, "fimRate": args.fim_rate, "steps": step,
         "trainTokensAvailable": int(len(train_toks)), "valTokensEvaluated": metrics["tokens"],
+        **{k: round(v, 4) for k, v in fim.items()},
         "lossCurve": curve,
     }
     json.dump(info, open(os.path.join(args.out, "training.json"), "w"), indent=1)

@@ -6,9 +6,8 @@
 import { spawnSync } from 'node:child_process';
 import fs from 'node:fs';
 import path from 'node:path';
-import { fileURLToPath } from 'node:url';
 
-export const REPO_ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..', '..');
+export const REPO_ROOT = path.resolve(__dirname, '..', '..');
 export const CACHE_DIR = path.join(REPO_ROOT, '.cache', 'e2e');
 export const NODE_VERSION = '24.21.0';
 export const CODE_SERVER_VERSION = '4.139.1';
@@ -99,7 +98,7 @@ export function installVsCode(): VsCodeInstall {
   return { nodeBinDir, codeServerEntry, chromium: CHROMIUM };
 }
 
-if (process.argv[1] && path.resolve(process.argv[1]) === fileURLToPath(import.meta.url)) {
+if (require.main === module) {
   const t0 = Date.now();
   const r = installVsCode();
   console.log(JSON.stringify({ ...r, seconds: Math.round((Date.now() - t0) / 1000) }));

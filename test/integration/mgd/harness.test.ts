@@ -7,7 +7,7 @@ import { after, before, describe, it } from 'node:test';
 import { ScriptedCompleter, type CompletionRequest } from '../../../bench/mgd/completer.js';
 import { evaluateSite, runEvaluation } from '../../../bench/mgd/evaluate.js';
 import { installPackage, parsePackageList, type InstalledPackage } from '../../../bench/mgd/packages.js';
-import { barChartSvg, buildJson, formatTables, markdownReport } from '../../../bench/mgd/report.js';
+import { barChartSvg, buildJson, comparisonMarkdown, formatTables, markdownReport } from '../../../bench/mgd/report.js';
 import { findSites, legalMembers, type Site } from '../../../bench/mgd/sites.js';
 import { TsProject } from '../../../bench/mgd/tsProject.js';
 
@@ -25,7 +25,7 @@ function siteOffset(text: string, receiverDotMember: string): number {
 /** The authors' line with the member swapped for one the receiver does not have. */
 const wrongIdentifier = (req: CompletionRequest): string => req.site.truth.replace(req.site.member, `${req.site.member}Typo`);
 
-describe('mgd harness on the fixture package', () => {
+void describe('mgd harness on the fixture package', () => {
   let pkg: InstalledPackage;
   let project: TsProject;
   let sites: Site[];
@@ -39,7 +39,7 @@ describe('mgd harness on the fixture package', () => {
   });
   after(() => project.dispose());
 
-  it('selects dereference sites whose member the checker lists as legal', () => {
+  void it('selects dereference sites whose member the checker lists as legal', () => {
     assert.equal(pkg.label, 'mgd-fixture');
     assert.deepEqual(pkg.files.map((f) => path.basename(f)), ['report.ts', 'shapes.ts']);
     assert.ok(sites.length >= 10, `only ${sites.length} sites`);
@@ -53,7 +53,7 @@ describe('mgd harness on the fixture package', () => {
     assert.equal(restock.receiver, 'warehouse');
   });
 
-  it('skips receivers typed any, lines under @ts-ignore, and dots in comments and strings', () => {
+  void it('skips receivers typed any, lines under @ts-ignore, and dots in comments and strings', () => {
     const offsets = new Set(sites.filter((s) => s.file === REPORT_TS).map((s) => s.offset));
     assert.ok(!offsets.has(siteOffset(reportText, 'loose.whatever')), 'any-typed receiver');
     assert.ok(!offsets.has(siteOffset(reportText, 'warehouse.warehouseName;')), 'line under @ts-ignore');
@@ -62,7 +62,7 @@ describe('mgd harness on the fixture package', () => {
     assert.ok(offsets.has(siteOffset(reportText, '${warehouse.warehouseName}')), 'template substitution is code');
   });
 
-  it('samples deterministically by seed and spreads a small sample over the files', () => {
+  void it('samples deterministically by seed and spreads a small sample over the files', () => {
     const a = findSites(project, pkg.label, pkg.dir, pkg.files, 4, { seed: 5 }).map((s) => s.id);
     const b = findSites(project, pkg.label, pkg.dir, pkg.files, 4, { seed: 5 }).map((s) => s.id);
     assert.deepEqual(a, b);
@@ -72,7 +72,7 @@ describe('mgd harness on the fixture package', () => {
     assert.ok(others.some((o) => o !== a.join()), 'another seed gives another sample');
   });
 
-  it('compile rate: a legal call passes, a wrong identifier or a wrong arity fails, the file on disk is untouched', async () => {
+  void it('compile rate: a legal call passes, a wrong identifier or a wrong arity fails, the file on disk is untouched', async () => {
     const site = sites.find((s) => s.file === REPORT_TS && s.offset === siteOffset(reportText, 'warehouse.addStockItem'))!;
     const answers: Record<string, string> = { left: 'findBySku(item.sku);', fim: 'totalQuantity(item);' };
     const completer = new ScriptedCompleter('fixed', (req) => (req.monitor ? answers[req.mode] : 'addStockItm(item);'));
@@ -82,12 +82,15 @@ describe('mgd harness on the fixture package', () => {
     assert.ok(r.configs.left!.without.errors > 0);
     assert.deepEqual([r.configs.left!.with.nim, r.configs.left!.without.nim], [0, 0]);
     assert.equal(fs.readFileSync(REPORT_TS, 'utf8'), reportText);
+    // An empty completion leaves the dot dangling: never counted as compiling.
+    const empty = await evaluateSite(project, site, pkg.dir, ['left'], new ScriptedCompleter('empty', () => '\n  more();'));
+    assert.deepEqual([empty.configs.left!.without.text, empty.configs.left!.without.cr], ['', 0]);
     // The authors' own line always compiles, whatever else is broken in the file.
     const truth = await evaluateSite(project, site, pkg.dir, ['left'], new ScriptedCompleter('truth', (req) => req.site.truth));
     assert.equal(truth.configs.left!.with.cr, 1);
   });
 
-  it('runs end to end: wrong identifiers without, the authors\' text with, and writes the JSON keys and report', async () => {
+  void it('runs end to end: wrong identifiers without, the authors\' text with, and writes the JSON keys and report', async () => {
     const specs = parsePackageList(fs.readFileSync(LIST, 'utf8'), FIXTURES);
     const completer = new ScriptedCompleter('oracle', (req) => (req.monitor ? req.site.truth : wrongIdentifier(req)));
     const run = await runEvaluation({ specs, cacheDir: path.join(os.tmpdir(), 'mgd-unused-cache'), limit: 6, seed: 2, completer });
@@ -112,5 +115,9 @@ describe('mgd harness on the fixture package', () => {
     const svg = barChartSvg(json, 'fixture');
     assert.equal((svg.match(/<rect [^>]*fill="#2f6fdf"/g) ?? []).length, 5, '4 with-bars and a legend swatch');
     assert.ok(svg.startsWith('<svg') && svg.trimEnd().endsWith('</svg>'));
+    const cmp = comparisonMarkdown([json, { ...json, run: { ...json.run, model: 'other' } }]);
+    assert.match(cmp, /\| scripted \| fim \(default\) \| 6 \|/);
+    assert.match(cmp, /\| other \| left \| 6 \|/);
+    assert.match(cmp, /same sites/);
   });
 });

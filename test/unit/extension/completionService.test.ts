@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
-import { CompletionService } from '../../../extension/completion/completionService.js';
+import { completeWords, CompletionService } from '../../../extension/completion/completionService.js';
 import { FakeCompletionEngine } from '../../../extension/completion/fakeCompletionEngine.js';
 import type { CompletionRequest, CompletionSettings } from '../../../extension/completion/types.js';
 
@@ -60,9 +60,12 @@ describe('CompletionService', () => {
     const partial = await svc.complete(request(), live());
     assert.ok(partial && partial.texts[0].length > 0 && 'deposit(10); // done'.startsWith(partial.texts[0]) && partial.texts[0] !== 'deposit(10); // done',
       `a strict prefix of the full completion: ${JSON.stringify(partial)}`);
+    assert.match(partial.texts[0], /[^\w]$/, 'cut after a complete word');
     await new Promise<void>((resolve) => { const t = setInterval(() => { if (extended.length) { clearInterval(t); resolve(); } }, 5); });
     assert.deepEqual(extended, ['file:///main.ts']);
-    assert.deepEqual(await svc.complete(request(), live()), { texts: ['deposit(10); // done'], source: 'cache' });
+    // The host re-triggers explicitly; that request is served the longer text from the cache, no new generation.
+    assert.deepEqual(await svc.complete(request('', { explicit: true }), live()), { texts: ['deposit(10); // done'], source: 'cache' });
+    assert.equal(engine.requests.length, 1);
   });
 
   it('returns up to three distinct alternatives when asked explicitly', async () => {
@@ -71,6 +74,15 @@ describe('CompletionService', () => {
     const res = await svc.complete(request('', { explicit: true }), live());
     assert.deepEqual(res?.texts, ['deposit(1);', 'withdraw(2);']);
     assert.ok(engine.requests.slice(1).every((r) => r.temperature > 0), 'alternatives are sampled');
+  });
+
+  it('an explicit request after an automatic one keeps the cached completion first and samples the others', async () => {
+    const engine = new FakeCompletionEngine((r) => [r.seed === undefined ? 'deposit(1);' : `withdraw(${r.seed});`]);
+    const svc = new CompletionService(engine, settings());
+    await svc.complete(request(), live());
+    const res = await svc.complete(request('', { explicit: true }), live());
+    assert.deepEqual(res?.texts, ['deposit(1);', 'withdraw(1);', 'withdraw(2);']);
+    assert.deepEqual(engine.requests.map((r) => r.seed), [undefined, 1, 2]);
   });
 
   it('completes a single line when the cursor sits before text, and skips mid-identifier positions', async () => {
@@ -105,5 +117,12 @@ describe('CompletionService', () => {
     const s = svc.stats.snapshot();
     assert.deepEqual(s.served, { cache: 1, inflight: 0, engine: 1 });
     assert.equal(s.generations, 1);
+  });
+
+  it('completeWords keeps whole words of streamed text', () => {
+    assert.equal(completeWords('statement.proto'), 'statement.');
+    assert.equal(completeWords('stat'), undefined);
+    assert.equal(completeWords('deposit(10, '), 'deposit(10,');
+    assert.equal(completeWords('  \n'), undefined);
   });
 });

@@ -2,29 +2,29 @@ import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import { firstLine, identifiers, lex, matchScores, pairedBootstrap, spliceLine } from '../../../bench/mgd/metrics.js';
 
-describe('mgd metrics: lexing and identifiers', () => {
-  it('lexes TypeScript tokens without trivia', () => {
+void describe('mgd metrics: lexing and identifiers', () => {
+  void it('lexes TypeScript tokens without trivia', () => {
     assert.deepEqual(lex('get(id) // note').map((t) => t.text), ['get', '(', 'id', ')']);
   });
 
-  it('treats member names spelled like keywords as identifiers, but not reserved words elsewhere', () => {
+  void it('treats member names spelled like keywords as identifiers, but not reserved words elsewhere', () => {
     assert.deepEqual(identifiers('delete(key) ? this.default : null'), ['delete', 'key', 'default']);
     assert.deepEqual(identifiers('then((x) => x as Foo)'), ['then', 'x', 'x', 'Foo']);
   });
 });
 
-describe('mgd metrics: NIM, ISM, PM', () => {
+void describe('mgd metrics: NIM, ISM, PM', () => {
   const truth = 'addStockItem(item);';
 
-  it('scores the authors\' own completion as a full match', () => {
+  void it('scores the authors\' own completion as a full match', () => {
     assert.deepEqual(matchScores(truth, truth), { nim: 1, ism: 1, pm: 1 });
   });
 
-  it('scores a wrong first identifier as no match on every measure', () => {
+  void it('scores a wrong first identifier as no match on every measure', () => {
     assert.deepEqual(matchScores('addItem(item);', truth), { nim: 0, ism: 0, pm: 0 });
   });
 
-  it('gives partial credit for a matching prefix', () => {
+  void it('gives partial credit for a matching prefix', () => {
     // identifiers: [addStockItem, item] vs [addStockItem, other]; tokens: 5 in the truth, 2 shared.
     const s = matchScores('addStockItem(other);', truth);
     assert.equal(s.nim, 1);
@@ -32,30 +32,30 @@ describe('mgd metrics: NIM, ISM, PM', () => {
     assert.equal(s.pm, 2 / 5);
   });
 
-  it('only scores the first line of the generation, ignoring trailing whitespace', () => {
+  void it('only scores the first line of the generation, ignoring trailing whitespace', () => {
     assert.equal(firstLine('foo()\nbar()'), 'foo()');
     assert.deepEqual(matchScores('addStockItem(item);   \n  warehouse.clear();', truth), { nim: 1, ism: 1, pm: 1 });
   });
 
-  it('scores an empty generation as zero', () => {
+  void it('scores an empty generation as zero', () => {
     assert.deepEqual(matchScores('', truth), { nim: 0, ism: 0, pm: 0 });
   });
 });
 
-describe('mgd metrics: splice and bootstrap', () => {
-  it('replaces the rest of the site line, keeping the following lines', () => {
+void describe('mgd metrics: splice and bootstrap', () => {
+  void it('replaces the rest of the site line, keeping the following lines', () => {
     const text = 'a.foo(1);\nb();\n';
     assert.equal(spliceLine(text, 2, text.indexOf('\n'), 'bar(2);\nzzz'), 'a.bar(2);\nb();\n');
   });
 
-  it('gives a zero-width interval when both arms agree and a positive one when "with" always wins', () => {
+  void it('gives a zero-width interval when both arms agree and a positive one when "with" always wins', () => {
     const same = pairedBootstrap([1, 0, 1, 0], [1, 0, 1, 0], 7);
     assert.deepEqual(same, { mean: 0, lo: 0, hi: 0 });
     const win = pairedBootstrap([0, 0, 0, 0], [1, 1, 1, 1], 7);
     assert.deepEqual(win, { mean: 1, lo: 1, hi: 1 });
   });
 
-  it('brackets the observed difference, is deterministic by seed, and pairs the arms', () => {
+  void it('brackets the observed difference, is deterministic by seed, and pairs the arms', () => {
     const a = [0, 1, 0, 1, 0, 1, 0, 0, 1, 0];
     const b = [1, 1, 0, 1, 1, 1, 0, 1, 1, 0];
     const iv = pairedBootstrap(a, b, 3);

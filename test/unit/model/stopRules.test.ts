@@ -14,6 +14,9 @@ describe('StopChecker', () => {
     assert.equal(cut(c, 'a;\r\nb'), 'a;');
     assert.equal(cut(c, '\n  '), undefined, 'a leading line break alone does not end the completion');
     assert.equal(cut(c, '\n  foo();\nbar'), '\n  foo();');
+    const midLine = new StopChecker([{ kind: 'endOfLine' }], '  const x = obj.');
+    assert.equal(cut(midLine, '\nfoo'), '', 'after content on the cursor line a line break ends it at once');
+    assert.equal(cut(midLine, 'size;\r\n'), 'size;');
   });
 
   it('strings cut at the earliest occurrence of any', () => {

@@ -157,3 +157,40 @@ describe('planEdit', () => {
     assert.ok(plan.encodeTokens <= 6 + 1, `encoded ${plan.encodeTokens}`);
   });
 });
+
+describe('planEdit with a forward-call cost', () => {
+  const old = range(200, 1000);
+  it('joins edits separated by runs no longer than the call cost into one call', () => {
+    // Renames at 50, 60 and 150: the 9-token run between the first two is cheaper to re-encode than a call.
+    const next = old.map((t, i) => (i === 50 || i === 60 || i === 150 ? -t : t));
+    const plain = planEdit(old, next);
+    checkPlan(old, next, plain);
+    assert.equal(plain.encodeCalls, 4);
+    const joined = planEdit(old, next, { callCost: 16 });
+    checkPlan(old, next, joined);
+    assert.equal(joined.encodeCalls, 3);
+    assert.deepEqual(keeps(joined), [[0, 50, 0], [61, 89, 0], [151, 48, 0]]);
+    assert.equal(joined.encodeTokens, 11 + 1 + 1);
+    const all = planEdit(old, next, { callCost: 100 });
+    checkPlan(old, next, all);
+    assert.equal(all.encodeCalls, 1, 'every run between edits is cheaper to re-encode');
+    assert.deepEqual(keeps(all), [[0, 50, 0]]);
+  });
+
+  it('never drops the common prefix, nor a final run it would not save a call for', () => {
+    const next = [...old.slice(0, 190), 1, ...old.slice(190)];
+    const p = planEdit(old, next, { callCost: 50, reencodeLast: false });
+    checkPlanNoLast(old, next, p);
+    assert.deepEqual(keeps(p), [[0, 190, 0], [190, 10, 1]]);
+  });
+});
+
+function checkPlanNoLast(prev: readonly number[], next: readonly number[], plan: EditPlan): void {
+  let at = 0;
+  for (const s of plan.segments) {
+    assert.equal(s.newStart, at);
+    if (s.kind === 'keep') for (let i = 0; i < s.length; i++) assert.equal(prev[s.oldStart + i], next[s.newStart + i]);
+    at += s.length;
+  }
+  assert.equal(at, next.length);
+}

@@ -1,4 +1,4 @@
-import { ModelError, type ModelVariant, type StopRule, variantFiles } from '../index.js';
+import { ModelError, type ModelVariant, type StopRule, variantFiles } from '../model/index.js';
 
 /** Parses --stop line|block|eos|none (comma-separated) into stop rules; EOS is always on unless 'none'. */
 export function parseStop(value: string | undefined, fallback: string): StopRule[] {
@@ -17,6 +17,13 @@ export function parseVariant(value: string | undefined): ModelVariant | undefine
   if (value === undefined) return undefined;
   if (!(value in variantFiles)) throw new ModelError('--variant', `unknown "${value}"; expected one of ${Object.keys(variantFiles).join(', ')}`);
   return value as ModelVariant;
+}
+
+export function parseOnOff(name: string, value: string | undefined, fallback: boolean): boolean {
+  if (value === undefined) return fallback;
+  if (value === 'on' || value === 'true') return true;
+  if (value === 'off' || value === 'false') return false;
+  throw new ModelError(name, `expected on or off, got "${value}"`);
 }
 
 export function parsePositiveInt(name: string, value: string | undefined, fallback: number): number {

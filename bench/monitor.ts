@@ -1,0 +1,139 @@
+// Benchmark of the language monitor: mask time per step (shipped vocabulary and a 32k synthetic one,
+// 500 candidates), server query time at a trigger (first, warm p50/p95) per server, and the latency of
+// monitored vs unmonitored completions with the real model at the same positions.
+// Usage: npm run bench:monitor -- [--json OUT] [--quick]
+import fs from 'node:fs';
+import path from 'node:path';
+import { pathToFileURL } from 'node:url';
+import { CodeModel, defaultModelDir } from '../model/index.js';
+import type { TextTokenizer } from '../model/types.js';
+import { CandidateSet, MaskBuilder, identifierByteTable, LspSession, builtinServer, MonitorService, TokenIndex } from '../language-monitor/index.js';
+
+const args = process.argv.slice(2);
+const jsonOut = args.includes('--json') ? args[args.indexOf('--json') + 1] : undefined;
+const quick = args.includes('--quick');
+const FIX = path.resolve(__dirname, '../test/fixtures/language-monitor');
+
+const pct = (xs: number[], p: number) => { const s = [...xs].sort((a, b) => a - b); return s[Math.min(s.length - 1, Math.floor((p / 100) * s.length))]; };
+let seed = 12345;
+const rand = () => ((seed = (Math.imul(seed, 1103515245) + 12345) >>> 0) / 2 ** 32);
+const WORDS = ['get', 'set', 'load', 'save', 'item', 'value', 'count', 'name', 'data', 'index', 'node', 'tree', 'user', 'file', 'path', 'size', 'type', 'list', 'map', 'key', 'zorb', 'flarn', 'quib'];
+const ident = () => { let s = WORDS[Math.floor(rand() * WORDS.length)]; for (let k = Math.floor(rand() * 3); k > 0; k--) { const w = WORDS[Math.floor(rand() * WORDS.length)]; s += w[0].toUpperCase() + w.slice(1); } return s; };
+
+function maskBench(index: TokenIndex, candidates: string[], narrowing = false) {
+  const mask = new MaskBuilder(index, identifierByteTable('js'));
+  const set = new CandidateSet(candidates);
+  const logits = new Float32Array(index.vocabSize);
+  const enc = new TextEncoder();
+  // The trigger step (all candidates legal) is the costly one; narrowing steps add 2-char partials.
+  const partials = (narrowing ? candidates.slice(0, 20).map((c) => c.slice(0, 2)) : ['']).map((p) => enc.encode(p));
+  const times: number[] = [];
+  for (let round = 0; round < (quick ? 20 : 200); round++) {
+    for (const partial of partials) {
+      for (let i = 0; i < logits.length; i += 97) logits[i] = i;
+      const t0 = performance.now();
+      mask.compute(set, partial);
+      mask.apply(logits);
+      times.push((performance.now() - t0) * 1000);
+    }
+  }
+  return { p50Us: +pct(times, 50).toFixed(1), p95Us: +pct(times, 95).toFixed(1), vocab: index.vocabSize, candidates: set.size };
+}
+
+/** A 32k vocabulary: the shipped tokens plus synthetic identifier pieces. */
+function syntheticIndex(real: TokenIndex, size: number): TokenIndex {
+  const seen = new Set(real.bytes.map((b) => Buffer.from(b).toString('latin1')));
+  const bytes = [...real.bytes];
+  while (bytes.length < size) {
+    const s = ident().slice(0, 2 + Math.floor(rand() * 8));
+    const t = rand() < 0.3 ? ' ' + s : s;
+    if (seen.has(t)) continue;
+    seen.add(t);
+    bytes.push(Buffer.from(t, 'latin1'));
+  }
+  return new TokenIndex(bytes);
+}
+
+async function serverBench(name: 'typescript7' | 'typescript-language-server' | 'pyright') {
+  const python = name === 'pyright';
+  const file = path.join(FIX, python ? 'py-project/main.py' : 'ts-project/src/main.ts');
+  const text = fs.readFileSync(file, 'utf8');
+  const uri = pathToFileURL(file).href;
+  const session = new LspSession(builtinServer(name), pathToFileURL(path.dirname(python ? file : path.dirname(file))).href);
+  const t0 = performance.now();
+  await session.start();
+  const startMs = performance.now() - t0;
+  session.openDocument(uri, python ? 'python' : 'typescript', text);
+  const offset = text.indexOf('store.') + 'store.'.length;
+  const before = text.slice(0, offset);
+  const pos = { line: before.split('\n').length - 1, character: offset - before.lastIndexOf('\n') - 1 };
+  const first = await session.completion(uri, pos, 60_000);
+  const warm: number[] = [];
+  for (let i = 0; i < (quick ? 5 : 30); i++) {
+    // A keystroke elsewhere in the document, so the server cannot answer from its own cache.
+    const edited = text + `\n${python ? '#' : '//'} ${i}\n`;
+    session.changeDocument(uri, [{ text: edited }], edited);
+    const a = await session.completion(uri, pos, 60_000);
+    if (a.outcome === 'ok') warm.push(a.ms);
+  }
+  await session.dispose();
+  return { startMs: +startMs.toFixed(1), firstMs: +first.ms.toFixed(1), warmP50Ms: +pct(warm, 50).toFixed(2), warmP95Ms: +pct(warm, 95).toFixed(2), items: first.items?.length ?? 0 };
+}
+
+async function latencyBench(model: CodeModel) {
+  const service = await MonitorService.create({ timeoutMs: 300 });
+  const sites: { languageId: string; file: string; needle: string }[] = [
+    { languageId: 'typescript', file: 'ts-project/src/main.ts', needle: 'store.' },
+    { languageId: 'typescript', file: 'ts-project/src/main.ts', needle: 'const value = ' },
+    { languageId: 'python', file: 'py-project/main.py', needle: 'store.' },
+    { languageId: 'python', file: 'py-project/main.py', needle: 'value = ' },
+  ];
+  let plain = 0, monitored = 0;
+  const rows = [];
+  for (const site of sites) {
+    const file = path.join(FIX, site.file);
+    const text = fs.readFileSync(file, 'utf8');
+    const uri = pathToFileURL(file).href;
+    const offset = text.indexOf(site.needle) + site.needle.length;
+    await service.prepare({ languageId: site.languageId, uri, text });
+    // Warm the server's first answer out of the measurement (the first query is reported above).
+    const warmup = service.createProcessors({ languageId: site.languageId, uri, text, offset, tokenizer: model.tokenizer as TextTokenizer });
+    await model.complete(text.slice(0, offset), text.slice(offset), { maxTokens: 4, processors: warmup });
+    service.finish(warmup);
+    const opts = { maxTokens: 16, temperature: 0 };
+    for (let r = 0; r < (quick ? 1 : 3); r++) {
+      const a = await model.complete(text.slice(0, offset), text.slice(offset), opts);
+      const processors = service.createProcessors({ languageId: site.languageId, uri, text, offset, tokenizer: model.tokenizer as TextTokenizer });
+      const b = await model.complete(text.slice(0, offset), text.slice(offset), { ...opts, processors });
+      service.finish(processors);
+      plain += a.msTotal; monitored += b.msTotal;
+      if (r === 0) rows.push({ site: `${site.file} @ ${site.needle}`, plainMs: +a.msTotal.toFixed(1), monitoredMs: +b.msTotal.toFixed(1), plain: a.text, monitored: b.text });
+    }
+  }
+  const stats = service.statistics();
+  await service.dispose();
+  return { ratio: +(monitored / plain).toFixed(3), rows, stats: { triggers: stats.triggers, maskedSteps: stats.maskedSteps, argmaxChanged: stats.argmaxChanged, fastForwards: stats.fastForwards, forcedTokens: stats.forcedTokens, forwardPassesSaved: stats.forwardPassesSaved, cacheHits: stats.cacheHits, timeouts: stats.timeouts } };
+}
+
+async function main() {
+  const model = await CodeModel.load(defaultModelDir);
+  const real = TokenIndex.for(model.tokenizer);
+  const unique = new Set<string>();
+  while (unique.size < 500) unique.add(ident() + (rand() < 0.3 ? String(unique.size) : ''));
+  const candidates = [...unique];
+  const maskShipped = maskBench(real, candidates);
+  const mask32k = maskBench(syntheticIndex(real, 32768), candidates);
+  const servers: Record<string, unknown> = {};
+  for (const name of ['typescript7', 'typescript-language-server', 'pyright'] as const) servers[name] = await serverBench(name);
+  const latency = await latencyBench(model);
+  await model.dispose();
+  const maskNarrowing32k = maskBench(syntheticIndex(real, 32768), candidates, true);
+  const result = { mask: mask32k, maskShipped, maskNarrowing32k, servers, latencyRatio: latency.ratio, latency };
+  console.table([{ what: 'mask (shipped)', ...maskShipped }, { what: 'mask (32k synthetic)', ...mask32k }, { what: 'mask, narrowing steps (32k)', ...maskNarrowing32k }]);
+  console.table(Object.entries(servers).map(([k, v]) => ({ server: k, ...(v as object) })));
+  console.table(latency.rows.map(({ site, plainMs, monitoredMs, plain, monitored }) => ({ site, plainMs, monitoredMs, plain: JSON.stringify(plain), monitored: JSON.stringify(monitored) })));
+  console.log(JSON.stringify(result, null, 2));
+  if (jsonOut) fs.writeFileSync(jsonOut, JSON.stringify(result, null, 2));
+}
+
+main().catch((err) => { console.error(err); process.exit(1); });

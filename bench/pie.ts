@@ -1,0 +1,335 @@
+// npm run bench:pie -- [--json OUT] [--model DIR] [--sizes 512,1024,2048,4096] [--package NAME@VER]
+//   [--trials N] [--repeats N] [--keystrokes TEXT] [--line-tokens N] [--threads T]
+// PIE against the alternatives on real TypeScript from the evaluation list (shared/eval/dev-packages.txt,
+// fetched with `npm pack` into .cache/pie-bench/): for FIM prompts of each size and realistic edits
+// (type a line, delete a line, rename in several places, keystrokes at the FIM cursor), the time to
+// ready next-token logits from the previous prompt's exact cache by full recomputation, prefix-only
+// reuse (llama.cpp after an insertion), conflict-fast (splice, no rotation) and PIE, all in one run;
+// then the next line generated greedily after each path: exact match with the file's real next line
+// (em*) and agreement/edit similarity with full recomputation's line. Plus the rotation kernel's cost.
+// Prints a table; --json writes {"model", "rows": [...], "rotation": [...]}.
+import { execFileSync } from 'node:child_process';
+import fs from 'node:fs';
+import path from 'node:path';
+import { parseArgs } from 'node:util';
+import { CodeModel, KvCache, defaultModelDir } from '../model/index.js';
+import { editSimilarity } from '../model/pie/metrics.js';
+import { PieRepositioner, estimateCallCost, type RebuildStrategy, type Rebuilt } from '../model/pie/repositioner.js';
+import { RotaryShifter, resolveRotary } from '../model/pie/rotary.js';
+
+const root = path.resolve(__dirname, '..');
+const cacheDir = path.join(root, '.cache', 'pie-bench');
+const strategies: RebuildStrategy[] = ['full', 'prefix', 'conflictFast', 'pie'];
+
+/** The package's .ts sources (not .d.ts), fetched once with `npm pack`. */
+function packageSources(spec: string): { file: string; text: string }[] {
+  const dir = path.join(cacheDir, spec.replace(/[@/]/g, '_'));
+  if (!fs.existsSync(path.join(dir, 'package'))) {
+    fs.mkdirSync(dir, { recursive: true });
+    const out = execFileSync('npm', ['pack', spec, '--pack-destination', dir, '--silent'], { encoding: 'utf8', stdio: ['ignore', 'pipe', 'inherit'] });
+    const tgz = path.join(dir, out.trim().split('\n').pop()!);
+    execFileSync('tar', ['-xzf', tgz, '-C', dir]);
+  }
+  const files: string[] = [];
+  const walk = (d: string): void => {
+    for (const e of fs.readdirSync(d, { withFileTypes: true })) {
+      const p = path.join(d, e.name);
+      if (e.isDirectory() && e.name !== 'node_modules') walk(p);
+      else if (e.isFile() && e.name.endsWith('.ts') && !e.name.endsWith('.d.ts')) files.push(p);
+    }
+  };
+  walk(path.join(dir, 'package'));
+  return files.sort().map((f) => ({ file: path.relative(dir, f), text: fs.readFileSync(f, 'utf8') }));
+}
+
+interface Scenario {
+  edit: string;
+  /** The excerpt before and after the edit, and the cursor in each. */
+  before: string;
+  after: string;
+  cursorBefore: number;
+  cursorAfter: number;
+  /** The file's real rest of the line at the cursor (ground truth for em*). */
+  truth: string;
+}
+
+const lineStarts = (t: string): number[] => [0, ...[...t.matchAll(/\n/g)].map((m) => m.index! + 1)].filter((i) => i < t.length);
+
+/** A non-blank line start near `fraction` of the text. */
+function lineNear(text: string, fraction: number): number {
+  const starts = lineStarts(text);
+  const target = text.length * fraction;
+  const ok = starts.filter((s) => text.slice(s, text.indexOf('\n', s)).trim().length > 3);
+  return ok.reduce((best, s) => (Math.abs(s - target) < Math.abs(best - target) ? s : best), ok[0] ?? 0);
+}
+
+const lineEnd = (t: string, at: number): number => {
+  const e = t.indexOf('\n', at);
+  return e < 0 ? t.length : e;
+};
+
+function scenarios(excerpt: string): Scenario[] {
+  // Cursor: after the indentation of a line at ~80%; the rest of that line is what the model should write.
+  const ls = lineNear(excerpt, 0.8);
+  const cursor = ls + (/^[ \t]*/.exec(excerpt.slice(ls))?.[0].length ?? 0);
+  const truth = excerpt.slice(cursor, lineEnd(excerpt, cursor));
+  const at = lineNear(excerpt, 0.4);
+  const indent = /^[ \t]*/.exec(excerpt.slice(at))?.[0] ?? '';
+  const out: Scenario[] = [];
+  const line = `${indent}const elapsedMs = Date.now() - startedAt;\n`;
+  out.push({ edit: 'type a line', before: excerpt, after: excerpt.slice(0, at) + line + excerpt.slice(at), cursorBefore: cursor, cursorAfter: cursor + line.length, truth });
+  const del = lineEnd(excerpt, at) + 1 - at;
+  out.push({ edit: 'delete a line', before: excerpt, after: excerpt.slice(0, at) + excerpt.slice(at + del), cursorBefore: cursor, cursorAfter: cursor - del, truth });
+  // Rename an identifier used in 3..12 places before the cursor, everywhere in the excerpt.
+  const counts = new Map<string, number>();
+  for (const m of excerpt.slice(0, ls).matchAll(/\b[A-Za-z_][A-Za-z0-9_]{3,}\b/g)) counts.set(m[0], (counts.get(m[0]) ?? 0) + 1);
+  const keywords = new Set(['const', 'return', 'this', 'function', 'export', 'import', 'from', 'type', 'interface', 'string', 'number', 'boolean', 'undefined', 'null', 'true', 'false', 'void', 'async', 'await', 'readonly', 'extends', 'implements', 'public', 'private', 'static', 'class', 'else', 'throw', 'typeof', 'keyof', 'default', 'while', 'break', 'case', 'switch', 'unknown', 'never', 'Promise', 'Array', 'Record']);
+  const name = [...counts].filter(([n, c]) => c >= 3 && c <= 12 && !keywords.has(n)).sort((a, b) => b[1] - a[1])[0]?.[0];
+  if (name) {
+    const re = new RegExp(`\\b${name}\\b`, 'g');
+    const renamed = excerpt.replace(re, `${name}Next`);
+    const shift = (excerpt.slice(0, cursor).match(re)?.length ?? 0) * 4;
+    out.push({ edit: `rename in several places (${counts.get(name)}× ${name})`, before: excerpt, after: renamed, cursorBefore: cursor, cursorAfter: cursor + shift, truth: truth.replace(re, `${name}Next`) });
+  }
+  return out;
+}
+
+interface PathResult { ms: number; line: string; rebuilt: Rebuilt }
+
+function argmax(a: Float32Array): number {
+  let best = 0;
+  for (let i = 1; i < a.length; i++) if (a[i] > a[best]) best = i;
+  return best;
+}
+
+/** Greedy continuation until the end of the line (or maxTokens), from a ready cache and logits. */
+async function nextLine(model: CodeModel, start: Rebuilt, promptLength: number, maxTokens: number): Promise<string> {
+  let logits = start.logits!;
+  let cache: KvCache = start.cache;
+  const stops = new Set(model.config.eosTokenIds);
+  for (const t of model.fim?.stopTokens ?? []) {
+    const id = model.tokenizer.tokenId(t);
+    if (id !== undefined) stops.add(id);
+  }
+  const ids: number[] = [];
+  let text = '';
+  for (let i = 0; i < maxTokens; i++) {
+    const id = argmax(logits);
+    if (stops.has(id)) break;
+    ids.push(id);
+    text = model.tokenizer.decode(ids);
+    if (text.includes('\n')) break;
+    const r = await model.session.forward([id], cache, { positions: [promptLength + i] });
+    if (cache !== start.cache) cache.dispose();
+    cache = r.cache;
+    logits = r.logits;
+  }
+  if (cache !== start.cache) cache.dispose();
+  return text.split('\n')[0];
+}
+
+interface Row {
+  promptTokens: number;
+  edit: string;
+  trials: number;
+  fullMs: number;
+  prefixMs: number;
+  conflictFastMs: number;
+  pieMs: number;
+  pieRotateMs: number;
+  pieEncodedTokens: number;
+  speedupVsFull: number;
+  speedupVsPrefix: number;
+  emFull: number;
+  emPrefix: number;
+  emPie: number;
+  emConflictFast: number;
+  agreePie: number;
+  agreeConflictFast: number;
+  esPie: number;
+  esConflictFast: number;
+  beyondTrainedContext: boolean;
+}
+
+const median = (xs: number[]): number => {
+  const s = [...xs].sort((a, b) => a - b);
+  return s.length ? (s.length % 2 ? s[(s.length - 1) / 2] : (s[s.length / 2 - 1] + s[s.length / 2]) / 2) : NaN;
+};
+const mean = (xs: number[]): number => (xs.length ? xs.reduce((a, b) => a + b, 0) / xs.length : NaN);
+const r2 = (x: number): number => Math.round(x * 100) / 100;
+
+async function main(): Promise<void> {
+  const { values } = parseArgs({
+    options: {
+      json: { type: 'string' },
+      model: { type: 'string' },
+      sizes: { type: 'string', default: '512,1024,2048,4096' },
+      package: { type: 'string' },
+      trials: { type: 'string', default: '2' },
+      repeats: { type: 'string', default: '3' },
+      'line-tokens': { type: 'string', default: '24' },
+      keystrokes: { type: 'string', default: 'const r' },
+      threads: { type: 'string' },
+    },
+  });
+  const sizes = values.sizes!.split(',').map(Number);
+  const trials = Number(values.trials);
+  const repeats = Math.max(1, Number(values.repeats));
+  const lineTokens = Number(values['line-tokens']);
+  const evalList = fs.readFileSync(path.join(root, '..', 'shared', 'eval', 'dev-packages.txt'), 'utf8').split('\n').map((l) => l.trim()).filter((l) => l && !l.startsWith('#'));
+  const pkg = values.package ?? evalList[0];
+  const sources = packageSources(pkg);
+  const model = await CodeModel.load(values.model ?? defaultModelDir, { threads: values.threads ? Number(values.threads) : undefined });
+  // PIE splits an edit into forward calls; weigh a call's fixed cost (measured here) against tokens.
+  const callCost = await estimateCallCost(model.session);
+  const rp = new PieRepositioner(model.session, { callCost });
+  if (!rp.rotary.ok) throw new Error(`PIE unavailable for this model: ${rp.rotary.reason}`);
+  const tok = model.tokenizer;
+  const corpus = sources.map((s) => `// ${s.file}\n${s.text}`).join('\n');
+  const corpusLines = corpus.split('\n');
+  console.error(`model ${model.dir} (context ${model.config.maxPositions}), package ${pkg}: ${sources.length} .ts files; a forward call costs ~${callCost} tokens`);
+
+  /** An excerpt of whole lines holding about `tokens` tokens, starting at line `from`. */
+  const excerptOf = (tokens: number, from: number): string => {
+    let text = '';
+    let count = 0;
+    for (let i = from; i < corpusLines.length && count < tokens; i++) {
+      const line = corpusLines[i] + '\n';
+      count += tok.encode(line).length;
+      text += line;
+    }
+    return text;
+  };
+  const prompt = (text: string, cursor: number): number[] => [...model.buildPrompt(text.slice(0, cursor), text.slice(cursor), { maxPromptTokens: 1 << 20, maxTokens: 0 }).ids];
+
+  {
+    // Warm-up (JIT, onnxruntime's first runs, rotation tables) so the first row is not penalised.
+    const warm = prompt(excerptOf(300, 0), 200);
+    const old = { tokens: warm, cache: (await model.session.forward(warm, null)).cache };
+    const edited = [...warm.slice(0, 100), ...warm.slice(103)];
+    for (let i = 0; i < 3; i++) for (const s of strategies) (await rp.rebuild(old, edited, s)).cache.dispose();
+    old.cache.dispose();
+  }
+  const rows: Row[] = [];
+  for (const size of sizes) {
+    const samples = new Map<string, { ms: Record<RebuildStrategy, number[]>; em: Record<RebuildStrategy, number[]>; agree: Record<string, number[]>; es: Record<string, number[]>; rot: number[]; enc: number[]; tokens: number[] }>();
+    for (let trial = 0; trial < trials; trial++) {
+      const from = Math.floor(((trial + 0.5) / trials) * Math.max(0, corpusLines.length - size / 4));
+      const excerpt = excerptOf(size - 4, from);
+      const cases = scenarios(excerpt);
+      // Keystrokes at the FIM cursor: each one edits the previous keystroke's prompt.
+      const ks = cases[0];
+      let typed = '';
+      for (const ch of values.keystrokes!) {
+        const before = ks.before.slice(0, ks.cursorBefore) + typed + ks.before.slice(ks.cursorBefore);
+        typed += ch;
+        const after = ks.before.slice(0, ks.cursorBefore) + typed + ks.before.slice(ks.cursorBefore);
+        cases.push({ edit: 'FIM keystroke', before, after, cursorBefore: ks.cursorBefore + typed.length - 1, cursorAfter: ks.cursorBefore + typed.length, truth: ks.truth.startsWith(typed) ? ks.truth.slice(typed.length) : '\u0000' });
+      }
+      for (const sc of cases) {
+        const oldIds = prompt(sc.before, sc.cursorBefore);
+        const newIds = prompt(sc.after, sc.cursorAfter);
+        const old = { tokens: oldIds, cache: (await model.session.forward(oldIds, null)).cache };
+        const results = {} as Record<RebuildStrategy, PathResult>;
+        // Paths interleaved, each timed `repeats` times (median): the machine may be shared.
+        const times: Record<string, number[]> = { full: [], prefix: [], conflictFast: [], pie: [] };
+        for (let rep = 0; rep < repeats; rep++) {
+          for (const s of strategies) {
+            const t0 = performance.now();
+            const rebuilt = await rp.rebuild(old, newIds, s);
+            times[s].push(performance.now() - t0);
+            if (rep === repeats - 1) results[s] = { ms: median(times[s]), rebuilt, line: '' };
+            else rebuilt.cache.dispose();
+          }
+        }
+        for (const s of strategies) {
+          results[s].line = await nextLine(model, results[s].rebuilt, newIds.length, lineTokens);
+          results[s].rebuilt.cache.dispose();
+        }
+        old.cache.dispose();
+        const key = sc.edit.startsWith('rename') ? 'rename in several places' : sc.edit;
+        let smp = samples.get(key);
+        if (!smp) {
+          smp = { ms: { full: [], prefix: [], conflictFast: [], pie: [] }, em: { full: [], prefix: [], conflictFast: [], pie: [] }, agree: { pie: [], conflictFast: [] }, es: { pie: [], conflictFast: [] }, rot: [], enc: [], tokens: [] };
+          samples.set(key, smp);
+        }
+        for (const s of strategies) {
+          smp.ms[s].push(results[s].ms);
+          smp.em[s].push(results[s].line.trim() === sc.truth.trim() ? 100 : 0);
+        }
+        for (const s of ['pie', 'conflictFast'] as const) {
+          smp.agree[s].push(results[s].line === results.full.line ? 100 : 0);
+          smp.es[s].push(editSimilarity(results[s].line, results.full.line) * 100);
+        }
+        smp.rot.push(results.pie.rebuilt.rotateMs);
+        smp.enc.push(results.pie.rebuilt.encodedTokens);
+        smp.tokens.push(newIds.length);
+      }
+    }
+    for (const [edit, s] of samples) {
+      const row: Row = {
+        promptTokens: Math.round(mean(s.tokens)), edit, trials: s.tokens.length,
+        fullMs: r2(median(s.ms.full)), prefixMs: r2(median(s.ms.prefix)), conflictFastMs: r2(median(s.ms.conflictFast)), pieMs: r2(median(s.ms.pie)),
+        pieRotateMs: r2(median(s.rot)), pieEncodedTokens: r2(mean(s.enc)),
+        speedupVsFull: r2(median(s.ms.full) / median(s.ms.pie)), speedupVsPrefix: r2(median(s.ms.prefix) / median(s.ms.pie)),
+        emFull: r2(mean(s.em.full)), emPrefix: r2(mean(s.em.prefix)), emPie: r2(mean(s.em.pie)), emConflictFast: r2(mean(s.em.conflictFast)),
+        agreePie: r2(mean(s.agree.pie)), agreeConflictFast: r2(mean(s.agree.conflictFast)), esPie: r2(mean(s.es.pie)), esConflictFast: r2(mean(s.es.conflictFast)),
+        beyondTrainedContext: mean(s.tokens) > model.config.maxPositions,
+      };
+      rows.push(row);
+      console.error(`${row.promptTokens} tokens, ${edit}: full ${row.fullMs} ms, prefix ${row.prefixMs}, conflict-fast ${row.conflictFastMs}, PIE ${row.pieMs} (${row.speedupVsFull}x full)`);
+    }
+  }
+
+  const rotation = rotationCost(model);
+  console.log('| tokens | edit | n | full ms | prefix ms | conflict-fast ms | PIE ms | PIE rotate ms | PIE encoded | ×full | ×prefix | EM full | EM PIE | EM CF | agree PIE | agree CF | ES PIE | ES CF |');
+  console.log('|---:|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|');
+  for (const r of rows) {
+    console.log(`| ${r.promptTokens}${r.beyondTrainedContext ? '*' : ''} | ${r.edit} | ${r.trials} | ${r.fullMs} | ${r.prefixMs} | ${r.conflictFastMs} | ${r.pieMs} | ${r.pieRotateMs} | ${r.pieEncodedTokens} | ${r.speedupVsFull} | ${r.speedupVsPrefix} | ${r.emFull} | ${r.emPie} | ${r.emConflictFast} | ${r.agreePie} | ${r.agreeConflictFast} | ${r.esPie} | ${r.esConflictFast} |`);
+  }
+  if (rows.some((r) => r.beyondTrainedContext)) console.log(`* beyond the model's trained context (${model.config.maxPositions} positions)`);
+  console.log(`\na forward call costs about ${callCost} tokens of encoding (measured); PIE and conflict-fast re-encode shorter unchanged runs between edits`);
+  console.log('rotation kernel (float32, JS):');
+  for (const r of rotation) console.log(`  ${r.shape}: ${r.ms} ms for ${r.tokens} tokens (${r.nsPerPair} ns per rotated pair)`);
+  const result = { model: model.dir, package: pkg, maxPositions: model.config.maxPositions, callCostTokens: callCost, rows, rotation };
+  if (values.json) {
+    fs.mkdirSync(path.dirname(path.resolve(values.json)), { recursive: true });
+    fs.writeFileSync(values.json, JSON.stringify(result, null, 2));
+  }
+  await model.dispose();
+}
+
+/** Cost of rotating 2048 cached tokens, for this model and for DeepSeek-Coder-1.3B's shape (one layer, scaled). */
+function rotationCost(model: CodeModel): { shape: string; tokens: number; ms: number; nsPerPair: number }[] {
+  const out: { shape: string; tokens: number; ms: number; nsPerPair: number }[] = [];
+  const shapes = [
+    { shape: `this model (${model.config.numLayers} layers × ${model.config.numKvHeads} kv heads × ${model.config.headDim})`, layers: model.config.numLayers, heads: model.config.numKvHeads, dim: model.config.headDim, scale: 1 },
+    { shape: 'DeepSeek-Coder-1.3B (24 layers × 16 kv heads × 128; 1 layer timed ×24)', layers: 1, heads: 16, dim: 128, scale: 24 },
+  ];
+  for (const s of shapes) {
+    const tokens = 2048;
+    const n = s.heads * tokens * s.dim;
+    const keys = Array.from({ length: s.layers }, () => Float32Array.from({ length: n }, (_, i) => Math.sin(i)));
+    const values = Array.from({ length: s.layers }, () => new Float32Array(n));
+    const cache = new KvCache('float32', s.layers, s.heads, s.dim, keys, values, tokens);
+    const spec = resolveRotary({ headDim: s.dim, rotaryDim: s.dim, rotaryStyle: 'half', ropeTheta: 10000, ropeScaling: null, maxPositions: 8192 });
+    if (!spec.ok) continue;
+    const shifter = new RotaryShifter(spec.spec);
+    shifter.shiftKeys(cache, 0, tokens, 3, 0); // warm up (JIT, position table)
+    const times: number[] = [];
+    for (let i = 0; i < 5; i++) {
+      const t0 = performance.now();
+      shifter.shiftKeys(cache, 0, tokens, 3 + i, 0);
+      times.push(performance.now() - t0);
+    }
+    const ms = median(times) * s.scale;
+    out.push({ shape: s.shape, tokens, ms: r2(ms), nsPerPair: r2((ms * 1e6) / (s.layers * s.scale * s.heads * tokens * (s.dim / 2))) });
+    cache.dispose();
+  }
+  return out;
+}
+
+main().catch((err: unknown) => {
+  console.error(err);
+  process.exitCode = 1;
+});

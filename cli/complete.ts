@@ -1,0 +1,110 @@
+// npm run complete -- --file F --at LINE:COL [--model DIR] [--max-tokens N] [--json]
+//   [--monitor on|off] [--monitor-timeout MS] [--heal on|off] [--verbose]
+//   [--variant default|quantized|fp16|q4|...] [--temperature T] [--top-p P] [--seed S] [--stop line,block|eos|none]
+//   [--edit-replay EDITS.json [--no-pie]]   (see cli/editReplay.ts: edit, complete, print the PIE path and time)
+import { parseArgs } from 'node:util';
+import { MonitorService } from '../language-monitor/index.js';
+import { CodeModel, ModelError, defaultModelDir, readDocument, splitAt } from '../model/index.js';
+import { parseOnOff, parsePositiveInt, parseStop, parseVariant, reportCliError } from './args.js';
+import { runEditReplay } from './editReplay.js';
+import { completeAt, languageIdFor, prepareMonitor, summarizeStatistics } from './monitored.js';
+
+const usage = 'usage: npm run complete -- --file F --at LINE:COL [--model DIR] [--max-tokens N] [--json] [--variant V] [--temperature T] [--top-p P] [--seed S] [--stop line|block|eos|none] [--threads N] [--monitor on|off] [--monitor-timeout MS] [--heal on|off] [--verbose] [--edit-replay EDITS.json [--no-pie]]';
+
+async function main(): Promise<void> {
+  const { values } = parseArgs({
+    options: {
+      file: { type: 'string' },
+      at: { type: 'string' },
+      model: { type: 'string' },
+      'max-tokens': { type: 'string' },
+      json: { type: 'boolean', default: false },
+      variant: { type: 'string' },
+      temperature: { type: 'string' },
+      'top-p': { type: 'string' },
+      seed: { type: 'string' },
+      stop: { type: 'string' },
+      threads: { type: 'string' },
+      'edit-replay': { type: 'string' },
+      'no-pie': { type: 'boolean', default: false },
+      monitor: { type: 'string' },
+      'monitor-timeout': { type: 'string' },
+      heal: { type: 'string' },
+      verbose: { type: 'boolean', default: false },
+      help: { type: 'boolean', default: false },
+    },
+    strict: true,
+  });
+  if (values.help || !values.file || !values.at) {
+    console.error(usage);
+    process.exitCode = values.help ? 0 : 2;
+    return;
+  }
+  const at = /^(\d+):(\d+)$/.exec(values.at);
+  if (!at) throw new ModelError('--at', `"${values.at}" is not LINE:COL (1-based, e.g. 12:5)`);
+  const maxTokens = parsePositiveInt('--max-tokens', values['max-tokens'], 64);
+  const temperature = values.temperature === undefined ? 0 : Number(values.temperature);
+  if (!(temperature >= 0)) throw new ModelError('--temperature', `expected a number ≥ 0, got "${values.temperature}"`);
+  const topP = values['top-p'] === undefined ? 1 : Number(values['top-p']);
+  if (!(topP > 0 && topP <= 1)) throw new ModelError('--top-p', `expected a number in (0, 1], got "${values['top-p']}"`);
+  const stop = parseStop(values.stop, 'block');
+  const heal = parseOnOff('--heal', values.heal, true);
+  const monitorTimeout = parsePositiveInt('--monitor-timeout', values['monitor-timeout'], 300);
+  const replay = values['edit-replay'];
+  const languageId = languageIdFor(values.file);
+  const monitorOn = parseOnOff('--monitor', values.monitor, true) && !replay;
+
+  const text = readDocument(values.file);
+  const { prefix, suffix, offset } = splitAt(text, Number(at[1]), Number(at[2]));
+  const log = values.verbose ? (m: string) => console.error(`monitor: ${m}`) : undefined;
+  const monitor = monitorOn && languageId ? await MonitorService.create({ timeoutMs: monitorTimeout, log }) : undefined;
+  let model: CodeModel | undefined;
+  try {
+    // The server starts while the model loads; the completion waits for both.
+    const [loaded, ready] = await Promise.all([
+      CodeModel.load(values.model ?? defaultModelDir, {
+        variant: parseVariant(values.variant),
+        threads: values.threads === undefined ? undefined : parsePositiveInt('--threads', values.threads, 1),
+      }),
+      monitor ? prepareMonitor(monitor, values.file, text) : Promise.resolve(false),
+    ]);
+    model = loaded;
+    if (replay) {
+      await runEditReplay(model, replay, prefix, suffix, { pie: !values['no-pie'], maxTokens, stop, json: values.json, heal });
+      return;
+    }
+    if (monitorOn && !ready) console.error(`note: no monitor for ${values.file} (${languageId ? 'its language server did not start' : 'no language server for this file type'}); completing without it`);
+    const { result, prompt, monitored } = await completeAt(model, { file: values.file, text, offset }, {
+      maxTokens,
+      temperature,
+      topP,
+      seed: values.seed === undefined ? undefined : Number(values.seed),
+      stop,
+      heal,
+      monitor: ready ? monitor : undefined,
+    });
+    if (values.json) {
+      console.log(JSON.stringify({
+        completion: result.text,
+        tokens: result.tokens.length,
+        promptTokens: result.promptTokens,
+        msFirstToken: round(result.msFirstToken),
+        msTotal: round(result.msTotal),
+        model: model.dir,
+        stopReason: result.stopReason,
+        format: prompt.format,
+        healed: prompt.healed,
+        monitor: monitored && monitor ? { languageId, ...summarizeStatistics(monitor.statistics()) } : null,
+      }));
+    } else {
+      process.stdout.write(result.text + (result.text.endsWith('\n') ? '' : '\n'));
+    }
+  } finally {
+    await model?.dispose();
+    await monitor?.dispose();
+  }
+}
+
+const round = (ms: number) => Math.round(ms * 100) / 100;
+
+main().catch(reportCliError);

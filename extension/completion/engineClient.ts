@@ -1,0 +1,180 @@
+import { Worker, type WorkerOptions } from 'node:worker_threads';
+import type { FromWorker, ModelInfo, ModelSpec, ToWorker } from '../engineWorker/protocol.js';
+import { silentLog, type CompletionEngine, type GenerateRequest, type GenerateSummary, type GenerationStream, type Log } from './types.js';
+
+export type EngineState = { kind: 'idle' } | { kind: 'loading'; dir: string } | { kind: 'ready'; info: ModelInfo } | { kind: 'error'; message: string };
+
+interface Pending {
+  chunks: string[];
+  wake: (() => void) | undefined;
+  ended: boolean;
+  resolveSummary: (s: GenerateSummary) => void;
+  rejectSummary: (e: Error) => void;
+}
+
+/**
+ * The extension host's handle on the engine worker thread: the model runs there, so typing never waits
+ * on it. Generations stream back as messages; aborting a request's signal aborts it in the worker.
+ */
+export class EngineClient implements CompletionEngine {
+  private readonly worker: Worker;
+  private nextId = 1;
+  private readonly pending = new Map<number, Pending>();
+  private loadWaiters: { resolve: (i: ModelInfo) => void; reject: (e: Error) => void }[] = [];
+  private stateValue: EngineState = { kind: 'idle' };
+  private readonly stateListeners = new Set<(s: EngineState) => void>();
+  private exited = false;
+
+  constructor(workerFile: string, private readonly log: Log = silentLog, workerOptions: WorkerOptions = {}) {
+    this.worker = new Worker(workerFile, { ...workerOptions, env: { ...process.env, ORT_DISABLE_TELEMETRY: '1' } });
+    this.worker.on('message', (m: FromWorker) => this.onMessage(m));
+    this.worker.on('error', (e) => {
+      this.log.error('engine worker crashed', e);
+      this.failAll(e instanceof Error ? e : new Error(String(e)));
+    });
+    this.worker.on('exit', (code) => {
+      this.exited = true;
+      if (code !== 0) this.failAll(new Error(`engine worker exited with code ${code}`));
+    });
+  }
+
+  get state(): EngineState {
+    return this.stateValue;
+  }
+
+  onStateChange(listener: (s: EngineState) => void): { dispose(): void } {
+    this.stateListeners.add(listener);
+    return { dispose: () => this.stateListeners.delete(listener) };
+  }
+
+  /** Loads (or replaces) the model; resolves when the worker has it ready. */
+  load(spec: ModelSpec): Promise<ModelInfo> {
+    this.setState({ kind: 'loading', dir: spec.dir });
+    return new Promise((resolve, reject) => {
+      this.loadWaiters.push({ resolve, reject });
+      this.post({ type: 'load', spec });
+    });
+  }
+
+  generate(request: GenerateRequest, signal: AbortSignal): GenerationStream {
+    const id = this.nextId++;
+    let resolveSummary!: (s: GenerateSummary) => void;
+    let rejectSummary!: (e: Error) => void;
+    const summary = new Promise<GenerateSummary>((res, rej) => {
+      resolveSummary = res;
+      rejectSummary = rej;
+    });
+    summary.catch(() => undefined); // consumers that stop early may never read it
+    const p: Pending = { chunks: [], wake: undefined, ended: false, resolveSummary, rejectSummary };
+    this.pending.set(id, p);
+    const abort = (): void => this.post({ type: 'abort', id });
+    if (signal.aborted) queueMicrotask(abort);
+    else signal.addEventListener('abort', abort, { once: true });
+    this.post({ type: 'generate', id, request });
+
+    const self = this;
+    async function* stream(): AsyncGenerator<string> {
+      try {
+        for (;;) {
+          if (p.chunks.length > 0) {
+            yield p.chunks.shift()!;
+            continue;
+          }
+          if (p.ended) break;
+          await new Promise<void>((r) => (p.wake = r));
+          p.wake = undefined;
+        }
+        await summary;
+      } finally {
+        // A consumer that stops early (a filter ended the completion) stops the worker too.
+        if (!p.ended) self.post({ type: 'abort', id });
+        signal.removeEventListener('abort', abort);
+      }
+    }
+    return Object.assign(stream(), { summary });
+  }
+
+  clearCaches(): void {
+    this.post({ type: 'clearCaches' });
+  }
+
+  restartLanguageServers(): void {
+    this.post({ type: 'restartLanguageServers' });
+  }
+
+  /** Lets the worker dispose its model, then ends the thread. */
+  async dispose(): Promise<void> {
+    if (this.exited) return;
+    const done = new Promise<void>((resolve) => {
+      const onMsg = (m: FromWorker): void => {
+        if (m.type === 'shutdownComplete') resolve();
+      };
+      this.worker.on('message', onMsg);
+      this.worker.once('exit', () => resolve());
+      setTimeout(resolve, 5000).unref();
+    });
+    this.post({ type: 'shutdown' });
+    await done;
+    await this.worker.terminate();
+  }
+
+  private post(m: ToWorker): void {
+    if (!this.exited) this.worker.postMessage(m);
+  }
+
+  private setState(s: EngineState): void {
+    this.stateValue = s;
+    for (const l of [...this.stateListeners]) l(s);
+  }
+
+  private onMessage(m: FromWorker): void {
+    switch (m.type) {
+      case 'loaded': {
+        this.setState({ kind: 'ready', info: m.info });
+        for (const w of this.loadWaiters.splice(0)) w.resolve(m.info);
+        break;
+      }
+      case 'loadFailed': {
+        this.setState({ kind: 'error', message: m.message });
+        for (const w of this.loadWaiters.splice(0)) w.reject(new Error(m.message));
+        break;
+      }
+      case 'text': {
+        const p = this.pending.get(m.id);
+        if (p) {
+          p.chunks.push(m.text);
+          p.wake?.();
+        }
+        break;
+      }
+      case 'done':
+      case 'failed': {
+        const p = this.pending.get(m.id);
+        if (!p) break;
+        this.pending.delete(m.id);
+        p.ended = true;
+        if (m.type === 'done') p.resolveSummary(m.summary);
+        else p.rejectSummary(new Error(m.message));
+        p.wake?.();
+        break;
+      }
+      case 'log':
+        if (m.level === 'error') this.log.error(m.message);
+        else this.log[m.level](m.message);
+        break;
+      case 'shutdownComplete':
+        break;
+    }
+  }
+
+  private failAll(e: Error): void {
+    this.setState({ kind: 'error', message: e.message });
+    for (const w of this.loadWaiters.splice(0)) w.reject(e);
+    for (const [id, p] of this.pending) {
+      this.pending.delete(id);
+      p.ended = true;
+      p.rejectSummary(e);
+      p.wake?.();
+    }
+  }
+}

@@ -1,0 +1,185 @@
+/**
+ * language-monitor: monitor-guided decoding over real language servers.
+ *
+ * One entry point for the command line, the extension and the evaluation harness:
+ *
+ * ```ts
+ * const monitors = await MonitorService.create({ timeoutMs: 300, log: (m) => output.appendLine(m) });
+ * await monitors.prepare({ languageId, uri, text });          // optional: start the server early
+ * const processors = monitors.createProcessors({ languageId, uri, text, offset, tokenizer, signal });
+ * for await (const t of engine.generate(prompt, { maxTokens, processors })) { ... }
+ * monitors.finish(processors);                                // roll the server's copy back
+ * monitors.statistics();  // triggers, server ms, masked steps, argmax changes, fast-forward savings
+ * await monitors.dispose();                                   // stops every server
+ * ```
+ *
+ * - Sessions: one language server per (language, workspace root), started lazily on first use, restarted
+ *   with backoff after a crash, stopped by `dispose()`. Built-in: TypeScript/JavaScript through
+ *   TypeScript 7 (`tsc --lsp --stdio`; `'typescript-language-server'` + TypeScript 6 as the alternative),
+ *   Python through `pyright-langserver --stdio`; others through `servers: { languageId: { command, args,
+ *   initializationOptions } }` (the `typeguide.monitor.servers` setting's shape).
+ * - `createProcessors` returns logits processors (model/types.ts) for one completion at `offset` in
+ *   `text`. The processor reads the generated tokens, mirrors them into a shadow copy of the document
+ *   held by the server (the user's file is never touched), detects triggers with tree-sitter
+ *   (`expr.`, `new `, argument lists, named imports), asks the server, masks tokens that cannot lead to a
+ *   legal identifier and forces the rest of an identifier when only one is left (ProcessResult.force).
+ * - Never stalls: a server slower than `timeoutMs` (default 300) leaves that trigger unconstrained; a
+ *   crashed or not-yet-started server means no constraint; answers are cached across steps and keystrokes.
+ * - Returns no processors for languages without a server or URIs outside `file:`.
+ */
+import fs from 'node:fs';
+import path from 'node:path';
+import { fileURLToPath, pathToFileURL } from 'node:url';
+import type { LogitsProcessor, TextTokenizer } from '../model/types.js';
+import { identifierByteTable, languageFamily, MaskBuilder } from './identifierMask.js';
+import { LspSession, type LspClient, type LspSessionOptions } from './lspSession.js';
+import { AnswerCache } from './monitors.js';
+import { emptyStatistics, MonitorProcessor, type MonitorStatistics } from './monitorProcessor.js';
+import { ServerRegistry, type BuiltinServerName, type CustomServerSetting } from './serverRegistry.js';
+import { ShadowDocument } from './shadowDocument.js';
+import { TokenIndex } from './tokenIndex.js';
+import { TriggerDetector, grammarFor, type TriggerKind } from './triggers.js';
+
+export { LspSession, type LspClient } from './lspSession.js';
+export { ServerRegistry, builtinServer, type ServerSpec, type CustomServerSetting } from './serverRegistry.js';
+export { TriggerDetector, lexicalState, type Trigger, type TriggerKind } from './triggers.js';
+export { TokenIndex } from './tokenIndex.js';
+export { CandidateSet, MaskBuilder, identifierByteTable } from './identifierMask.js';
+export { MonitorProcessor, emptyStatistics, type MonitorStatistics } from './monitorProcessor.js';
+export { ShadowDocument } from './shadowDocument.js';
+export * from './monitors.js';
+
+export interface MonitorServiceOptions {
+  /** Per-language server override: a built-in name or a custom command. */
+  servers?: Record<string, CustomServerSetting | BuiltinServerName>;
+  /** Bound on one server answer before decoding goes on unconstrained (ms). */
+  timeoutMs?: number;
+  /** Trigger kinds to monitor (default: all implemented). */
+  kinds?: readonly TriggerKind[];
+  log?: (message: string) => void;
+  session?: LspSessionOptions;
+  /** Builds the client for a server (tests pass fakes); defaults to a real LspSession. */
+  clientFactory?: (registry: ServerRegistry, languageId: string, rootUri: string) => LspClient | undefined;
+}
+
+export interface CompletionRequest {
+  languageId: string;
+  /** file: URI of the document (its folder tree decides the workspace root). */
+  uri: string;
+  /** The document's current text (the editor buffer, not the file on disk). */
+  text: string;
+  /** Cursor offset in `text` (UTF-16 code units). */
+  offset: number;
+  tokenizer: TextTokenizer;
+  signal?: AbortSignal;
+  /** Workspace root URI; found from tsconfig.json / package.json / pyproject.toml / .git when omitted. */
+  rootUri?: string;
+}
+
+const ROOT_MARKERS = ['tsconfig.json', 'jsconfig.json', 'package.json', 'pyproject.toml', 'setup.py', 'pyrightconfig.json', '.git'];
+
+/** The nearest folder above the file that looks like a project root (else the file's folder). */
+export function findRootUri(uri: string): string {
+  const file = fileURLToPath(uri);
+  let dir = path.dirname(file);
+  for (;;) {
+    if (ROOT_MARKERS.some((m) => fs.existsSync(path.join(dir, m)))) return pathToFileURL(dir).href;
+    const up = path.dirname(dir);
+    if (up === dir) return pathToFileURL(path.dirname(file)).href;
+    dir = up;
+  }
+}
+
+export class MonitorService {
+  private readonly registry: ServerRegistry;
+  private readonly sessions = new Map<string, LspClient>();
+  private readonly cache = new AnswerCache();
+  private readonly masks = new WeakMap<TokenIndex, Map<string, MaskBuilder>>();
+  private stats = emptyStatistics();
+  private readonly kinds: ReadonlySet<TriggerKind>;
+  private disposed = false;
+
+  private constructor(private readonly detector: TriggerDetector, private readonly options: MonitorServiceOptions) {
+    this.registry = new ServerRegistry({ servers: options.servers });
+    this.kinds = new Set(options.kinds ?? ['dereference', 'new', 'namedImport', 'arguments']);
+  }
+
+  /** Loads the tree-sitter grammars; servers start later, on first use. */
+  static async create(options: MonitorServiceOptions = {}): Promise<MonitorService> {
+    return new MonitorService(await TriggerDetector.create(), options);
+  }
+
+  get timeoutMs(): number { return this.options.timeoutMs ?? 300; }
+
+  /** Whether this language has a server and a grammar. */
+  supports(languageId: string): boolean {
+    return grammarFor(languageId) !== undefined && this.registry.serverFor(languageId) !== undefined;
+  }
+
+  /** The session for a document's language and root, created (not awaited) on first use. */
+  sessionFor(languageId: string, uri: string, rootUri?: string): LspClient | undefined {
+    if (this.disposed || !uri.startsWith('file:')) return undefined;
+    const root = rootUri ?? findRootUri(uri);
+    const spec = this.registry.serverFor(languageId);
+    if (!spec) return undefined;
+    const key = `${spec.name}\u0000${root}`;
+    let session = this.sessions.get(key);
+    if (!session) {
+      session = this.options.clientFactory
+        ? this.options.clientFactory(this.registry, languageId, root)
+        : new LspSession(spec, root, { log: this.options.log, ...this.options.session });
+      if (!session) return undefined;
+      this.sessions.set(key, session);
+      session.start().catch(() => undefined); // failures are logged by the session; decoding goes on
+    }
+    return session;
+  }
+
+  /** Starts the server for this document and opens it, resolving when the server is ready. */
+  async prepare(req: { languageId: string; uri: string; text: string; rootUri?: string }): Promise<boolean> {
+    const session = this.sessionFor(req.languageId, req.uri, req.rootUri);
+    if (!session) return false;
+    try { await session.start(); } catch { return false; }
+    session.openDocument(req.uri, req.languageId, req.text);
+    return true;
+  }
+
+  /** Logits processors for one completion; empty when the language is not monitored. */
+  createProcessors(req: CompletionRequest): LogitsProcessor[] {
+    if (!grammarFor(req.languageId)) return [];
+    const client = this.sessionFor(req.languageId, req.uri, req.rootUri);
+    if (!client) return [];
+    const index = TokenIndex.for(req.tokenizer);
+    const family = languageFamily(req.languageId);
+    let byFamily = this.masks.get(index);
+    if (!byFamily) { byFamily = new Map(); this.masks.set(index, byFamily); }
+    const identByte = identifierByteTable(family);
+    // One mask buffer per processor: completions may overlap (a new keystroke while one finishes).
+    const mask = new MaskBuilder(index, identByte);
+    const shadow = new ShadowDocument(client, req.uri, req.languageId, req.text, req.offset);
+    return [new MonitorProcessor({
+      client, shadow, detector: this.detector, index, mask, identByte, tokenizer: req.tokenizer,
+      languageId: req.languageId, cache: this.cache, stats: this.stats, timeoutMs: this.timeoutMs,
+      kinds: this.kinds, signal: req.signal,
+    })];
+  }
+
+  /** Ends a completion: the server's copy of the document goes back to the user's text. */
+  finish(processors: readonly LogitsProcessor[]): void {
+    for (const p of processors) if (p instanceof MonitorProcessor) p.finish();
+  }
+
+  statistics(): MonitorStatistics { return this.stats; }
+  resetStatistics(): void {
+    const fresh = emptyStatistics();
+    Object.assign(this.stats, fresh);
+  }
+
+  async dispose(): Promise<void> {
+    this.disposed = true;
+    const sessions = [...this.sessions.values()];
+    this.sessions.clear();
+    await Promise.all(sessions.map((s) => s.dispose()));
+    this.detector.dispose();
+  }
+}

@@ -1,0 +1,244 @@
+// End to end in a real VS Code (code-server 4.139.1 = VS Code 1.139.1, driven through Chromium):
+// installs the packaged VSIX into a fresh code-server, opens a fixture TypeScript project, types `acc.`
+// after a variable whose class is declared in another file, and checks the ghost text, Tab, and the
+// command palette entries. Screenshots go to test-results/e2e/.
+import assert from 'node:assert/strict';
+import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
+import fs from 'node:fs';
+import net from 'node:net';
+import os from 'node:os';
+import path from 'node:path';
+import { after, before, describe, it } from 'node:test';
+import { chromium, type Browser, type Page } from 'playwright-core';
+import { installVsCode, REPO_ROOT, type VsCodeInstall } from './installVsCode.js';
+
+const RESULTS = path.join(REPO_ROOT, 'test-results', 'e2e');
+const FIXTURE = path.join(__dirname, 'fixtures', 'bank');
+const EXTENSION_ID = 'typeguide.typeguide';
+
+/** Public members of the fixture's Account class, read from its source (never hard-coded). */
+function accountMembers(): string[] {
+  const src = fs.readFileSync(path.join(FIXTURE, 'src', 'account.ts'), 'utf8');
+  const methods = [...src.matchAll(/^ {2}(?!constructor|private)(\w+)\(/gm)].map((m) => m[1]);
+  const params = [...src.matchAll(/(?:readonly|public) (\w+)/g)].map((m) => m[1]).filter((n) => !src.includes(`private readonly ${n}`));
+  return [...new Set([...methods, ...params])];
+}
+
+function freePort(): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const srv = net.createServer();
+    srv.listen(0, '127.0.0.1', () => {
+      const port = (srv.address() as net.AddressInfo).port;
+      srv.close(() => resolve(port));
+    });
+    srv.on('error', reject);
+  });
+}
+
+async function waitForHttp(url: string, timeoutMs: number, server: ChildProcess): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  while (Date.now() < deadline) {
+    if (server.exitCode !== null) throw new Error(`code-server exited with ${server.exitCode}`);
+    try {
+      if ((await fetch(url)).ok) return;
+    } catch {
+      // not listening yet
+    }
+    await new Promise((r) => setTimeout(r, 250));
+  }
+  throw new Error(`${url} did not answer within ${timeoutMs} ms`);
+}
+
+describe('TypeGuide in code-server', { timeout: 30 * 60_000 }, () => {
+  let vscode: VsCodeInstall;
+  let server: ChildProcess | undefined;
+  let browser: Browser | undefined;
+  let page: Page;
+  let userDir: string;
+  let workspace: string;
+  const serverLog: string[] = [];
+
+  const shot = async (name: string): Promise<string> => {
+    const file = path.join(RESULTS, `${name}.png`);
+    await page.screenshot({ path: file });
+    return file;
+  };
+
+  const runCommand = async (title: string): Promise<void> => {
+    await page.keyboard.press('F1');
+    const input = page.locator('.quick-input-widget input');
+    await input.waitFor({ state: 'visible' });
+    await input.fill(`>${title}`);
+    await page.locator('.quick-input-list .monaco-list-row', { hasText: title }).first().waitFor({ state: 'visible' });
+    await page.keyboard.press('Enter');
+  };
+
+  /** The TypeGuide output channel, as VS Code writes it to the logs folder. */
+  const typeGuideLog = (): string => {
+    const logs = path.join(userDir, 'logs');
+    const files = fs.readdirSync(logs, { recursive: true, encoding: 'utf8' }).filter((f) => f.endsWith('TypeGuide.log'));
+    return files.map((f) => fs.readFileSync(path.join(logs, f), 'utf8')).join('\n');
+  };
+
+  const userSettings = (): Record<string, unknown> => {
+    const file = path.join(userDir, 'User', 'settings.json');
+    return JSON.parse(fs.readFileSync(file, 'utf8').replace(/^\s*\/\/.*$/gm, '')) as Record<string, unknown>;
+  };
+
+  before(async () => {
+    fs.mkdirSync(RESULTS, { recursive: true });
+    vscode = installVsCode();
+    const node = path.join(vscode.nodeBinDir, 'node');
+    const pkg = spawnSync(process.execPath, [path.join(REPO_ROOT, 'scripts', 'package.mjs')], { cwd: REPO_ROOT, encoding: 'utf8', stdio: ['ignore', 'pipe', 'inherit'] });
+    assert.equal(pkg.status, 0, `npm run package failed:\n${pkg.stdout}`);
+    const vsix = path.join(REPO_ROOT, (JSON.parse(pkg.stdout.trim().split('\n').at(-1)!) as { vsix: string }).vsix);
+
+    const tmp = fs.mkdtempSync(path.join(os.tmpdir(), 'typeguide-e2e-'));
+    userDir = path.join(tmp, 'user-data');
+    const extDir = path.join(tmp, 'extensions');
+    workspace = path.join(tmp, 'bank');
+    fs.cpSync(FIXTURE, workspace, { recursive: true });
+    fs.mkdirSync(path.join(userDir, 'User'), { recursive: true });
+    fs.writeFileSync(path.join(userDir, 'User', 'settings.json'), JSON.stringify({
+      'chat.disableAIFeatures': true,
+      'workbench.secondarySideBar.defaultVisibility': 'hidden',
+      'workbench.startupEditor': 'none',
+      'workbench.tips.enabled': false,
+      'security.workspace.trust.enabled': false,
+      'editor.quickSuggestions': { other: 'off', comments: 'off', strings: 'off' },
+      'editor.suggestOnTriggerCharacters': false,
+      'editor.inlineSuggest.enabled': true,
+      'typeguide.logLevel': 'debug',
+      'typeguide.maxTokens': 24,
+    }, null, 2));
+    const env = {
+      ...Object.fromEntries(Object.entries(process.env).filter(([k]) => !/^npm_/i.test(k))),
+      PATH: `${vscode.nodeBinDir}${path.delimiter}${process.env.PATH ?? ''}`,
+      XDG_CONFIG_HOME: path.join(tmp, 'xdg-config'),
+      XDG_DATA_HOME: path.join(tmp, 'xdg-data'),
+      ORT_DISABLE_TELEMETRY: '1',
+    };
+    const common = ['--user-data-dir', userDir, '--extensions-dir', extDir];
+    const inst = spawnSync(node, [vscode.codeServerEntry, ...common, '--install-extension', vsix], { env, encoding: 'utf8' });
+    assert.equal(inst.status, 0, `installing the VSIX failed:\n${inst.stdout}\n${inst.stderr}`);
+    assert.ok(fs.readdirSync(extDir).some((d) => d.startsWith(EXTENSION_ID)), `${EXTENSION_ID} is in ${extDir}`);
+
+    const port = await freePort();
+    server = spawn(node, [vscode.codeServerEntry, '--auth', 'none', '--bind-addr', `127.0.0.1:${port}`, '--disable-telemetry', '--disable-update-check',
+      '--disable-workspace-trust', ...common, workspace], { env, detached: true, stdio: ['ignore', 'pipe', 'pipe'] });
+    for (const s of [server.stdout!, server.stderr!]) s.on('data', (d: Buffer) => serverLog.push(d.toString()));
+    await waitForHttp(`http://127.0.0.1:${port}/healthz`, 60_000, server);
+
+    browser = await chromium.launch({
+      executablePath: vscode.chromium,
+      args: ['--headless', '--no-sandbox', '--disable-gpu', '--disable-background-networking', '--disable-component-update', '--disable-sync', '--no-first-run'],  // playwright gives it a fresh profile
+    });
+    page = await browser.newPage({ viewport: { width: 1280, height: 800 } });
+    await page.goto(`http://127.0.0.1:${port}/?folder=${encodeURIComponent(workspace)}`);
+    await page.locator('.monaco-workbench').waitFor({ state: 'visible', timeout: 60_000 });
+  });
+
+  after(async () => {
+    if (page) await shot('zz-final').catch(() => undefined);
+    await browser?.close();
+    if (server?.pid) {
+      try {
+        process.kill(-server.pid, 'SIGTERM'); // its process group: extension host, worker, language servers
+      } catch {
+        // already gone
+      }
+    }
+    fs.writeFileSync(path.join(RESULTS, 'code-server.log'), serverLog.join(''));
+  });
+
+  it('activates and loads the default model (status bar says ready)', async () => {
+    await page.locator('.statusbar-item', { hasText: 'TypeGuide: ready' }).waitFor({ state: 'visible', timeout: 120_000 });
+  });
+
+  it('shows ghost text with a member of the class declared in another file, and Tab accepts it', async () => {
+    await page.keyboard.press('Control+P');
+    await page.locator('.quick-input-widget input').fill('main.ts');
+    await page.locator('.quick-input-list .monaco-list-row', { hasText: 'main.ts' }).first().waitFor({ state: 'visible' });
+    await page.keyboard.press('Enter');
+    const editor = page.locator('.editor-instance .monaco-editor').first();
+    await editor.locator('.view-lines', { hasText: 'new Account' }).waitFor({ state: 'visible' });
+    await editor.locator('.view-lines').click();
+    await page.keyboard.press('Control+End');
+    await page.keyboard.type('acc.', { delay: 60 });
+
+    const ghost = editor.locator('.ghost-text-decoration, .ghost-text').first();
+    try {
+      await ghost.waitFor({ state: 'visible', timeout: 15_000 });
+    } catch {
+      // The first completion may run before the language server is warm: ask once more, by hand.
+      await runCommand('TypeGuide: Trigger Completion');
+      await ghost.waitFor({ state: 'visible', timeout: 60_000 });
+    }
+    // Streaming shows the first tokens within the time budget; the finished generation then extends the
+    // suggestion (re-triggered from the cache). Wait for the generation to end and the text to settle.
+    await page.locator('.statusbar-item', { hasText: 'TypeGuide: ready' }).waitFor({ state: 'visible', timeout: 60_000 });
+    let suggestion = '';
+    for (let last = '', stable = 0; stable < 5; await page.waitForTimeout(200)) {
+      // The part on the cursor's line (further lines of a multi-line suggestion are separate elements).
+      suggestion = (await editor.locator('.ghost-text-decoration').first().innerText()).replace(/\u00a0/g, ' ');
+      stable = suggestion === last ? stable + 1 : 0;
+      last = suggestion;
+    }
+    const file = await shot('01-ghost-text');
+    if (process.env.TYPEGUIDE_README_SCREENSHOT) fs.copyFileSync(file, path.join(REPO_ROOT, 'docs', 'screenshot.png'));
+    const member = /^\w+/.exec(suggestion)?.[0];
+    const members = accountMembers();
+    assert.ok(member && members.includes(member), `ghost text ${JSON.stringify(suggestion)} starts with a member of Account (${members.join(', ')})`);
+
+    await page.keyboard.press('Tab');
+    await editor.locator('.view-lines', { hasText: `acc.${member}` }).waitFor({ state: 'visible' });
+    await ghost.waitFor({ state: 'hidden' });
+    await shot('02-accepted');
+  });
+
+  it('Select Model lists the built-in and downloadable models and selects one', async () => {
+    await runCommand('TypeGuide: Select Model');
+    const row = page.locator('.quick-input-list .monaco-list-row', { hasText: 'TypeGuide default (embedded)' });
+    await row.waitFor({ state: 'visible' });
+    assert.ok(await page.locator('.quick-input-list .monaco-list-row', { hasText: 'Qwen2.5-Coder 0.5B' }).isVisible());
+    await shot('03-select-model');
+    await row.click();
+    await page.locator('.quick-input-widget').waitFor({ state: 'hidden' });
+    await waitFor(() => typeGuideLog().includes('selected model typeguide-default'), 'the selection reaches the extension');
+    await page.locator('.statusbar-item', { hasText: 'TypeGuide: ready' }).waitFor({ state: 'visible', timeout: 120_000 });
+  });
+
+  it('Toggle Monitor flips the setting and says so', async () => {
+    await runCommand('TypeGuide: Toggle Monitor');
+    await page.locator('.notification-toast', { hasText: 'TypeGuide: monitor off' }).waitFor({ state: 'visible' });
+    await waitFor(() => userSettings()['typeguide.monitor.enabled'] === false, 'monitor disabled in user settings');
+    await shot('04-toggle-monitor');
+    await runCommand('TypeGuide: Toggle Monitor');
+    await waitFor(() => userSettings()['typeguide.monitor.enabled'] === true, 'monitor enabled again');
+  });
+
+  it('Show Statistics reports latency and the extension host event-loop delay', async () => {
+    await runCommand('TypeGuide: Show Statistics');
+    const stats = page.locator('.editor-instance .view-lines', { hasText: 'TypeGuide statistics' });
+    await stats.waitFor({ state: 'visible' });
+    const text = (await stats.innerText()).replace(/\u00a0/g, ' ');
+    await shot('05-statistics');
+    fs.writeFileSync(path.join(RESULTS, 'statistics.md'), text);
+    console.log(text);
+    assert.match(text, /event-loop delay/);
+    assert.match(text, /Generations \| [1-9]/);
+  });
+});
+
+async function waitFor(check: () => boolean, what: string, timeoutMs = 10_000): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    try {
+      if (check()) return;
+    } catch {
+      // file being written
+    }
+    if (Date.now() > deadline) throw new Error(`timed out waiting until ${what}`);
+    await new Promise((r) => setTimeout(r, 100));
+  }
+}

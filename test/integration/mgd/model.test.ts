@@ -1,0 +1,88 @@
+// The harness with the real default model (ONNX) on the fixture package. Model outputs are never
+// hard-coded (the shipped model changes): the test checks how outputs are cut, scored and checked.
+import assert from 'node:assert/strict';
+import fs from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { after, before, describe, it } from 'node:test';
+import { defaultModelDir } from '../../../model/index.js';
+import { runEvaluation, type EvalRun } from '../../../bench/mgd/evaluate.js';
+import { firstLine, matchScores } from '../../../bench/mgd/metrics.js';
+import { loadModel, ModelCompleter } from '../../../bench/mgd/modelCompleter.js';
+import { LanguageMonitorProvider } from '../../../bench/mgd/monitorProvider.js';
+import { installPackage, parsePackageList } from '../../../bench/mgd/packages.js';
+import { identifiers } from '../../../bench/mgd/metrics.js';
+import { legalMembers } from '../../../bench/mgd/sites.js';
+import { TsProject } from '../../../bench/mgd/tsProject.js';
+
+const FIXTURES = path.resolve(__dirname, '../../fixtures/mgd');
+const haveModel = fs.existsSync(path.join(defaultModelDir, 'onnx', 'model.onnx'));
+
+void describe('mgd harness with the default model', { skip: haveModel ? false : 'model/default-model/onnx/model.onnx is absent' }, () => {
+  let completer: ModelCompleter;
+  let run: EvalRun;
+
+  before(async () => {
+    completer = new ModelCompleter(await loadModel(defaultModelDir), { maxNewTokens: 16, maxPromptTokens: 512 });
+    const specs = parsePackageList(fs.readFileSync(path.join(FIXTURES, 'packages.txt'), 'utf8'), FIXTURES);
+    run = await runEvaluation({ specs, cacheDir: path.join(os.tmpdir(), 'mgd-unused-cache'), limit: 3, seed: 1, completer });
+  });
+  after(() => completer.dispose());
+
+  void it('completes every site in both configurations, one line each, scored consistently', () => {
+    assert.equal(run.results.length, 3);
+    assert.deepEqual(run.modes, completer.supportsFim ? ['left', 'fim'] : ['left']);
+    for (const r of run.results) {
+      for (const mode of run.modes) {
+        const arm = r.configs[mode]!.without;
+        assert.equal(arm.text, firstLine(arm.text), 'completions stop at the end of the line');
+        assert.ok(arm.ms > 0);
+        assert.deepEqual({ nim: arm.nim, ism: arm.ism, pm: arm.pm }, matchScores(arm.text, r.site.truth));
+        assert.equal(arm.cr, arm.text.trim() !== '' && arm.errors <= r.baselineErrors ? 1 : 0);
+      }
+    }
+  });
+
+  void it('is deterministic: greedy decoding gives the same text at the same site', async () => {
+    const r = run.results[0];
+    const again = await completer.complete({
+      site: r.site, text: fs.readFileSync(r.site.file, 'utf8'), root: path.dirname(r.site.file), mode: 'left', monitor: false,
+      prefix: fs.readFileSync(r.site.file, 'utf8').slice(0, r.site.offset), suffix: fs.readFileSync(r.site.file, 'utf8').slice(r.site.lineEnd),
+    });
+    assert.equal(firstLine(again.text).trimEnd(), r.configs.left!.without.text);
+  });
+});
+
+void describe('mgd harness with the default model and the language monitor (TypeScript 7 server)', { skip: haveModel ? false : 'model/default-model/onnx/model.onnx is absent' }, () => {
+  let completer: ModelCompleter;
+  let monitor: LanguageMonitorProvider;
+  let run: EvalRun;
+  let project: TsProject;
+
+  before(async () => {
+    // A generous server bound: this test is about what the monitor allows, not about its latency.
+    monitor = new LanguageMonitorProvider({ timeoutMs: 10_000 });
+    completer = new ModelCompleter(await loadModel(defaultModelDir), { maxNewTokens: 16, maxPromptTokens: 512, monitor });
+    const specs = parsePackageList(fs.readFileSync(path.join(FIXTURES, 'packages.txt'), 'utf8'), FIXTURES);
+    run = await runEvaluation({ specs, cacheDir: path.join(os.tmpdir(), 'mgd-unused-cache'), limit: 4, seed: 3, completer, modes: ['left'] });
+    const pkg = await installPackage(specs[0], os.tmpdir());
+    project = new TsProject(pkg.files, pkg.dir);
+  });
+  after(async () => {
+    project.dispose();
+    await completer.dispose();
+  });
+
+  void it('with the monitor, every completion starts with a member the receiver has', () => {
+    assert.equal(run.results.length, 4);
+    for (const r of run.results) {
+      const withText = r.configs.left!.with.text;
+      const first = identifiers(withText)[0];
+      assert.ok(first !== undefined, `${r.site.id}: the monitor lets the completion start with an identifier, got ${JSON.stringify(withText)}`);
+      assert.ok(legalMembers(project, r.site.file, r.site.offset)?.has(first), `${r.site.id}: ${first} is not a member of ${r.site.receiver}`);
+    }
+    const stats = monitor.statistics();
+    assert.ok(stats.triggers.dereference >= 4, 'a dereference trigger at every site');
+    assert.equal(stats.timeouts, 0);
+  });
+});
