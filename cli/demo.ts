@@ -1,9 +1,9 @@
-// npm run demo -- [--model DIR] [--max-tokens N] [--json] [--monitor-timeout MS] [--fim]
+// npm run demo -- [--model DIR] [--max-tokens N] [--json] [--monitor-timeout MS] [--left]
 // On the bundled sample project (demo-project/):
 //  1. completes several positions (most after `obj.`) with the default model, WITHOUT and WITH the
 //     language monitor, and says whether each completion names a real member (the server's own
 //     completion list at that point). The rest of the cursor's line is hidden; the model fills it in,
-//     left to right (--fim: with the rest of the file as the FIM suffix).
+//     with the rest of the file as the FIM suffix, as the extension does (--left: left context only).
 //  2. types a few keystrokes in fill-in-the-middle mode and completes after each, with and without
 //     PIE (KV-cache repositioning), printing the path taken, the tokens encoded and the time per key.
 import fs from 'node:fs';
@@ -69,7 +69,7 @@ async function main(): Promise<void> {
       'max-tokens': { type: 'string' },
       'monitor-timeout': { type: 'string' },
       json: { type: 'boolean', default: false },
-      fim: { type: 'boolean', default: false },
+      left: { type: 'boolean', default: false },
     },
   });
   const maxTokens = parsePositiveInt('--max-tokens', values['max-tokens'], 16);
@@ -106,7 +106,7 @@ async function main(): Promise<void> {
 
       const side = async (withMonitor: boolean): Promise<Side> => {
         monitor.resetStatistics();
-        const { result } = await completeAt(model!, { file, text, offset }, { maxTokens, stop, temperature: 0, heal: true, noFim: !values.fim, monitor: withMonitor ? monitor : undefined });
+        const { result } = await completeAt(model!, { file, text, offset }, { maxTokens, stop, temperature: 0, heal: true, noFim: values.left, monitor: withMonitor ? monitor : undefined });
         const identifier = leadingIdentifier(result.text);
         return {
           completion: result.text,
@@ -121,7 +121,7 @@ async function main(): Promise<void> {
       };
       const without = await side(false);
       const withMonitor = await side(true);
-      const prompt = model.buildPrompt(text.slice(0, offset), text.slice(offset), { maxTokens, heal: true, noFim: !values.fim });
+      const prompt = model.buildPrompt(text.slice(0, offset), text.slice(offset), { maxTokens, heal: true, noFim: values.left });
       results.push({
         at: `${site.file}:${line}:${col}`,
         linePrefix: text.slice(text.lastIndexOf('\n', offset - 1) + 1, offset).trimStart(),
@@ -134,7 +134,7 @@ async function main(): Promise<void> {
     const cursor = source.indexOf(keystrokes.cursorAfter) + keystrokes.cursorAfter.length;
     const run = async (pie: boolean): Promise<ReplayRecord[]> => {
       const out: ReplayRecord[] = [];
-      for await (const r of replayEdits(model!, source, cursor, [{ keys: keystrokes.keys }], { pie, maxTokens: 6, stop, heal: true, documentId: keystrokes.file })) out.push(r);
+      for await (const r of replayEdits(model!, source, cursor, [{ keys: keystrokes.keys }], { pie, maxTokens: 6, stop, heal: true, documentId: keystrokes.file, fimOrder: 'psm' })) out.push(r);
       return out;
     };
     replay = { pie: await run(true), full: await run(false) };
@@ -142,7 +142,7 @@ async function main(): Promise<void> {
     await model?.dispose();
     await monitor.dispose();
   }
-  print(values.json, values.fim, model!, loadMs, serverMs, results, replay!, performance.now() - t0);
+  print(values.json, !values.left, model!, loadMs, serverMs, results, replay!, performance.now() - t0);
 }
 
 /** Identifiers the server offers at `offset` (its completion list), or undefined when it gave none. */
@@ -205,7 +205,7 @@ function print(json: boolean, fim: boolean, model: CodeModel, loadMs: number, se
   }
   console.log(`\nreal members: ${summary.memberWithout}/${summary.sites} without the monitor, ${summary.memberWith}/${summary.sites} with it; exact line: ${summary.exactWithout} → ${summary.exactWith}\n`);
 
-  console.log(`2. Keystrokes ${JSON.stringify(keystrokes.keys)} in ${keystrokes.file} (fill-in-the-middle), completing after each: with PIE | without\n`);
+  console.log(`2. Keystrokes ${JSON.stringify(keystrokes.keys)} in ${keystrokes.file} (fill-in-the-middle, PSM layout as Qwen/DeepSeek/StarCoder prompt it), completing after each: with PIE | without\n`);
   console.log(' key    PIE: path  enc/prompt   ready ms | no PIE: path  enc/prompt   ready ms | completion (PIE)');
   for (let i = 1; i < replay.pie.length; i++) {
     const a = replay.pie[i];

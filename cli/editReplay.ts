@@ -113,6 +113,8 @@ export interface ReplayOptions {
   readonly completeFirst?: boolean;
   /** Token healing of the prompt's end (see PromptOptions.heal). Default false. */
   readonly heal?: boolean;
+  /** FIM layout override (see PromptOptions.fimOrder). Default: the model's own. */
+  readonly fimOrder?: 'psm' | 'spm';
 }
 
 /** Replays `steps` on `text` with the cursor at `cursor`, completing after each edit. */
@@ -123,7 +125,7 @@ export async function* replayEdits(model: CodeModel, text: string, cursor: numbe
   try {
     const complete = async (step: number, edit: string): Promise<ReplayRecord> => {
       const t0 = performance.now();
-      const prompt = model.buildPrompt(doc.text.slice(0, doc.cursor), doc.text.slice(doc.cursor), { maxTokens: options.maxTokens, heal: options.heal });
+      const prompt = model.buildPrompt(doc.text.slice(0, doc.cursor), doc.text.slice(doc.cursor), { maxTokens: options.maxTokens, heal: options.heal, fimOrder: options.fimOrder });
       const prepared = await cache.prepare(id, prompt.ids);
       const prepareMs = performance.now() - t0;
       const result = await (async () => {

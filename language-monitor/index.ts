@@ -21,7 +21,7 @@
  * - `createProcessors` returns logits processors (model/types.ts) for one completion at `offset` in
  *   `text`. The processor reads the generated tokens, mirrors them into a shadow copy of the document
  *   held by the server (the user's file is never touched), detects triggers with tree-sitter
- *   (`expr.`, `new `, argument lists, named imports), asks the server, masks tokens that cannot lead to a
+ *   (`expr.`, `new `, argument lists, `case ` over an enum or literal union, named imports), asks the server, masks tokens that cannot lead to a
  *   legal identifier and forces the rest of an identifier when only one is left (ProcessResult.force).
  * - Never stalls: a server slower than `timeoutMs` (default 300) leaves that trigger unconstrained; a
  *   crashed or not-yet-started server means no constraint; answers are cached across steps and keystrokes.
@@ -101,7 +101,7 @@ export class MonitorService {
 
   private constructor(private readonly detector: TriggerDetector, private readonly options: MonitorServiceOptions) {
     this.registry = new ServerRegistry({ servers: options.servers });
-    this.kinds = new Set(options.kinds ?? ['dereference', 'new', 'namedImport', 'arguments']);
+    this.kinds = new Set(options.kinds ?? ['dereference', 'new', 'case', 'namedImport', 'arguments']);
   }
 
   /** Loads the tree-sitter grammars; servers start later, on first use. */

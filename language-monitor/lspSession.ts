@@ -10,6 +10,7 @@ import {
   type ProtocolConnection,
   type CompletionItem,
   type CompletionList,
+  type Hover,
   type InitializeParams,
   type Position,
   type SignatureHelp,
@@ -38,6 +39,8 @@ export type RequestOutcome = 'ok' | 'timeout' | 'error' | 'garbage' | 'notReady'
 
 export interface CompletionAnswer { items: CompletionItem[] | undefined; outcome: RequestOutcome; ms: number }
 export interface SignatureAnswer { help: SignatureHelp | undefined; outcome: RequestOutcome; ms: number }
+/** `text`: the hover's contents as plain text (code fences kept), undefined when none came in time. */
+export interface HoverAnswer { text: string | undefined; outcome: RequestOutcome; ms: number }
 
 /** The session as monitors see it; `FakeLspClient` in the tests implements the same shape. */
 export interface LspClient {
@@ -50,8 +53,12 @@ export interface LspClient {
   documentText(uri: string): string | undefined;
   completion(uri: string, position: Position, timeoutMs: number, signal?: AbortSignal): Promise<CompletionAnswer>;
   signatureHelp(uri: string, position: Position, timeoutMs: number, signal?: AbortSignal): Promise<SignatureAnswer>;
+  hover(uri: string, position: Position, timeoutMs: number, signal?: AbortSignal): Promise<HoverAnswer>;
   dispose(): Promise<void>;
 }
+
+/** A server up this long before it exits counts as healthy (its backoff starts over). */
+const STABLE_MS = 60_000;
 
 export class LspSession implements LspClient {
   private proc: ChildProcess | undefined;
@@ -60,10 +67,14 @@ export class LspSession implements LspClient {
   private startPromise: Promise<void> | undefined;
   private restartTimer: NodeJS.Timeout | undefined;
   private consecutiveFailures = 0;
+  private readyAt = 0;
   private loggedOnce = new Set<string>();
   private _state: SessionState = 'idle';
   /** Number of times the process was (re)started; tests wait on it. */
   starts = 0;
+  /** The delay before the latest scheduled restart (ms); 0 before any crash. */
+  lastRestartDelayMs = 0;
+  private readyWaiters: { minStarts: number; resolve: () => void; reject: (err: Error) => void }[] = [];
   private readonly log: (message: string) => void;
 
   constructor(readonly spec: ServerSpec, readonly rootUri: string, private readonly opts: LspSessionOptions = {}) {
@@ -71,6 +82,8 @@ export class LspSession implements LspClient {
   }
 
   get state(): SessionState { return this._state; }
+  /** The server process id while one runs. */
+  get pid(): number | undefined { return this.proc?.pid; }
 
   /** Starts the server (idempotent); resolves when initialized, rejects when the start failed. */
   start(): Promise<void> {
@@ -149,7 +162,8 @@ export class LspSession implements LspClient {
     }
     if (this.proc !== proc) throw new Error('session restarted during start');
     this._state = 'ready';
-    this.consecutiveFailures = 0;
+    this.readyAt = performance.now();
+    this.settleWaiters();
     for (const [uri, doc] of this.docs) {
       void this.notify('textDocument/didOpen', { textDocument: { uri, languageId: doc.languageId, version: doc.version, text: doc.text } });
     }
@@ -172,21 +186,48 @@ export class LspSession implements LspClient {
     this.proc = undefined;
     if (this._state === 'disposed') return;
     this.logOnce('exit', `${this.spec.name}: server ${err ? `failed: ${err.message}` : `exited (code ${code}, signal ${signal})`}; restarting with backoff, completions continue unconstrained`);
+    // A crash after a long healthy run starts the backoff over.
+    if (this._state === 'ready' && performance.now() - this.readyAt > STABLE_MS) this.consecutiveFailures = 0;
     this.consecutiveFailures++;
     const max = this.opts.maxRestarts ?? 5;
     if (this.consecutiveFailures > max) {
       this._state = 'failed';
       this.logOnce('failed', `${this.spec.name}: gave up after ${max} restarts`);
+      this.settleWaiters();
       return;
     }
     this._state = 'restarting';
     const base = this.opts.initialBackoffMs ?? 200;
     const delay = Math.min(base * 2 ** (this.consecutiveFailures - 1), this.opts.maxBackoffMs ?? 10_000);
+    this.lastRestartDelayMs = delay;
     this.restartTimer = setTimeout(() => {
       this.restartTimer = undefined;
       this.start().catch(() => undefined); // a failed start exits the process, which schedules the next try
     }, delay);
-    this.restartTimer.unref();
+    this.settleWaiters();
+  }
+
+  /** Resolves once the server is ready after at least `minStarts` starts (e.g. `starts + 1`: after the
+   *  next restart); rejects when the session gives up or is disposed first. */
+  whenReady(minStarts = 0): Promise<void> {
+    if (this._state === 'idle') this.start().catch(() => undefined);
+    return new Promise((resolve, reject) => {
+      this.readyWaiters.push({ minStarts, resolve, reject });
+      this.settleWaiters();
+    });
+  }
+
+  private settleWaiters(): void {
+    const ended = this._state === 'failed' || this._state === 'disposed';
+    this.readyWaiters = this.readyWaiters.filter((w) => {
+      if (this._state === 'ready' && this.starts >= w.minStarts) w.resolve();
+      else if (ended) w.reject(new Error(`${this.spec.name}: session ${this._state}`));
+      else return true;
+      return false;
+    });
+    // A pending restart keeps the process alive only while someone waits for it.
+    if (this.readyWaiters.length > 0) this.restartTimer?.ref();
+    else this.restartTimer?.unref();
   }
 
   private logOnce(key: string, message: string): void {
@@ -252,6 +293,17 @@ export class LspSession implements LspClient {
     return { help: value ?? undefined, outcome: 'ok', ms: answer.ms };
   }
 
+  async hover(uri: string, position: Position, timeoutMs: number, signal?: AbortSignal): Promise<HoverAnswer> {
+    const answer = await this.request('textDocument/hover', { textDocument: { uri }, position }, timeoutMs, signal);
+    if (answer.outcome !== 'ok') return { text: undefined, outcome: answer.outcome, ms: answer.ms };
+    const text = hoverText(answer.value);
+    if (text === undefined && answer.value !== null) {
+      this.logOnce('garbage', `${this.spec.name}: hover answer is malformed; ignored`);
+      return { text: undefined, outcome: 'garbage', ms: answer.ms };
+    }
+    return { text, outcome: 'ok', ms: answer.ms };
+  }
+
   /** One request bounded by `timeoutMs`; a late answer is dropped (the caller goes on unconstrained). */
   async request(method: string, params: unknown, timeoutMs: number, signal?: AbortSignal): Promise<{ value: unknown; outcome: RequestOutcome; ms: number }> {
     const t0 = performance.now();
@@ -278,6 +330,8 @@ export class LspSession implements LspClient {
       if (raced === 'timeout') this.logOnce('timeout', `${this.spec.name}: ${method} slower than ${timeoutMs} ms; decoding continues unconstrained`);
       // raced === 'error': the server exited mid-request; onExit logs that once.
       if (typeof raced === 'string') return done(undefined, raced);
+      // Only a server that answers counts as recovered: one that crashes on every request backs off further.
+      this.consecutiveFailures = 0;
       return done(raced.value, 'ok');
     } catch (err) {
       this.logOnce('request', `${this.spec.name}: ${method} failed: ${(err as Error).message}`);
@@ -297,6 +351,7 @@ export class LspSession implements LspClient {
     if (this._state === 'disposed') return;
     const wasReady = this._state === 'ready';
     this._state = 'disposed';
+    this.settleWaiters();
     clearTimeout(this.restartTimer);
     const proc = this.proc;
     const conn = this.conn;
@@ -330,4 +385,20 @@ export function completionItems(value: unknown): CompletionItem[] | undefined {
     return items.every(isItem) ? items : undefined;
   }
   return undefined;
+}
+
+/** The text of a hover answer (MarkupContent, MarkedString or MarkedString[]); undefined when malformed. */
+export function hoverText(value: unknown): string | undefined {
+  if (!value || typeof value !== 'object') return undefined;
+  const part = (c: unknown): string | undefined => {
+    if (typeof c === 'string') return c;
+    if (c && typeof c === 'object' && typeof (c as { value?: unknown }).value === 'string') return (c as { value: string }).value;
+    return undefined;
+  };
+  const contents = (value as Hover).contents as unknown;
+  if (Array.isArray(contents)) {
+    const parts = contents.map(part);
+    return parts.every((p) => p !== undefined) ? parts.join('\n') : undefined;
+  }
+  return part(contents);
 }

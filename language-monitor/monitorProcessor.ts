@@ -5,7 +5,7 @@
 import type { LogitsProcessor, ProcessResult, StepContext, TextTokenizer } from '../model/types.js';
 import { argmax, type MaskBuilder } from './identifierMask.js';
 import type { LspClient, RequestOutcome } from './lspSession.js';
-import { AnswerCache, ArgumentCountMonitor, DereferenceMonitor, NamedImportMonitor, NewMonitor, type Monitor } from './monitors.js';
+import { AnswerCache, ArgumentCountMonitor, CaseMonitor, DereferenceMonitor, NamedImportMonitor, NewMonitor, type Monitor } from './monitors.js';
 import type { ShadowDocument } from './shadowDocument.js';
 import type { TokenIndex } from './tokenIndex.js';
 import type { Trigger, TriggerDetector, TriggerKind } from './triggers.js';
@@ -123,7 +123,7 @@ export class MonitorProcessor implements LogitsProcessor {
       case 'new': return new NewMonitor(identByte, typed);
       case 'namedImport': return new NamedImportMonitor(identByte, typed);
       case 'arguments': return new ArgumentCountMonitor(index, textBefore.slice((trigger.openParen ?? trigger.offset - 1) + 1, trigger.offset));
-      case 'case': return new NewMonitor(identByte, typed); // not reached: case labels are not monitored yet
+      case 'case': return new CaseMonitor(identByte, typed);
     }
   }
 

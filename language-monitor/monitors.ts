@@ -96,7 +96,7 @@ export abstract class IdentifierMonitor implements Monitor {
   abstract readonly kind: TriggerKind;
   private _state: MonitorState = 'idle';
   protected trigger: Trigger | undefined;
-  private set: CandidateSet | undefined;
+  protected set: CandidateSet | undefined;
   /** Bytes appended since the trigger (leading whitespace included). */
   private emitted: number[] = [];
   private identStart = -1;
@@ -133,6 +133,11 @@ export abstract class IdentifierMonitor implements Monitor {
     this._state = 'constraining';
   }
 
+  /** Whether byte `b` goes on the label whose bytes so far are `label` (else the label ended before it). */
+  protected continuesLabel(label: readonly number[], b: number): boolean {
+    return this.identByte[b] === 1;
+  }
+
   private get partial(): Uint8Array {
     return this.identStart < 0 ? new Uint8Array(0) : Uint8Array.from(this.emitted.slice(this.identStart));
   }
@@ -164,12 +169,12 @@ export abstract class IdentifierMonitor implements Monitor {
       this.emitted.push(b);
       if (this.identStart < 0) {
         if (lead !== 'none' && WS.has(b)) continue;
-        if (!this.identByte[b]) { this._state = 'done'; return; }
+        if (!this.continuesLabel([], b)) { this._state = 'done'; return; }
         if (this.trigger?.escape && pos === 0) { this._state = 'done'; return; } // `newValue`, not `new X`
         this.identStart = pos;
         continue;
       }
-      if (!this.identByte[b]) { this._state = 'done'; return; } // identifier ended with a break byte
+      if (!this.continuesLabel(this.emitted.slice(this.identStart, -1), b)) { this._state = 'done'; return; } // label ended with a break byte
     }
   }
 
@@ -206,6 +211,8 @@ export class DereferenceMonitor extends IdentifierMonitor {
 
 // LSP CompletionItemKind values.
 const CLASS = 7, MODULE = 9, VARIABLE = 6, CONSTANT = 21, CONSTRUCTOR = 4;
+/** `GRUNDLE_LIMIT`: a constant's name, not a constructor's (`URL` has no underscore and stays). */
+const SCREAMING_CASE = /^[A-Z0-9]+_[A-Z0-9_]*$/;
 
 /** `new ` — names that can be constructed: classes, namespaces holding them, and capitalized values
  *  (the lib declares `Map`, `Promise`... as `var X: XConstructor`). */
@@ -214,7 +221,7 @@ export class NewMonitor extends IdentifierMonitor {
   protected query(ctx: AnalysisContext, trigger: Trigger): Promise<string[] | undefined> {
     return completionIdentifiers(ctx, trigger.offset + (trigger.queryInsert?.length ?? 0), (item) =>
       item.kind === CLASS || item.kind === MODULE || item.kind === CONSTRUCTOR
-      || ((item.kind === VARIABLE || item.kind === CONSTANT) && /^[A-Z]/.test(item.label)));
+      || ((item.kind === VARIABLE || item.kind === CONSTANT) && /^[A-Z]/.test(item.label) && !SCREAMING_CASE.test(item.label)));
   }
 }
 
@@ -226,14 +233,81 @@ export class NamedImportMonitor extends IdentifierMonitor {
   }
 }
 
-/** The identifier part of a case label over an enum (`Shade.` then the members via dereference) or a
- *  union of literals. TypeScript answers at `case |` with every name in scope, so the monitor asks at
- *  `case X.` for the enum the switch's subject names, when the subject's type is an enum; see SwitchCaseMonitor. */
+const ENUM_MEMBER = 20;
+const PRIMITIVES = new Set(['string', 'number', 'boolean', 'bigint', 'symbol', 'object', 'any', 'unknown', 'never', 'undefined', 'null']);
+const QUALIFIED_NAME = /^[\p{ID_Start}$_][\p{ID_Continue}$]*(?:\.[\p{ID_Start}$_][\p{ID_Continue}$]*)*$/u;
+
+/** The type a hover names for an expression (`(parameter) shade: Shade` -> `Shade`), when it is a plain
+ *  (possibly qualified) name; unions, generics and object types give undefined. */
+export function hoverTypeName(hover: string): string | undefined {
+  for (const line of hover.split('\n')) {
+    const m = /^(?:\([\w ]+\)\s*)?(?:(?:const|let|var|readonly)\s+)?[\p{ID_Continue}$.]+\??:\s*(.+?)\s*$/u.exec(line.trim());
+    if (m) return QUALIFIED_NAME.test(m[1]) && !PRIMITIVES.has(m[1]) ? m[1] : undefined;
+  }
+  return undefined;
+}
+
+/**
+ * `case |` in a switch over an enum or a union of literals: the label is one of the subject's members not
+ * yet handled, written `'literal'` / `"literal"` or `Enum.Member`. TypeScript answers a completion at
+ * `case |` with every name in scope, so the monitor asks elsewhere in the shadow copy: inside a quote
+ * (`case '|`, which lists the literals of a string-literal union), and otherwise at `Type.|` for the
+ * enum type a hover on the subject names (which lists its members).
+ */
+export class CaseMonitor extends IdentifierMonitor {
+  readonly kind = 'case' as const;
+
+  protected override continuesLabel(label: readonly number[], b: number): boolean {
+    if (this.set) return this.set.nodeAfter(Uint8Array.from([...label, b])) >= 0;
+    // Before the answer: a label runs up to its `:` (or the end of the line).
+    return b !== 0x3a && b !== 0x0a && b !== 0x3b && !(label.length === 0 && WS.has(b));
+  }
+
+  protected async query(ctx: AnalysisContext, trigger: Trigger): Promise<string[] | undefined> {
+    const deadline = performance.now() + ctx.timeoutMs;
+    const left = () => Math.max(1, deadline - performance.now());
+    const at = trigger.offset + (trigger.queryInsert?.length ?? 0);
+    const inserted = ctx.shadow.insertedText;
+    const ask = async (probe: string) => {
+      ctx.shadow.sync(inserted + probe);
+      try {
+        const answer = await ctx.client.completion(ctx.shadow.uri, ctx.shadow.positionAt(at + probe.length), left(), ctx.signal);
+        ctx.onQuery(answer.ms, answer.outcome);
+        return answer.items;
+      } finally {
+        ctx.shadow.sync(inserted);
+      }
+    };
+    const literals = await ask("'");
+    if (!literals) return undefined;
+    const values = literals.map(literalValue).filter((v): v is string => v !== undefined);
+    if (values.length > 0) return values.flatMap((v) => [`'${v}'`, `"${v}"`]);
+
+    if (trigger.subjectEnd === undefined) return undefined;
+    const hover = await ctx.client.hover(ctx.shadow.uri, ctx.shadow.positionAt(trigger.subjectEnd - 1), left(), ctx.signal);
+    ctx.onQuery(hover.ms, hover.outcome);
+    const type = hover.text === undefined ? undefined : hoverTypeName(hover.text);
+    if (!type) return undefined;
+    const members = await ask(`${type}.`);
+    if (!members) return undefined;
+    return members.filter((item) => item.kind === ENUM_MEMBER)
+      .map(itemIdentifier).filter((id): id is string => id !== undefined)
+      .map((id) => `${type}.${id}`);
+  }
+}
+
+/** The string a literal completion inserts, when it can be written between quotes as it is. */
+function literalValue(item: CompletionItem): string | undefined {
+  if (item.kind === KEYWORD_KIND || item.kind === SNIPPET_KIND) return undefined;
+  const edit = item.textEdit && 'newText' in item.textEdit ? item.textEdit.newText : undefined;
+  const value = edit ?? item.insertText ?? item.label;
+  return /^[^'"\\\n`]*$/.test(value) ? value : undefined;
+}
 
 /**
  * Argument lists: no more arguments than the callee accepts (arity from signature help; rest
  * parameters and unknown callees leave it unlimited). Blocks tokens that would add a top-level comma
- * past the last parameter; with zero parameters only `)` (after optional whitespace) is legal.
+ * past the last parameter; with zero parameters the list is closed at once (`)` is forced).
  */
 export class ArgumentCountMonitor implements Monitor {
   readonly kind = 'arguments' as const;
@@ -347,5 +421,12 @@ export class ArgumentCountMonitor implements Monitor {
     }
   }
 
-  forced(): Uint8Array | undefined { return undefined; }
+  /** A callee without parameters: the list can only close, so `)` is forced (whitespace loops are
+   *  likely under greedy decoding when the model wanted an argument). */
+  forced(): Uint8Array | undefined {
+    if (this._state !== 'constraining' || this.maxArgs !== 0 || this.sawArgument || this.depth !== 0 || this.quote) return undefined;
+    return CLOSE_PAREN;
+  }
 }
+
+const CLOSE_PAREN = Uint8Array.of(0x29);

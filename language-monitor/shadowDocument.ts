@@ -15,6 +15,7 @@ export function positionAt(text: string, offset: number, from: { offset: number;
 
 export class ShadowDocument {
   private inserted = '';
+  private rolledBack = false;
   private readonly cursorPosition: Position;
 
   constructor(
@@ -34,7 +35,7 @@ export class ShadowDocument {
 
   /** Makes the server's copy hold `inserted` at the cursor, sending only the changed tail. */
   sync(inserted: string): void {
-    if (inserted === this.inserted) return;
+    if (inserted === this.inserted || this.rolledBack) return; // a late answer must not undo the rollback
     const old = this.inserted;
     let k = 0;
     const max = Math.min(old.length, inserted.length);
@@ -58,5 +59,8 @@ export class ShadowDocument {
   }
 
   /** Restores the user's text in the server's copy. */
-  rollback(): void { this.sync(''); }
+  rollback(): void {
+    this.sync('');
+    this.rolledBack = true;
+  }
 }

@@ -22,6 +22,9 @@ export interface Trigger {
   readonly queryInsert?: string;
   /** For `arguments`: the offset of the `(` and how many arguments are already complete before `offset`. */
   readonly openParen?: number;
+  /** For `case`: the switch's subject expression (parentheses removed) and the offset where it ends. */
+  readonly subject?: string;
+  readonly subjectEnd?: number;
 }
 
 const PLACEHOLDER = '__typeguide__';
@@ -206,7 +209,9 @@ export class TriggerDetector {
         const spaced = c[1].length > 0;
         const node = this.placeholder(grammar, text + (spaced ? '' : ' '), ': }');
         if (node?.parent?.type === 'switch_case') {
-          return spaced ? { kind: 'case', offset: end, lead: 'optional' } : { kind: 'case', offset: end, lead: 'required', escape: true, queryInsert: ' ' };
+          const subject = switchSubject(node.parent);
+          const base = spaced ? { kind: 'case' as const, offset: end, lead: 'optional' as const } : { kind: 'case' as const, offset: end, lead: 'required' as const, escape: true, queryInsert: ' ' };
+          return subject && subject.endIndex <= end ? { ...base, subject: subject.text, subjectEnd: subject.endIndex } : base;
         }
       }
     }
@@ -254,6 +259,15 @@ export class TriggerDetector {
   }
 
   dispose(): void { this.parser.delete(); }
+}
+
+/** The expression a `switch_case` switches over (inside the statement's parentheses). */
+function switchSubject(switchCase: SyntaxNode): SyntaxNode | undefined {
+  let n: SyntaxNode | null = switchCase.parent;
+  while (n && n.type !== 'switch_statement') n = n.parent;
+  let value = n?.childForFieldName('value') ?? undefined;
+  while (value?.type === 'parenthesized_expression') value = value.namedChild(0) ?? undefined;
+  return value && !value.hasError ? value : undefined;
 }
 
 function hasAncestor(node: SyntaxNode | undefined | null, types: string[]): boolean {

@@ -18,6 +18,12 @@ export interface PromptOptions {
   /** Use left-to-right prompting even when the model knows FIM. */
   noFim?: boolean;
   /**
+   * Lay the FIM prompt out in this order instead of the model's own: 'psm' (prefix, suffix, middle
+   * marker: what Qwen/DeepSeek/StarCoder use, where each keystroke lands mid-prompt) or 'spm'
+   * (suffix first, the prefix last: typing at the cursor appends to the prompt).
+   */
+  fimOrder?: 'psm' | 'spm';
+  /**
    * Token healing: when the prefix ends in text a following token would merge with (blanks after
    * code on the line, a partial identifier), drop the prompt tokens covering it; generation then
    * makes the output start with that text and returns only what follows it. Default false.
@@ -114,7 +120,7 @@ export class CodeModel {
     }
     const fim = this.fim!;
     const id = (t: string) => this.tokenizer.tokenId(t)!;
-    const ids = fim.order === 'psm'
+    const ids = (options.fimOrder ?? fim.order) === 'psm'
       ? [...head, id(fim.prefixToken), ...preIds, id(fim.suffixToken), ...sufIds, id(fim.middleToken)]
       : [...head, id(fim.prefixToken), id(fim.suffixToken), ...sufIds, id(fim.middleToken), ...preIds];
     return { ids, linePrefix, format: `fim:${fim.family}`, healed };

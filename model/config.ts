@@ -28,6 +28,12 @@ export interface ModelConfig {
   readonly maxPositions: number;
   readonly eosTokenIds: readonly number[];
   readonly bosTokenId: number | undefined;
+  /**
+   * TypeGuide's own config.json key `fim_order`: how the model was trained to fill in the middle
+   * ('psm' or 'spm'), or 'none' when it should be prompted left to right only. Absent for
+   * third-party models, whose format comes from their tokenizer's markers.
+   */
+  readonly fimOrder?: 'psm' | 'spm' | 'none';
 }
 
 function readJson(file: string, required: boolean): Record<string, unknown> | undefined {
@@ -123,5 +129,6 @@ export function loadModelConfig(dir: string): ModelConfig {
     maxPositions: num('max_position_embeddings', 2048),
     eosTokenIds: eos,
     bosTokenId: bos,
+    ...(raw.fim_order === 'psm' || raw.fim_order === 'spm' || raw.fim_order === 'none' ? { fimOrder: raw.fim_order } : {}),
   };
 }

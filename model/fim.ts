@@ -50,12 +50,14 @@ export const typeguideTemplate: FimTemplate = { ...fimTemplates[2], family: 'typ
  * Picks the FIM template from the tokenizer's tokens (the truth) and config.json's model_type
  * (to tell StarCoder from our Llama model with the same markers). Undefined = plain left-to-right.
  */
-export function selectFimTemplate(tokens: TokenLookup, config: Pick<ModelConfig, 'modelType'>): FimTemplate | undefined {
+export function selectFimTemplate(tokens: TokenLookup, config: Pick<ModelConfig, 'modelType' | 'fimOrder'>): FimTemplate | undefined {
+  // config.json's `fim_order` (our models write it from their measured FIM quality) overrides the guess.
+  if (config.fimOrder === 'none') return undefined;
   for (const t of fimTemplates) {
     const ok = [t.prefixToken, t.suffixToken, t.middleToken].every((m) => tokens.tokenId(m) !== undefined);
     if (!ok) continue;
-    if (t.family === 'starcoder' && !/^(starcoder|starcoder2|gpt_bigcode)$/.test(config.modelType)) return typeguideTemplate;
-    return t;
+    const chosen = t.family === 'starcoder' && !/^(starcoder|starcoder2|gpt_bigcode)$/.test(config.modelType) ? typeguideTemplate : t;
+    return config.fimOrder ? { ...chosen, order: config.fimOrder } : chosen;
   }
   return undefined;
 }

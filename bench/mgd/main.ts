@@ -85,7 +85,12 @@ async function main(): Promise<number> {
   const maxNewTokens = Number(values['max-new-tokens']);
   const completer: Completer = new ModelCompleter(engine, { monitor, maxPromptTokens, maxNewTokens });
   try {
-    const run = await runEvaluation({ specs, cacheDir: values.cache, limit, seed, completer, modes, log });
+    // A model without a FIM template (or whose config.json says fim_order "none") is completed by the
+    // extension from the left context only: evaluate what it would do.
+    const runModes = engine.fim ? modes : modes.filter((m) => m !== 'fim');
+    if (runModes.length < modes.length) log('the model has no fill-in-the-middle format: evaluating left context only');
+    if (runModes.length === 0) throw new Error('no prompt mode left to evaluate');
+    const run = await runEvaluation({ specs, cacheDir: values.cache, limit, seed, completer, modes: runModes, log });
     const json = buildJson(run, {
       model: path.relative(REPO_ROOT, modelDir) || modelDir,
       modelInfo: readModelInfo(modelDir),

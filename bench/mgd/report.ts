@@ -255,7 +255,8 @@ export function comparisonMarkdown(runs: readonly EvalJson[]): string {
   const lines = ['# Monitor-guided decoding: models side by side', '', `| ${header.join(' | ')} |`, `|${header.map((_, i) => (i < 2 ? '---' : '---:')).join('|')}|`];
   for (const run of runs) {
     for (const [mode, c] of Object.entries(run.configs) as [PromptMode, ConfigReport][]) {
-      lines.push(`| ${[run.run.model, mode + (mode === run.defaultConfig ? ' (default)' : ''), String(c.sites), c.without.nim.toFixed(1), c.with.nim.toFixed(1), fmtIv(c.nimDelta),
+      const label = run.run.model + (run.run.monitorTimeoutMs !== undefined ? `, monitor bound ${run.run.monitorTimeoutMs} ms` : '');
+      lines.push(`| ${[label, mode + (mode === run.defaultConfig ? ' (default)' : ''), String(c.sites), c.without.nim.toFixed(1), c.with.nim.toFixed(1), fmtIv(c.nimDelta),
         c.without.cr.toFixed(1), c.with.cr.toFixed(1), fmtIv(c.crDelta), c.without.ism.toFixed(1), c.with.ism.toFixed(1), c.without.pm.toFixed(1), c.with.pm.toFixed(1),
         c.without.msMean.toFixed(0), c.with.msMean.toFixed(0)].join(' | ')} |`);
     }

@@ -72,7 +72,7 @@ export class EngineClient implements CompletionEngine {
     else signal.addEventListener('abort', abort, { once: true });
     this.post({ type: 'generate', id, request });
 
-    const self = this;
+    const post = (m: ToWorker): void => this.post(m);
     async function* stream(): AsyncGenerator<string> {
       try {
         for (;;) {
@@ -87,7 +87,7 @@ export class EngineClient implements CompletionEngine {
         await summary;
       } finally {
         // A consumer that stops early (a filter ended the completion) stops the worker too.
-        if (!p.ended) self.post({ type: 'abort', id });
+        if (!p.ended) post({ type: 'abort', id });
         signal.removeEventListener('abort', abort);
       }
     }

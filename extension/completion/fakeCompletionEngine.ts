@@ -19,7 +19,9 @@ export class FakeCompletionEngine implements CompletionEngine {
     let resolveSummary!: (s: GenerateSummary) => void;
     const summary = new Promise<GenerateSummary>((r) => (resolveSummary = r));
     const delay = this.chunkDelayMs;
-    const self = this;
+    const countAbort = (): void => {
+      this.aborted++;
+    };
     async function* run(): AsyncGenerator<string> {
       let sent = 0;
       let stopReason: GenerateSummary['stopReason'] = 'eos';
@@ -28,7 +30,7 @@ export class FakeCompletionEngine implements CompletionEngine {
           if (delay > 0) await sleep(delay, signal);
           if (signal.aborted) {
             stopReason = 'aborted';
-            self.aborted++;
+            countAbort();
             return;
           }
           sent++;

@@ -24,6 +24,10 @@ export interface StatsSnapshot {
   firstTokenMs: { p50: number; p90: number };
   tokensPerSecond: number;
   piePaths: Record<string, number>;
+  /** Prompt tokens PIE's cache ran the model on, summed over generations that used it. */
+  pieEncodedTokens: number;
+  /** Generations whose prompt was token-healed (a trailing partial token re-typed by the model). */
+  healed: number;
   monitorTriggers: number;
   monitorChanges: number;
   /** Generations whose output the monitor changed at least once. */
@@ -42,6 +46,8 @@ export class CompletionStats {
   private generations = 0;
   private readonly piePaths: Record<string, number> = {};
   private readonly stopReasons: Record<string, number> = {};
+  private pieEncodedTokens = 0;
+  private healed = 0;
   private monitorTriggers = 0;
   private monitorChanges = 0;
   private monitorChangedOutputs = 0;
@@ -64,6 +70,8 @@ export class CompletionStats {
       this.generatingMs += s.msTotal;
     }
     if (s.piePath) this.piePaths[s.piePath] = (this.piePaths[s.piePath] ?? 0) + 1;
+    this.pieEncodedTokens += s.pieEncodedTokens ?? 0;
+    if (s.healed) this.healed++;
     this.monitorTriggers += s.monitorTriggers ?? 0;
     this.monitorChanges += s.monitorChanges ?? 0;
     if ((s.monitorChanges ?? 0) > 0) this.monitorChangedOutputs++;
@@ -80,6 +88,8 @@ export class CompletionStats {
       firstTokenMs: { p50: percentile(first, 50), p90: percentile(first, 90) },
       tokensPerSecond: this.generatingMs > 0 ? (this.tokens * 1000) / this.generatingMs : 0,
       piePaths: { ...this.piePaths },
+      pieEncodedTokens: this.pieEncodedTokens,
+      healed: this.healed,
       monitorTriggers: this.monitorTriggers,
       monitorChanges: this.monitorChanges,
       monitorChangedOutputs: this.monitorChangedOutputs,
@@ -109,7 +119,8 @@ export function formatStats(s: StatsSnapshot, loop: { idle: EventLoopDelay; duri
     `| First token p50 / p90 | ${ms(s.firstTokenMs.p50)} / ${ms(s.firstTokenMs.p90)} |`,
     `| Generations | ${s.generations} (${kv(s.stopReasons)}) |`,
     `| Tokens/s | ${s.tokensPerSecond.toFixed(1)} |`,
-    `| PIE cache paths | ${kv(s.piePaths)} |`,
+    `| PIE cache paths | ${kv(s.piePaths)} (${s.pieEncodedTokens} prompt tokens encoded) |`,
+    `| Token-healed prompts | ${s.healed} |`,
     `| Monitor triggers / changed tokens / changed outputs | ${s.monitorTriggers} / ${s.monitorChanges} / ${s.monitorChangedOutputs} |`,
     `| Extension host event-loop delay, all (p50 / p99 / max) | ${ms(loop.idle.p50)} / ${ms(loop.idle.p99)} / ${ms(loop.idle.max)} |`,
     `| … while generating (p50 / p99 / max, samples) | ${ms(loop.duringCompletions.p50)} / ${ms(loop.duringCompletions.p99)} / ${ms(loop.duringCompletions.max)} (${loop.duringCompletions.samples}) |`,

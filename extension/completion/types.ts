@@ -31,6 +31,8 @@ export interface GenerateRequest {
   readonly singleLine: boolean;
   readonly monitor: boolean;
   readonly pie: boolean;
+  /** Token healing (default true): re-type a trailing partial token under a constraint; only text after the cursor comes back. */
+  readonly heal?: boolean;
 }
 
 /** How a generation ended, reported by the engine after its last chunk. */
@@ -42,6 +44,10 @@ export interface GenerateSummary {
   readonly msTotal: number;
   /** Which prompt-cache path PIE took ('miss', 'exact', 'reposition', ...), when PIE ran. */
   readonly piePath?: string;
+  /** Prompt tokens PIE's prompt cache ran the model on (the generator's last prompt token not counted). */
+  readonly pieEncodedTokens?: number;
+  /** Text token healing cut off the prompt and the model re-typed (not part of the streamed text). */
+  readonly healed?: string;
   /** How many steps the monitor changed the model's choice, when the monitor ran. */
   readonly monitorTriggers?: number;
   readonly monitorChanges?: number;

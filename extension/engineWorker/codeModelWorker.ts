@@ -48,15 +48,20 @@ export class CodeModelWorker implements WorkerModel {
   }
 
   async complete(request: GenerateRequest, signal: AbortSignal, onText: (text: string) => void): Promise<GenerateSummary> {
-    const prompt = this.model.buildPrompt(request.prefix, request.suffix, { maxTokens: request.maxTokens });
+    // Token healing as the CLI does it: the prompt drops a trailing partial token (`await |`, `this.inv|`),
+    // the generator re-spells it under a constraint and streams only what follows the cursor.
+    const prompt = this.model.buildPrompt(request.prefix, request.suffix, { maxTokens: request.maxTokens, heal: request.heal ?? true });
     const stop: StopRule[] = [{ kind: 'eos' }, request.singleLine ? { kind: 'endOfLine' } : { kind: 'endOfBlock' }];
 
     let cache: KvCache | undefined;
     let piePath: string | undefined;
+    let pieEncodedTokens: number | undefined;
     if (request.pie && prompt.ids.length > 1) {
       try {
+        // Keyed by document: healed or not, the prompt is just a token sequence to diff against the last one.
         const prepared = await this.pie().prepare(request.filePath ?? request.languageId, prompt.ids);
         piePath = prepared.path;
+        pieEncodedTokens = prepared.encodedTokens;
         // Covers all prompt tokens but the last (generate encodes that one); the PromptCache owns it.
         cache = prepared.cache;
       } catch (e) {
@@ -67,7 +72,10 @@ export class CodeModelWorker implements WorkerModel {
     let run: MonitorRun | undefined;
     if (request.monitor && this.monitor) {
       try {
-        run = await this.monitor.processorsFor(request, this.model.tokenizer, signal);
+        // The monitor sees the healed text as generated text, so its document must not contain it.
+        const cut = request.prefix.length - prompt.healed.length;
+        const seen = prompt.healed ? { ...request, prefix: request.prefix.slice(0, cut) } : request;
+        run = await this.monitor.processorsFor(seen, this.model.tokenizer, signal);
       } catch (e) {
         this.log('warn', `monitor unavailable for this completion: ${e instanceof Error ? e.message : String(e)}`);
       }
@@ -106,6 +114,8 @@ export class CodeModelWorker implements WorkerModel {
       msFirstToken: result.msFirstToken,
       msTotal: result.msTotal,
       piePath,
+      pieEncodedTokens,
+      healed: prompt.healed || undefined,
       monitorTriggers: counts?.triggers,
       monitorChanges: counts?.changes,
     };

@@ -153,6 +153,10 @@ def main():
         "attention_bias": False, "bos_token_id": None, "eos_token_id": eos, "pad_token_id": added["<fim_pad>"],
         "torch_dtype": "float32", "transformers.js_config": {"kv_cache_dtype": "float32"},
     }
+    # TypeGuide's own key: FIM only when training made it help (the middle's loss given prefix and
+    # suffix beats the loss given the prefix alone on held-apart code), in the order it was trained.
+    fim_loss, l2r_loss = info.get("fimMiddleLoss"), info.get("l2rMiddleLoss")
+    config["fim_order"] = info.get("fimOrder", "psm") if fim_loss is None or fim_loss < l2r_loss else "none"
     json.dump(config, open(os.path.join(args.out, "config.json"), "w"), indent=2)
     json.dump({"eos_token_id": eos, "pad_token_id": added["<fim_pad>"], "max_new_tokens": 64, "do_sample": False},
               open(os.path.join(args.out, "generation_config.json"), "w"), indent=2)

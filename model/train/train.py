@@ -67,8 +67,9 @@ def load_split(data, split, tokenizer_path):
 
 
 class Batcher:
-    def __init__(self, toks, seq, batch, fim_rate, special, seed, device):
+    def __init__(self, toks, seq, batch, fim_rate, special, seed, device, fim_order="psm"):
         self.toks = toks
+        self.fim_order = fim_order
         self.seq, self.batch, self.fim_rate = seq, batch, fim_rate
         self.pre, self.mid, self.suf, self.eos = special
         self.rng = np.random.default_rng(seed)
@@ -90,7 +91,10 @@ class Batcher:
                 else:
                     a, b = sorted(int(v) for v in self.rng.integers(0, L, size=2))
                     b = max(b, a + 1)
-                out[r] = np.concatenate(([self.pre], w[:a], [self.suf], w[b:], [self.mid], w[a:b], [self.eos]))
+                if self.fim_order == "spm":  # the prefix sits right before the middle: continuing it stays left-to-right
+                    out[r] = np.concatenate(([self.pre, self.suf], w[b:], [self.mid], w[:a], w[a:b], [self.eos]))
+                else:
+                    out[r] = np.concatenate(([self.pre], w[:a], [self.suf], w[b:], [self.mid], w[a:b], [self.eos]))
             else:
                 out[r] = self.toks[s:s + T]
         x = torch.from_numpy(out)
@@ -132,7 +136,7 @@ def evaluate(model, toks, docs, seq, device, max_tokens, kinds=None, amp=None):
 
 
 @torch.no_grad()
-def evaluate_fim(model, toks, device, amp, special, trials=64, seed=7):
+def evaluate_fim(model, toks, device, amp, special, trials=64, seed=7, order="psm"):
     """Loss on a 1-3 line middle given prefix+suffix (FIM) vs given the prefix only: FIM should win."""
     pre, mid, suf, eos = special
     rng = np.random.default_rng(seed)
@@ -143,7 +147,10 @@ def evaluate_fim(model, toks, device, amp, special, trials=64, seed=7):
         w = toks[s:s + 1024].astype(np.int64)
         a = int(rng.integers(200, 700))
         b = a + int(rng.integers(4, 40))
-        x = torch.tensor(np.concatenate(([pre], w[:a], [suf], w[b:], [mid], w[a:b]))[None], device=device)
+        if order == "spm":
+            x = torch.tensor(np.concatenate(([pre, suf], w[b:], [mid], w[:a], w[a:b]))[None], device=device)
+        else:
+            x = torch.tensor(np.concatenate(([pre], w[:a], [suf], w[b:], [mid], w[a:b]))[None], device=device)
         with amp():
             lg, _ = model(x)
         k = b - a
@@ -176,6 +183,7 @@ def main():
     ap.add_argument("--eval-tokens", type=int, default=200_000)
     ap.add_argument("--compile", action="store_true")
     ap.add_argument("--seed", type=int, default=0)
+    ap.add_argument("--fim-order", default="psm", choices=["psm", "spm"], help="psm: <fim_prefix>A<fim_suffix>C<fim_middle>B; spm: <fim_prefix><fim_suffix>C<fim_middle>AB")
     ap.add_argument("--init", default=None, help="weights.npz of an earlier run to continue from")
     args = ap.parse_args()
     t_start = time.time()
@@ -231,7 +239,7 @@ def main():
             fwd = model
             opt.zero_grad(set_to_none=True)
 
-    batcher = Batcher(train_toks, args.seq, args.batch, args.fim_rate, special, args.seed, args.device)
+    batcher = Batcher(train_toks, args.seq, args.batch, args.fim_rate, special, args.seed, args.device, args.fim_order)
     budget = args.minutes * 60 - (time.time() - t_start)  # the budget counts from the script's start
     total_steps = None  # set from measured speed after the first steps
     curve, step, tokens_seen = [], 0, 0
@@ -283,7 +291,7 @@ def main():
     metrics_ts = evaluate(model, val_toks, val_docs, ev_seq, args.device, args.eval_tokens, kinds={"ts"}, amp=amp)
     log(f"val (int8 weights, shipped): {metrics}  ts-only: {metrics_ts}")
 
-    fim = evaluate_fim(model, val_toks, args.device, amp, special)
+    fim = evaluate_fim(model, val_toks, args.device, amp, special, order=args.fim_order)
     log(f"val middle nll/token: FIM {fim['fimMiddleLoss']:.4f} vs left-to-right {fim['l2rMiddleLoss']:.4f}")
 
     arrays = {}
@@ -310,7 +318,7 @@ def main():
         "torch": torch.__version__,
         "command": "python3 " + " ".join(sys.argv),
         "preset": args.preset, "arch": model.cfg, "seq": args.seq, "batch": args.batch * args.accum,
-        "lr": args.lr, "warmup": args.warmup, "fimRate": args.fim_rate, "steps": step,
+        "lr": args.lr, "warmup": args.warmup, "fimRate": args.fim_rate, "fimOrder": args.fim_order, "init": args.init, "steps": step,
         "trainTokensAvailable": int(len(train_toks)), "valTokensEvaluated": metrics["tokens"],
         **{k: round(v, 4) for k, v in fim.items()},
         "lossCurve": curve,

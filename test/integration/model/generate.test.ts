@@ -22,7 +22,11 @@ describe('generation', { skip: needsModel }, () => {
     assert.equal(p.format, `fim:${model.fim!.family}`);
     const t = model.tokenizer;
     assert.equal(p.ids[0], t.tokenId(model.fim!.prefixToken));
-    assert.equal(p.ids[p.ids.length - 1], t.tokenId(model.fim!.middleToken));
+    const middleAt = p.ids.indexOf(t.tokenId(model.fim!.middleToken)!);
+    if (model.fim!.order === 'psm') assert.equal(middleAt, p.ids.length - 1);
+    else assert.deepEqual([p.ids[1], p.ids.slice(middleAt + 1)], [t.tokenId(model.fim!.suffixToken), t.encode(prefix)]);
+    const psm = model.buildPrompt(prefix, suffix, { fimOrder: 'psm' });
+    assert.equal(psm.ids[psm.ids.length - 1], t.tokenId(model.fim!.middleToken));
     assert.equal(p.linePrefix, '  if (value < min) ');
     assert.equal(model.buildPrompt(prefix, suffix, { noFim: true }).format, 'plain');
   });

@@ -23,7 +23,7 @@ describe('token healing', { skip: needsModel }, () => {
     assert.ok(healed.healed.endsWith(' ') && prefix.endsWith(healed.healed));
     assert.ok(healed.ids.length < plain.ids.length);
     assert.equal(healed.linePrefix, plain.linePrefix.slice(0, plain.linePrefix.length - healed.healed.length));
-    for (const p of [plain, healed]) assert.equal(p.ids[p.ids.length - 1], model.tokenizer.tokenId(model.fim!.middleToken));
+    for (const p of [plain, healed]) assert.ok(p.ids.includes(model.tokenizer.tokenId(model.fim!.middleToken)!));
 
     let streamed = '';
     const it = model.generate(healed, { maxTokens: 8, stop: [] });

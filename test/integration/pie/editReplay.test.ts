@@ -21,7 +21,7 @@ describe('--edit-replay', () => {
   const run = async (pie: boolean): Promise<ReplayRecord[]> => {
     const steps = readReplayFile(path.join(fixtures, 'ledger-edits.json'));
     const out: ReplayRecord[] = [];
-    for await (const r of replayEdits(model, source, 0, steps, { pie, maxTokens: 2, stop: [{ kind: 'eos' }] })) out.push(r);
+    for await (const r of replayEdits(model, source, 0, steps, { pie, maxTokens: 2, stop: [{ kind: 'eos' }], fimOrder: 'psm' })) out.push(r);
     return out;
   };
 

@@ -136,7 +136,8 @@ describe('PIE with the shipped model', () => {
     const cursor = 'balance(account: string): number {\n    let total = 0;\n';
     const at = source.indexOf(cursor) + cursor.length;
     const complete = async (prefix: string, suffix: string, useCache: boolean) => {
-      const prompt = model.buildPrompt(prefix, suffix, { maxPromptTokens: 1024 });
+      // PSM layout (Qwen/DeepSeek/StarCoder order): each keystroke lands mid-prompt, PIE's case.
+      const prompt = model.buildPrompt(prefix, suffix, { maxPromptTokens: 1024, fimOrder: 'psm' });
       const prepared = useCache ? await pc.prepare('ledger.ts', prompt.ids) : undefined;
       const out = await generateAll(model.session, model.tokenizer, { ...prompt, cache: prepared?.cache }, { maxTokens: 8 });
       return { prepared, tokens: out.tokens };

@@ -55,3 +55,16 @@ void test('lexical state at the end of a prefix', () => {
   assert.equal(lexicalState('x = """a\nb.', true), 'string');
   assert.equal(lexicalState('x = "a" # c.', true), 'comment');
 });
+
+void test('TypeScript: case labels fire inside a switch with the subject named, not elsewhere', () => {
+  const text = 'switch (this.shade) {\n  case Shade.Cerulean: break;\n  case ';
+  const t = detector.detect('typescript', text);
+  assert.equal(t?.kind, 'case');
+  assert.equal(t?.subject, 'this.shade');
+  assert.equal(text.slice(0, t?.subjectEnd), 'switch (this.shade');
+  assert.equal(detector.detect('typescript', 'switch ((mood)) {\n  case')?.subject, 'mood');
+  assert.equal(detector.detect('typescript', 'switch (mood) {\n  case')?.lead, 'required');
+  assert.equal(kind('typescript', 'const showcase '), undefined);
+  assert.equal(kind('typescript', 'switch (m) {\n  // case '), undefined);
+  assert.equal(kind('typescript', 'const s = "case '), undefined);
+});

@@ -21,4 +21,11 @@ describe('selectFimTemplate', () => {
     assert.equal(selectFimTemplate(lookup(['<fim_prefix>', '<fim_middle>']), { modelType: 'llama' }), undefined);
     assert.equal(selectFimTemplate(lookup([]), { modelType: 'gpt2' }), undefined);
   });
+  it("follows config.json's fim_order: spm reorders our template, none turns FIM off", () => {
+    const star = lookup(['<fim_prefix>', '<fim_suffix>', '<fim_middle>']);
+    assert.equal(selectFimTemplate(star, { modelType: 'llama', fimOrder: 'spm' })?.order, 'spm');
+    assert.equal(selectFimTemplate(star, { modelType: 'llama', fimOrder: 'psm' })?.order, 'psm');
+    assert.equal(selectFimTemplate(star, { modelType: 'llama', fimOrder: 'none' }), undefined);
+    assert.equal(selectFimTemplate(star, { modelType: 'llama' })?.order, 'psm');
+  });
 });
