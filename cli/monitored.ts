@@ -71,9 +71,7 @@ export async function prepareMonitor(monitor: MonitorService, file: string, text
   const languageId = languageIdFor(file);
   if (!languageId || !monitor.supports(languageId)) return false;
   const uri = pathToFileURL(path.resolve(file)).href;
-  if (!(await monitor.prepare({ languageId, uri, text }))) return false;
-  await monitor.sessionFor(languageId, uri)?.completion(uri, { line: 0, character: 0 }, warmupMs);
-  return true;
+  return monitor.prepare({ languageId, uri, text, warmupMs });
 }
 
 const round = (x: number) => Math.round(x * 10) / 10;
