@@ -200,7 +200,9 @@ async function main(): Promise<void> {
     }
     return text;
   };
-  const prompt = (text: string, cursor: number): number[] => [...model.buildPrompt(text.slice(0, cursor), text.slice(cursor), { maxPromptTokens: 1 << 20, maxTokens: 0 }).ids];
+  // PSM layout (prefix · suffix · middle marker, the order Qwen/DeepSeek/StarCoder are prompted in): every
+  // keystroke lands mid-prompt. (Our model's own SPM order makes a keystroke at the cursor an append.)
+  const prompt = (text: string, cursor: number): number[] => [...model.buildPrompt(text.slice(0, cursor), text.slice(cursor), { maxPromptTokens: 1 << 20, maxTokens: 0, fimOrder: 'psm' }).ids];
 
   {
     // Warm-up (JIT, onnxruntime's first runs, rotation tables) so the first row is not penalised.
