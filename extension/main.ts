@@ -55,7 +55,7 @@ export async function activate(context: vscode.ExtensionContext): Promise<void> 
           registration.dispose();
           registration = register(provider, settings);
         }
-        if (['model', 'modelVariant', 'threads', 'languageServers'].some((k) => ev.affectsConfiguration(`${SECTION}.${k}`))) {
+        if (['model', 'modelVariant', 'threads', 'languageServers', 'monitor.timeoutMs'].some((k) => ev.affectsConfiguration(`${SECTION}.${k}`))) {
           service.clear();
           void models.reload();
         }

@@ -6,4 +6,4 @@ import { LanguageMonitor } from './languageMonitor.js';
 import { serveEngine, type Port } from './serveEngine.js';
 
 if (!parentPort) throw new Error('engineWorker.js must run in a worker thread');
-serveEngine(parentPort as unknown as Port, (spec, log) => CodeModelWorker.load(spec, log, new LanguageMonitor(spec.servers ?? {}, log)));
+serveEngine(parentPort as unknown as Port, (spec, log) => CodeModelWorker.load(spec, log, new LanguageMonitor(spec.servers ?? {}, log, spec.monitorTimeoutMs ?? 300)));

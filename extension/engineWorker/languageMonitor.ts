@@ -18,10 +18,11 @@ export class LanguageMonitor implements MonitorProvider {
   constructor(
     private readonly servers: Record<string, CustomServerSetting | BuiltinServerName | string>,
     private readonly log: WorkerLog,
+    private readonly timeoutMs = 300,
   ) {}
 
   private monitors(): Promise<MonitorService> {
-    this.service ??= MonitorService.create({ servers: this.servers as Record<string, CustomServerSetting | BuiltinServerName>, timeoutMs: 300, log: (m) => this.log('debug', `monitor: ${m}`) });
+    this.service ??= MonitorService.create({ servers: this.servers as Record<string, CustomServerSetting | BuiltinServerName>, timeoutMs: this.timeoutMs, log: (m) => this.log('debug', `monitor: ${m}`) });
     return this.service;
   }
 

@@ -9,6 +9,8 @@ export interface ModelSpec {
   readonly threads: number;
   /** Language server overrides for the monitor: languageId → built-in name or { command, args }. */
   readonly servers?: Record<string, string | { command: string; args?: string[] }>;
+  /** The monitor's bound on a server answer (ms); default 300. */
+  readonly monitorTimeoutMs?: number;
 }
 
 export interface ModelInfo {

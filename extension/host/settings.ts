@@ -9,6 +9,8 @@ export interface ModelSettings {
   readonly variant: Variant;
   readonly threads: number;
   readonly servers: Record<string, string | { command: string; args?: string[] }>;
+  /** How long the monitor waits for a server's answer at a trigger before decoding on unconstrained. */
+  readonly monitorTimeoutMs: number;
 }
 
 /** Reads `typeguide.*` afresh each time, so changes apply without a reload. */
@@ -26,6 +28,7 @@ export class Settings {
       // Restricted setting: VS Code drops workspace values of it in untrusted workspaces. Copied into plain
       // data: configuration values are proxies that cannot cross to the worker thread.
       servers: JSON.parse(JSON.stringify(c.get<ModelSettings['servers']>('languageServers', {}))) as ModelSettings['servers'],
+      monitorTimeoutMs: Math.max(0, c.get<number>('monitor.timeoutMs', 300)),
     };
   }
 
