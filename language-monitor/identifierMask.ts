@@ -31,6 +31,9 @@ export class CandidateSet {
   private readonly kids: Map<number, number>[] = [new Map()];
   private readonly terminal: boolean[] = [false];
   private readonly terminals: number[] = [0];
+  /** Children as flat arrays (built once after construction): the mask's inner loop iterates them. */
+  private readonly childByteLists: Uint8Array[];
+  private readonly childNodeLists: Int32Array[];
   readonly size: number;
 
   constructor(readonly identifiers: readonly string[]) {
@@ -56,7 +59,12 @@ export class CandidateSet {
         for (const n of path) this.terminals[n]++;
       }
     }
+    this.childByteLists = this.kids.map((m) => Uint8Array.from(m.keys()));
+    this.childNodeLists = this.kids.map((m) => Int32Array.from(m.values()));
   }
+
+  childBytes(node: number): Uint8Array { return this.childByteLists[node]; }
+  childNodes(node: number): Int32Array { return this.childNodeLists[node]; }
 
   /** Node after these bytes, or -1 when no identifier starts with them. */
   nodeAfter(bytes: Uint8Array): number {
@@ -132,9 +140,11 @@ export class MaskBuilder {
   private intersect(set: CandidateSet, candNode: number, tokNode: number, atStart: boolean): void {
     if (!atStart) this.addNode(tokNode);
     if (set.isTerminal(candNode)) this.addBreakChildren(tokNode);
-    for (const [b, cn] of set.children(candNode)) {
-      const tn = this.index.child(tokNode, b);
-      if (tn >= 0) this.intersect(set, cn, tn, false);
+    const bytes = set.childBytes(candNode);
+    const nodes = set.childNodes(candNode);
+    for (let i = 0; i < bytes.length; i++) {
+      const tn = this.index.child(tokNode, bytes[i]);
+      if (tn >= 0) this.intersect(set, nodes[i], tn, false);
     }
   }
 
