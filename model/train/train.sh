@@ -13,5 +13,7 @@ PY=${PYTHON:-/usr/bin/python3}
 node model/train/gatherCorpus.mjs --packages ../shared/corpus/train-packages.txt --exclude ../shared/eval/dev-packages.txt --out "$CORPUS"
 node model/train/trainTokenizer.mjs --corpus "$CORPUS" --out "$CORPUS/tokenizer.json"
 node model/train/tokenizeCorpus.mjs --corpus "$CORPUS" --tokenizer "$CORPUS/tokenizer.json"
-"$PY" model/train/train.py --data "$CORPUS" --preset "$PRESET" --minutes "$MINUTES" --seq 256 --batch 16 --out "$CORPUS/run"
+"$PY" model/train/train.py --data "$CORPUS" --preset "$PRESET" --minutes "$MINUTES" --seq 256 --batch 16 --fim-order spm --out "$CORPUS/run"
 "$PY" model/train/export_onnx.py --run "$CORPUS/run" --tokenizer "$CORPUS/tokenizer.json" --out "$OUT"
+# Sample completions of the new model (the demo: seven `obj.` sites, without and with the monitor).
+npx tsx cli/demo.ts --model "$OUT"
