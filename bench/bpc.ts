@@ -3,37 +3,14 @@
 //
 //   npm run bench:bpc -- [--model DIR] [--packages FILE] [--tokens N] [--json OUT]
 //
-// Packages are fetched with `npm pack` into .cache/bpc (the npm registry only). Each file is
-// scored in windows of --window tokens (no overlap); the first token of each window is not scored.
-import { execFileSync } from 'node:child_process';
+// Packages are installed and their sources collected exactly as the MGD evaluation does (same cache,
+// .cache/mgd). Each file is scored in windows of --window tokens (no overlap); the first token of
+// each window is not scored.
 import fs from 'node:fs';
 import path from 'node:path';
 import { parseArgs } from 'node:util';
 import { CodeModel, defaultModelDir } from '../model/index.js';
-
-function packageList(file: string): string[] {
-  return fs.readFileSync(file, 'utf8').split('\n').map((l) => l.replace(/#.*/, '').trim()).filter(Boolean);
-}
-
-function sources(spec: string, cache: string): string[] {
-  const dir = path.join(cache, spec.replace(/\//g, '+'));
-  if (!fs.existsSync(path.join(dir, 'package'))) {
-    fs.mkdirSync(dir, { recursive: true });
-    const out = execFileSync('npm', ['pack', spec, '--json', '--ignore-scripts', '--pack-destination', dir], { encoding: 'utf8', stdio: ['ignore', 'pipe', 'ignore'] });
-    const tgz = (JSON.parse(out) as { filename: string }[])[0].filename;
-    execFileSync('tar', ['-xzf', path.join(dir, path.basename(tgz)), '-C', dir]);
-  }
-  const files: string[] = [];
-  const walk = (d: string): void => {
-    for (const e of fs.readdirSync(d, { withFileTypes: true })) {
-      const p = path.join(d, e.name);
-      if (e.isDirectory() && e.name !== 'node_modules') walk(p);
-      else if (e.isFile() && /\.tsx?$/.test(e.name) && !/\.d\.ts$/.test(e.name)) files.push(p);
-    }
-  };
-  walk(path.join(dir, 'package'));
-  return files.sort();
-}
+import { installPackage, parsePackageList, specLabel } from './mgd/packages.js';
 
 function logSoftmaxAt(row: Float32Array, target: number): number {
   let max = -Infinity;
@@ -51,13 +28,14 @@ async function main(): Promise<void> {
   const budget = Number(values.tokens);
   const win = Number(values.window);
   const model = await CodeModel.load(values.model ?? defaultModelDir);
-  const cache = path.join(process.cwd(), '.cache', 'bpc');
+  const cache = path.join(process.cwd(), '.cache', 'mgd');
   const rows: { package: string; tokens: number; chars: number; bitsPerChar: number; nllPerToken: number }[] = [];
-  const specs = packageList(values.packages!);
+  const listFile = path.resolve(values.packages!);
+  const specs = parsePackageList(fs.readFileSync(listFile, 'utf8'), path.dirname(listFile));
   const perPackage = Math.ceil(budget / specs.length);
   for (const spec of specs) {
     let nll = 0, scored = 0, chars = 0;
-    for (const file of sources(spec, cache)) {
+    for (const file of (await installPackage(spec, cache)).files) {
       if (scored >= perPackage) break;
       const text = fs.readFileSync(file, 'utf8');
       const ids = model.tokenizer.encode(text);
@@ -71,7 +49,7 @@ async function main(): Promise<void> {
         chars += model.tokenizer.decode(w.slice(1)).length;
       }
     }
-    if (scored > 0) rows.push({ package: spec, tokens: scored, chars, bitsPerChar: nll / Math.LN2 / chars, nllPerToken: nll / scored });
+    if (scored > 0) rows.push({ package: specLabel(spec), tokens: scored, chars, bitsPerChar: nll / Math.LN2 / chars, nllPerToken: nll / scored });
   }
   const tokens = rows.reduce((n, r) => n + r.tokens, 0);
   const chars = rows.reduce((n, r) => n + r.chars, 0);
