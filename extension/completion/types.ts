@@ -33,6 +33,25 @@ export interface GenerateRequest {
   readonly pie: boolean;
   /** Token healing (default true): re-type a trailing partial token under a constraint; only text after the cursor comes back. */
   readonly heal?: boolean;
+  /**
+   * Cursor offset in the whole document when `prefix`/`suffix` are a window around the cursor (the host
+   * sends a bounded window; the engine's mirror of the document, kept by DocumentEvents, has the rest).
+   */
+  readonly documentOffset?: number;
+  /** The document version the window was cut from (the mirror is used only when it has this version). */
+  readonly documentVersion?: number;
+  /** When the keystroke that led to this request happened (Date.now() on the host): queue time is measured from it. */
+  readonly requestedAt?: number;
+}
+
+/** The monitor's triggers in one generation, by outcome. */
+export interface MonitorCounts {
+  readonly triggers: number;
+  readonly constrained: number;
+  readonly timeout: number;
+  readonly noAnswer: number;
+  readonly unconstrainedAny: number;
+  readonly error: number;
 }
 
 /** How a generation ended, reported by the engine after its last chunk. */
@@ -51,6 +70,12 @@ export interface GenerateSummary {
   /** How many steps the monitor changed the model's choice, when the monitor ran. */
   readonly monitorTriggers?: number;
   readonly monitorChanges?: number;
+  /** Per-outcome trigger counts, when the monitor ran. */
+  readonly monitor?: MonitorCounts;
+  /** ms from requestedAt (or arrival) to the worker starting this request: time spent behind other work. */
+  readonly msQueue?: number;
+  /** ms from the start to the prompt's KV cache being ready (PIE / prefill). */
+  readonly msPrompt?: number;
 }
 
 /** A stream of generated text chunks; `summary` settles after the stream ends. */

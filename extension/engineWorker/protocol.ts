@@ -21,8 +21,26 @@ export interface ModelInfo {
   readonly loadMs: number;
 }
 
+/** One text change in a document, in UTF-16 offsets of the text before the change (VS Code's rangeOffset/rangeLength). */
+export interface TextChange {
+  readonly offset: number;
+  readonly length: number;
+  readonly text: string;
+}
+
+/**
+ * The editor's documents as the engine mirrors them: opened with their full text once, then followed by
+ * incremental changes, closed when the editor closes them. The engine keeps the language server's copy in
+ * step from these (no whole document per keystroke) and drops a closed document's caches.
+ */
+export type DocumentEvent =
+  | { readonly kind: 'open'; readonly filePath: string; readonly languageId: string; readonly version: number; readonly text: string; readonly workspaceRoot?: string }
+  | { readonly kind: 'change'; readonly filePath: string; readonly version: number; readonly changes: readonly TextChange[] }
+  | { readonly kind: 'close'; readonly filePath: string };
+
 export type ToWorker =
   | { type: 'load'; spec: ModelSpec }
+  | { type: 'document'; event: DocumentEvent }
   | { type: 'generate'; id: number; request: GenerateRequest }
   | { type: 'abort'; id: number }
   | { type: 'clearCaches' }
