@@ -104,7 +104,12 @@ export class MaskBuilder {
   /** Number of legal ids after `compute`. */
   count = 0;
 
-  constructor(readonly index: TokenIndex, private readonly identByte: Uint8Array) {
+  /** Ids legal right after a complete identifier although they have no bytes: the special tokens, which
+   *  never continue a name (EOS and the FIM end markers end the completion there). */
+  private readonly endIds: Int32Array;
+
+  constructor(readonly index: TokenIndex, private readonly identByte: Uint8Array, endIds?: Iterable<number>) {
+    this.endIds = endIds ? Int32Array.from(endIds) : Int32Array.from(index.bytes.flatMap((b, id) => (b.length === 0 ? [id] : [])));
     this.stamp = new Uint32Array(index.vocabSize);
     this.ids = new Int32Array(index.vocabSize);
     this.saved = new Float32Array(1024);
@@ -162,6 +167,7 @@ export class MaskBuilder {
     if (candNode < 0) return 0;
     const index = this.index;
     if (!opts.leadRequired) this.intersect(set, candNode, 0, true);
+    if (set.isTerminal(candNode)) for (const id of this.endIds) this.add(id);
     if (partial.length === 0 && (opts.leadOpen || opts.leadRequired)) {
       // Tokens made of whitespace, then a prefix of an identifier: " Foo", "  ", "\tBar".
       const stack = [0];

@@ -4,7 +4,7 @@
 //   maskgen(...)      which tokens are legal now (0 = no constraint)
 //   update(bytes)     advance on the appended token                     constraining -> constraining | done
 import type { CompletionItem } from 'vscode-languageserver-protocol';
-import { CandidateSet, MaskBuilder, utf8 } from './identifierMask.js';
+import { CandidateSet, identifierByteTable, MaskBuilder, utf8 } from './identifierMask.js';
 import type { LspClient, RequestOutcome } from './lspSession.js';
 import type { ShadowDocument } from './shadowDocument.js';
 import type { Trigger, TriggerKind } from './triggers.js';
@@ -72,21 +72,36 @@ export function hashString(s: string): string {
   return (a >>> 0).toString(36) + (b >>> 0).toString(36);
 }
 
-const IDENTIFIER = /^[\p{ID_Start}$_][\p{ID_Continue}$\u200c\u200d]*$/u;
+/** A name as it is written after the trigger: an identifier, or an ECMAScript private name (`#count`). */
+const IDENTIFIER = /^#?[\p{ID_Start}$_][\p{ID_Continue}$\u200c\u200d]*$/u;
+const TEXT_KIND = 1;
 const KEYWORD_KIND = 14;
 const SNIPPET_KIND = 15;
 
-/** The identifier text an item inserts, or undefined for items that insert something else (`["a-b"]`). */
+/** The identifier text an item inserts, or undefined for items that insert something else (`["a-b"]`).
+ *  TypeScript marks members that need optional chaining by inserting `?.name` over the typed `.`; they are
+ *  not legal after a plain `.`. typescript-language-server's edits replace the `.` too (`.name`, `.#name`). */
 export function itemIdentifier(item: CompletionItem): string | undefined {
   if (item.kind === KEYWORD_KIND || item.kind === SNIPPET_KIND) return undefined;
-  const edit = item.textEdit && 'newText' in item.textEdit ? item.textEdit.newText : undefined;
+  const te = item.textEdit;
+  const range = te ? ('range' in te ? te.range : te.insert) : undefined;
+  // How much typed text the edit replaces: 1 is the `.`, 2 a `?.` the user already wrote.
+  const width = range && range.start.line === range.end.line ? range.end.character - range.start.character : 0;
+  let edit = te?.newText;
+  const chained = edit?.startsWith('?.') === true && width >= 2;
+  if ((edit?.startsWith('?.') || item.insertText?.startsWith('?.')) && !chained) return undefined;
+  if (edit !== undefined) edit = edit.slice(chained ? 2 : edit.startsWith('.') ? 1 : 0);
   for (const text of [item.insertText, edit, item.label.replace(/\?$/, '')]) {
     if (text !== undefined && IDENTIFIER.test(text)) return text;
   }
   return undefined;
 }
 
+/** Why a monitor chose not to constrain, when that was its own decision (read by the trigger report). */
+export type MonitorOutcome = 'unconstrained-any';
+
 const WS = new Set([0x20, 0x09]);
+const HASH = 0x23;
 
 /**
  * "The next text is one of these identifiers": dereference (`expr.`), `new`, named imports, case labels.
@@ -100,6 +115,8 @@ export abstract class IdentifierMonitor implements Monitor {
   /** Bytes appended since the trigger (leading whitespace included). */
   private emitted: number[] = [];
   private identStart = -1;
+  /** Set when the monitor decided not to constrain although the server answered (see MonitorOutcome). */
+  outcome: MonitorOutcome | undefined;
 
   constructor(protected readonly identByte: Uint8Array, initialIdentifier = '') {
     if (initialIdentifier) { this.emitted = [...utf8(initialIdentifier)]; this.identStart = 0; }
@@ -121,11 +138,14 @@ export abstract class IdentifierMonitor implements Monitor {
   async analyze(ctx: AnalysisContext): Promise<void> {
     const trigger = this.trigger!;
     const key = cacheKey(this.kind, ctx, trigger.offset);
-    let identifiers = ctx.cache.get<string[]>(key);
-    if (identifiers) ctx.onQuery(0, 'cached');
-    else {
+    const cached = ctx.cache.get<{ identifiers: string[]; outcome?: MonitorOutcome }>(key);
+    let identifiers: string[] | undefined;
+    if (cached) {
+      ctx.onQuery(0, 'cached');
+      ({ identifiers, outcome: this.outcome } = cached);
+    } else {
       identifiers = await this.query(ctx, trigger);
-      if (identifiers) ctx.cache.set(key, identifiers);
+      if (identifiers) ctx.cache.set(key, { identifiers, outcome: this.outcome });
     }
     if (this._state !== 'analyzing') return; // ended meanwhile
     if (!identifiers || identifiers.length === 0) { this._state = 'done'; return; }
@@ -135,7 +155,7 @@ export abstract class IdentifierMonitor implements Monitor {
 
   /** Whether byte `b` goes on the label whose bytes so far are `label` (else the label ended before it). */
   protected continuesLabel(label: readonly number[], b: number): boolean {
-    return this.identByte[b] === 1;
+    return this.identByte[b] === 1 || (b === HASH && label.length === 0 && this.trigger?.privateNames === true);
   }
 
   private get partial(): Uint8Array {
@@ -201,11 +221,27 @@ async function completionIdentifiers(ctx: AnalysisContext, offset: number, keep:
   return out;
 }
 
-/** `expr.` — members of the receiver. */
+/**
+ * `expr.` — members of the receiver. In JavaScript both TypeScript servers append the file's words as
+ * plain-text items (kind Text) to every member list; they are not members. When they are all there is
+ * (an `any` receiver: `JSON.parse(s).`), nothing is known about the members and the trigger is left
+ * unconstrained (outcome `unconstrained-any`).
+ */
 export class DereferenceMonitor extends IdentifierMonitor {
   readonly kind = 'dereference' as const;
-  protected query(ctx: AnalysisContext, trigger: Trigger): Promise<string[] | undefined> {
-    return completionIdentifiers(ctx, trigger.offset, () => true);
+  protected async query(ctx: AnalysisContext, trigger: Trigger): Promise<string[] | undefined> {
+    const answer = await ctx.client.completion(ctx.shadow.uri, ctx.shadow.positionAt(trigger.offset), ctx.timeoutMs, ctx.signal);
+    ctx.onQuery(answer.ms, answer.outcome);
+    if (!answer.items) return undefined;
+    let words = 0;
+    const members: string[] = [];
+    for (const item of answer.items) {
+      if (item.kind === TEXT_KIND) { words++; continue; }
+      const id = itemIdentifier(item);
+      if (id) members.push(id);
+    }
+    if (members.length === 0 && words > 0) this.outcome = 'unconstrained-any';
+    return members;
   }
 }
 
@@ -213,15 +249,92 @@ export class DereferenceMonitor extends IdentifierMonitor {
 const CLASS = 7, MODULE = 9, VARIABLE = 6, CONSTANT = 21, CONSTRUCTOR = 4;
 /** `GRUNDLE_LIMIT`: a constant's name, not a constructor's (`URL` has no underscore and stays). */
 const SCREAMING_CASE = /^[A-Z0-9]+_[A-Z0-9_]*$/;
+/** TypeScript's sort text for globals (lib declarations): the same symbol in every file of a project. */
+const GLOBAL_SORT = '15';
+/** Resolves sent at once: the server answers them in order, so a later trigger waits behind at most one batch. */
+const RESOLVE_BATCH = 64;
 
-/** `new ` — names that can be constructed: classes, namespaces holding them, and capitalized values
- *  (the lib declares `Map`, `Promise`... as `var X: XConstructor`). */
+/** Whether an item comes from a module the file does not import yet (an auto-import suggestion). */
+export function isAutoImport(item: CompletionItem): boolean {
+  const data = item.data as Record<string, unknown> | null | undefined;
+  return (typeof data === 'object' && data !== null && (data.autoImport !== undefined || typeof data.source === 'string'))
+    || item.labelDetails?.description !== undefined || (item.additionalTextEdits?.length ?? 0) > 0
+    || item.sortText?.startsWith('16') === true;
+}
+
+/** Whether a resolved item's detail (`var Map: MapConstructor`, `(alias) class Foo`, `var Math: Math`)
+ *  shows something `new` accepts: a class, a construct signature, or a `...Constructor` interface (the lib's
+ *  convention; `SymbolConstructor`, which has none, slips through). */
+export function constructibleFromDetail(detail: string): boolean {
+  return /(?:^|\s)class\s/.test(detail) || /\bnew\s*[<(]/.test(detail) || /:\s*(?:[\w$]+\.)*[\w$]*Constructor\b/.test(detail)
+    || /:\s*typeof\s/.test(detail);
+}
+
+type Resolver = (method: string, params: unknown, timeoutMs: number, signal?: AbortSignal) => Promise<{ value: unknown; outcome: RequestOutcome }>;
+/** Verdicts on globals per server session (a global is the same symbol everywhere, so it is resolved once). */
+const globalVerdicts = new WeakMap<object, Map<string, boolean>>();
+
+/**
+ * `new ` — names that can be constructed and are in scope: classes, namespaces (which may hold classes),
+ * and values whose type has a construct signature (`Map`, an imported class alias), told apart from
+ * `Math` or `JSON` by resolving the item (its detail names the type). Auto-import suggestions are admitted
+ * only when they are classes: the ghost text cannot add the import, but the name is the one the user
+ * means and the missing import is a one-step quick fix, whereas excluding them would push the model onto
+ * an in-scope class it did not mean. Enums, functions, interfaces and constants are never admitted.
+ * Values whose verdict is not known within the bound are admitted (a wrong block is worse than a miss).
+ */
 export class NewMonitor extends IdentifierMonitor {
   readonly kind = 'new' as const;
-  protected query(ctx: AnalysisContext, trigger: Trigger): Promise<string[] | undefined> {
-    return completionIdentifiers(ctx, trigger.offset + (trigger.queryInsert?.length ?? 0), (item) =>
-      item.kind === CLASS || item.kind === MODULE || item.kind === CONSTRUCTOR
-      || ((item.kind === VARIABLE || item.kind === CONSTANT) && /^[A-Z]/.test(item.label) && !SCREAMING_CASE.test(item.label)));
+
+  protected async query(ctx: AnalysisContext, trigger: Trigger): Promise<string[] | undefined> {
+    const deadline = performance.now() + ctx.timeoutMs;
+    const answer = await ctx.client.completion(ctx.shadow.uri, ctx.shadow.positionAt(trigger.offset + (trigger.queryInsert?.length ?? 0)), ctx.timeoutMs, ctx.signal);
+    ctx.onQuery(answer.ms, answer.outcome);
+    if (!answer.items) return undefined;
+    const out: string[] = [];
+    const values: { item: CompletionItem; id: string }[] = [];
+    for (const item of answer.items) {
+      const id = itemIdentifier(item);
+      if (!id) continue;
+      if (item.kind === CLASS || item.kind === CONSTRUCTOR) { out.push(id); continue; }
+      if (isAutoImport(item)) continue;
+      if (item.kind === MODULE) out.push(id);
+      else if ((item.kind === VARIABLE || item.kind === CONSTANT) && /^[A-Z]/.test(id) && !SCREAMING_CASE.test(id)) values.push({ item, id });
+    }
+    const verdicts = await this.constructible(ctx, values.map((v) => v.item), deadline);
+    values.forEach((v, i) => { if (verdicts[i] !== false) out.push(v.id); });
+    return out;
+  }
+
+  /** true / false per item, undefined where no verdict came in time. */
+  private async constructible(ctx: AnalysisContext, items: CompletionItem[], deadline: number): Promise<(boolean | undefined)[]> {
+    const verdicts: (boolean | undefined)[] = new Array<boolean | undefined>(items.length);
+    const client = ctx.client as unknown as { request?: Resolver };
+    if (typeof client.request !== 'function') return verdicts; // a client without raw requests: admit all
+    const resolve: Resolver = client.request.bind(ctx.client);
+    let known = globalVerdicts.get(ctx.client);
+    if (!known) { known = new Map(); globalVerdicts.set(ctx.client, known); }
+    const pending: number[] = [];
+    items.forEach((item, i) => {
+      const global = item.sortText?.startsWith(GLOBAL_SORT) === true;
+      const v = global ? known.get(item.label) : undefined;
+      if (v !== undefined) verdicts[i] = v;
+      else pending.push(i);
+    });
+    // Local names first (few, and they change), then globals.
+    pending.sort((a, b) => Number(items[a].sortText?.startsWith(GLOBAL_SORT)) - Number(items[b].sortText?.startsWith(GLOBAL_SORT)));
+    for (let k = 0; k < pending.length; k += RESOLVE_BATCH) {
+      const left = deadline - performance.now();
+      if (left <= 0 || ctx.signal?.aborted) break;
+      await Promise.all(pending.slice(k, k + RESOLVE_BATCH).map(async (i) => {
+        const answer = await resolve('completionItem/resolve', items[i], left, ctx.signal);
+        const detail = (answer.value as CompletionItem | null | undefined)?.detail;
+        if (answer.outcome !== 'ok' || typeof detail !== 'string') return;
+        verdicts[i] = constructibleFromDetail(detail);
+        if (items[i].sortText?.startsWith(GLOBAL_SORT)) known.set(items[i].label, verdicts[i]!);
+      }));
+    }
+    return verdicts;
   }
 }
 
@@ -304,6 +417,87 @@ function literalValue(item: CompletionItem): string | undefined {
   return /^[^'"\\\n`]*$/.test(value) ? value : undefined;
 }
 
+const enum Mode { Code, Quote, Template, LineComment, BlockComment }
+/** Stack entry for `${` inside a template literal (its `}` returns to the template). */
+const TEMPLATE_EXPR = 1;
+const LT = 0x3c;
+
+/**
+ * Where the text of an argument list stands: bracket nesting (`(`, `[`, `{`, type arguments `<...>`,
+ * template `${`), strings, template literals and comments, so that only a comma at the list's own level
+ * counts as an argument separator. `<` opens type arguments only right after a name (`Map<`, `f<`): a
+ * comparison with no space before it (`a<b, c`) then hides a separator, which errs toward allowing.
+ */
+export class ArgumentLexer {
+  private stack: number[] = [];
+  private mode = Mode.Code;
+  private quote = 0;
+  private escaped = false;
+  private prev = 0;
+  /** Top-level commas so far; `closed` once the list's own `)` came. */
+  commas = 0;
+  closed = false;
+  sawArgument = false;
+
+  constructor(private readonly python: boolean, private readonly identByte: Uint8Array) {}
+
+  get depth(): number { return this.stack.length; }
+  get inString(): boolean { return this.mode !== Mode.Code; }
+
+  clone(): ArgumentLexer {
+    const c = new ArgumentLexer(this.python, this.identByte);
+    c.stack = this.stack.slice();
+    c.mode = this.mode; c.quote = this.quote; c.escaped = this.escaped; c.prev = this.prev;
+    c.commas = this.commas; c.closed = this.closed; c.sawArgument = this.sawArgument;
+    return c;
+  }
+
+  /** Feeds one byte; returns true when it was a top-level comma. */
+  push(b: number): boolean {
+    if (this.closed) return false;
+    const prev = this.prev;
+    this.prev = b;
+    switch (this.mode) {
+      case Mode.LineComment:
+        if (b === 0x0a) this.mode = Mode.Code;
+        return false;
+      case Mode.BlockComment:
+        if (prev === 0x2a && b === 0x2f) { this.mode = Mode.Code; this.prev = 0; }
+        return false;
+      case Mode.Quote:
+        if (this.escaped) this.escaped = false;
+        else if (b === 0x5c) this.escaped = true;
+        else if (b === this.quote || b === 0x0a) this.mode = Mode.Code;
+        return false;
+      case Mode.Template:
+        if (this.escaped) this.escaped = false;
+        else if (b === 0x5c) this.escaped = true;
+        else if (b === 0x60) this.mode = Mode.Code;
+        else if (prev === 0x24 && b === 0x7b) { this.stack.push(TEMPLATE_EXPR); this.mode = Mode.Code; }
+        return false;
+      case Mode.Code:
+        break;
+    }
+    if (b !== 0x20 && b !== 0x09 && b !== 0x0a && b !== 0x0d && b !== 0x29 && this.stack.length === 0) this.sawArgument = true;
+    const top = this.stack[this.stack.length - 1];
+    if (this.python ? b === 0x23 : prev === 0x2f && b === 0x2f) { this.mode = Mode.LineComment; return false; }
+    if (!this.python && prev === 0x2f && b === 0x2a) { this.mode = Mode.BlockComment; this.prev = 0; return false; }
+    if (b === 0x22 || b === 0x27) { this.mode = Mode.Quote; this.quote = b; return false; }
+    if (b === 0x60 && !this.python) { this.mode = Mode.Template; return false; }
+    if (b === 0x28 || b === 0x5b || b === 0x7b) { this.stack.push(b); return false; }
+    if (b === LT && !this.python && this.identByte[prev] === 1) { this.stack.push(LT); return false; }
+    if (b === 0x3e && top === LT && prev !== 0x3d) { this.stack.pop(); return false; }
+    if (b === 0x29 || b === 0x5d || b === 0x7d) {
+      while (this.stack[this.stack.length - 1] === LT) this.stack.pop(); // comparisons, not type arguments
+      if (this.stack.length === 0) { this.closed = true; return false; }
+      if (this.stack.pop() === TEMPLATE_EXPR) this.mode = Mode.Template;
+      return false;
+    }
+    if (b === 0x2c && this.stack.length === 0) { this.commas++; return true; }
+    return false;
+  }
+}
+
 /**
  * Argument lists: no more arguments than the callee accepts (arity from signature help; rest
  * parameters and unknown callees leave it unlimited). Blocks tokens that would add a top-level comma
@@ -314,13 +508,8 @@ export class ArgumentCountMonitor implements Monitor {
   private _state: MonitorState = 'idle';
   private trigger: Trigger | undefined;
   private maxArgs = Infinity;
-  /** Lexer state since the `(`: bracket depth, string quote, commas at depth 0. */
-  private depth = 0;
-  private quote = 0;
-  private escaped = false;
-  private commas = 0;
-  private sawArgument = false;
-  private structural: Int32Array | undefined;
+  private lexer: ArgumentLexer | undefined;
+  private commaTokens: Int32Array | undefined;
 
   constructor(private readonly index: TokenIndex, private readonly textSinceParen = '') {}
 
@@ -331,6 +520,7 @@ export class ArgumentCountMonitor implements Monitor {
     if (trigger.kind !== 'arguments' || this._state !== 'idle') return false;
     this.trigger = trigger;
     this._state = 'analyzing';
+    this.lexer = new ArgumentLexer(trigger.python === true, identifierByteTable(trigger.python ? 'python' : 'js'));
     this.update(utf8(this.textSinceParen));
     return true;
   }
@@ -362,69 +552,54 @@ export class ArgumentCountMonitor implements Monitor {
     this._state = max === Infinity ? 'done' : 'constraining';
   }
 
-  private structuralTokens(): Int32Array {
-    if (!this.structural) {
+  /** Only a token containing a comma can add an argument. */
+  private tokensWithComma(): Int32Array {
+    if (!this.commaTokens) {
       const ids: number[] = [];
-      const special = new Set([...',()[]{}\'"`\\'].map((c) => c.charCodeAt(0)));
-      this.index.bytes.forEach((bytes, id) => { if (bytes.some((b) => special.has(b))) ids.push(id); });
-      this.structural = Int32Array.from(ids);
+      this.index.bytes.forEach((bytes, id) => { if (bytes.includes(0x2c)) ids.push(id); });
+      this.commaTokens = Int32Array.from(ids);
     }
-    return this.structural;
+    return this.commaTokens;
   }
 
   /** Would appending these bytes add an argument past the limit? Does not change state. */
   private exceeds(bytes: Uint8Array): boolean {
-    let { depth, quote, escaped, commas } = this;
+    const lexer = this.lexer!.clone();
     for (const b of bytes) {
-      if (quote) {
-        if (escaped) escaped = false;
-        else if (b === 0x5c) escaped = true;
-        else if (b === quote) quote = 0;
-        continue;
-      }
-      if (b === 0x22 || b === 0x27 || b === 0x60) quote = b;
-      else if (b === 0x28 || b === 0x5b || b === 0x7b) depth++;
-      else if (b === 0x29 || b === 0x5d || b === 0x7d) { if (--depth < 0) return false; }
-      else if (b === 0x2c && depth === 0 && ++commas >= this.maxArgs) return true;
+      if (lexer.push(b) && lexer.commas >= this.maxArgs) return true;
+      if (lexer.closed) return false;
     }
     return false;
   }
 
   maskgen(mask: MaskBuilder, logits: Float32Array): number {
-    if (this._state !== 'constraining') return 0;
-    if (this.maxArgs === 0 && !this.sawArgument && this.depth === 0) {
+    const lexer = this.lexer;
+    if (this._state !== 'constraining' || !lexer) return 0;
+    if (this.maxArgs === 0 && !lexer.sawArgument && lexer.depth === 0 && !lexer.inString) {
       // Only whitespace then `)`: an allow list through the trie (whitespace chain, then `)` subtree).
       const set = new CandidateSet([')']);
       return mask.compute(set, new Uint8Array(0), { leadOpen: true });
     }
     let blocked = 0;
-    for (const id of this.structuralTokens()) {
+    for (const id of this.tokensWithComma()) {
       if (this.exceeds(this.index.bytes[id])) { logits[id] = -Infinity; blocked++; }
     }
     return blocked > 0 ? -1 : 0;
   }
 
   update(tokenBytes: Uint8Array): void {
-    if (this._state === 'done') return;
+    if (this._state === 'done' || !this.lexer) return;
     for (const b of tokenBytes) {
-      if (this.quote) {
-        if (this.escaped) this.escaped = false;
-        else if (b === 0x5c) this.escaped = true;
-        else if (b === this.quote) this.quote = 0;
-        continue;
-      }
-      if (b !== 0x20 && b !== 0x09 && b !== 0x0a && b !== 0x0d && b !== 0x29) this.sawArgument = true;
-      if (b === 0x22 || b === 0x27 || b === 0x60) this.quote = b;
-      else if (b === 0x28 || b === 0x5b || b === 0x7b) this.depth++;
-      else if (b === 0x29 || b === 0x5d || b === 0x7d) { if (--this.depth < 0) { this._state = 'done'; return; } }
-      else if (b === 0x2c && this.depth === 0) this.commas++;
+      this.lexer.push(b);
+      if (this.lexer.closed) { this._state = 'done'; return; }
     }
   }
 
   /** A callee without parameters: the list can only close, so `)` is forced (whitespace loops are
    *  likely under greedy decoding when the model wanted an argument). */
   forced(): Uint8Array | undefined {
-    if (this._state !== 'constraining' || this.maxArgs !== 0 || this.sawArgument || this.depth !== 0 || this.quote) return undefined;
+    const lexer = this.lexer;
+    if (this._state !== 'constraining' || !lexer || this.maxArgs !== 0 || lexer.sawArgument || lexer.depth !== 0 || lexer.inString) return undefined;
     return CLOSE_PAREN;
   }
 }

@@ -25,6 +25,10 @@ export interface Trigger {
   /** For `case`: the switch's subject expression (parentheses removed) and the offset where it ends. */
   readonly subject?: string;
   readonly subjectEnd?: number;
+  /** For `dereference` in JavaScript/TypeScript: a private name (`#count`) may follow the `.`. */
+  readonly privateNames?: boolean;
+  /** For `arguments`: Python's lexical rules (`#` comments, no `<...>` type arguments). */
+  readonly python?: boolean;
 }
 
 const PLACEHOLDER = '__typeguide__';
@@ -193,7 +197,7 @@ export class TriggerDetector {
       } else if (parent?.type !== 'member_expression' || hasAncestor(node, ['import_statement'])) {
         return undefined;
       }
-      return { kind: 'dereference', offset: end, lead: 'none' };
+      return python ? { kind: 'dereference', offset: end, lead: 'none' } : { kind: 'dereference', offset: end, lead: 'none', privateNames: true };
     }
     if (!python) {
       const m = /\bnew(\s*)$/.exec(tail);
@@ -216,12 +220,14 @@ export class TriggerDetector {
       }
     }
     if (/[{,]\s*$/.test(tail)) {
-      const importLike = python ? /\bfrom\s+[\p{ID_Continue}.]+\s+import\s+\(?[\p{ID_Continue}\s,]*$/u.test(tail) : /\bimport\s+(?:type\s+)?\{[\p{ID_Continue}$\s,]*$/u.test(tail);
+      // `import {`, `import type {`, `import Default, {`, and `export {` (a re-export once `from` follows).
+      const importLike = python ? /\bfrom\s+[\p{ID_Continue}.]+\s+import\s+\(?[\p{ID_Continue}\s,]*$/u.test(tail)
+        : /\b(?:import\s+(?:type\s+)?(?:[\p{ID_Start}$_][\p{ID_Continue}$]*\s*,\s*)?|export\s+(?:type\s+)?)\{[\p{ID_Continue}$\s,]*$/u.test(tail);
       if (importLike) {
         const node = this.placeholder(grammar, text, python ? '' : ' }');
         const ok = python
           ? node?.parent?.type === 'dotted_name' && (node.parent.parent?.type === 'ERROR' || (node.parent.parent?.type === 'import_from_statement' && node.parent.parent.childForFieldName('module_name')?.id !== node.parent.id))
-          : hasAncestor(node, ['import_specifier']) && /^[^;]*?\}\s*from\s*['"]/.test(suffix);
+          : hasAncestor(node, ['import_specifier', 'export_specifier']) && /^[^;]*?\}\s*from\s*['"]/.test(suffix);
         if (ok) return { kind: 'namedImport', offset: end, lead: 'optional' };
         return undefined;
       }
@@ -229,8 +235,9 @@ export class TriggerDetector {
     if (/[(,]\s*$/.test(tail)) {
       const node = this.placeholder(grammar, text, ')');
       const args = node?.parent;
-      if (args && (args.type === 'arguments' || args.type === 'argument_list') && (args.parent?.type === 'call_expression' || args.parent?.type === 'call')) {
-        return { kind: 'arguments', offset: end, lead: 'optional', openParen: args.startIndex };
+      const callee = args?.parent?.type;
+      if (args && (args.type === 'arguments' || args.type === 'argument_list') && (callee === 'call_expression' || callee === 'new_expression' || callee === 'call')) {
+        return python ? { kind: 'arguments', offset: end, lead: 'optional', openParen: args.startIndex, python: true } : { kind: 'arguments', offset: end, lead: 'optional', openParen: args.startIndex };
       }
     }
     if (python && /\bimport\s+$/.test(tail)) {

@@ -162,7 +162,7 @@ for (const server of ['typescript7', 'typescript-language-server'] as const) {
       const ctx: StepContext = { promptTokens: [], generatedTokens: tokens, generatedText: '', step: 0, signal: new AbortController().signal };
       const logits = new Float32Array(tokenizer.vocabSize);
       await processor.process(logits, ctx); // waits for the answer
-      for (const id of tokenizer.encode('reset')) { tokens.push(id); processor.onToken(id, ctx); }
+      for (const id of tokenizer.encode('reset')) { tokens.push(id); processors[0].onToken?.(id, ctx); }
       logits.fill(0);
       await processor.process(logits, ctx);
       service.finish(processors);

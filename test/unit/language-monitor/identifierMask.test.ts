@@ -13,6 +13,8 @@ const enc = new TextEncoder();
 function bruteForce(candidates: string[], partial: Uint8Array, lead: 'none' | 'optional' | 'required'): Set<number> {
   const cands = candidates.map((c) => Buffer.from(enc.encode(c)));
   const out = new Set<number>();
+  // Right after a complete identifier the completion may end: special tokens (EOS, FIM ends) are legal.
+  if (partial.length > 0 && cands.some((c) => c.equals(Buffer.from(partial)))) for (const id of tokenizer.specialIds) out.add(id);
   for (let id = 0; id < tokenizer.vocabSize; id++) {
     let bytes = Buffer.from(index.bytes[id]);
     if (bytes.length === 0) continue;
