@@ -5,7 +5,7 @@
 // Unterminated strings and comments parse as valid code in a prefix (`\`abc.` looks like a member
 // access), so a small lexer first rules out positions inside strings and comments.
 import path from 'node:path';
-import { Parser, Language, type Node as SyntaxNode } from 'web-tree-sitter';
+import { Parser, Language, type Node as SyntaxNode, type Point, type Tree } from 'web-tree-sitter';
 import type { LeadRule } from './identifierMask.js';
 
 export type TriggerKind = 'dereference' | 'new' | 'case' | 'namedImport' | 'arguments';
@@ -153,13 +153,35 @@ export function lexicalState(text: string, python: boolean): LexState {
 
 const IDENT_END = /[\p{ID_Continue}$)\]]$/u;
 
+/** The last tree parsed per grammar, with its input, kept for the next (incremental) parse. */
+interface LastParse { readonly input: string; readonly end: Point; readonly tree: Tree }
+
+export interface TriggerDetectorOptions {
+  /** Reparse by editing the previous tree (default). `false` parses every input from scratch (the
+   *  benchmark's baseline and the equivalence test's reference). */
+  incremental?: boolean;
+}
+
+/** Row and column (UTF-16 code units, as web-tree-sitter counts them) after `text.slice(from, to)`, from `start`. */
+function advance(text: string, from: number, to: number, start: Point): Point {
+  let { row, column } = start;
+  let lineStart = -1;
+  for (let i = text.indexOf('\n', from); i >= 0 && i < to; i = text.indexOf('\n', i + 1)) { row++; lineStart = i + 1; }
+  column = lineStart < 0 ? column + (to - from) : to - lineStart;
+  return { row, column };
+}
+
 export class TriggerDetector {
   private readonly parser = new Parser();
+  private readonly last = new Map<Grammar, LastParse>();
+  private readonly incremental: boolean;
 
-  private constructor(private readonly grammars: Map<Grammar, Language>) {}
+  private constructor(private readonly grammars: Map<Grammar, Language>, options: TriggerDetectorOptions) {
+    this.incremental = options.incremental ?? true;
+  }
 
-  static async create(): Promise<TriggerDetector> {
-    return new TriggerDetector(await loadGrammars());
+  static async create(options: TriggerDetectorOptions = {}): Promise<TriggerDetector> {
+    return new TriggerDetector(await loadGrammars(), options);
   }
 
   /** Cheap test on the last characters: could `text` end at a trigger point? */
@@ -250,22 +272,46 @@ export class TriggerDetector {
     return undefined;
   }
 
-  /** Parses text + placeholder + closer and returns the placeholder's node. */
+  /** Parses text + placeholder + closer and returns the placeholder's node (valid until the next parse). */
   private placeholder(grammar: Grammar, text: string, closer: string): SyntaxNode | undefined {
-    this.parser.setLanguage(this.grammars.get(grammar)!);
-    const tree = this.parser.parse(text + PLACEHOLDER + closer);
+    const tree = this.parse(grammar, text + PLACEHOLDER + closer);
     if (!tree) return undefined;
-    try {
-      const node = tree.rootNode.descendantForIndex(text.length, text.length + PLACEHOLDER.length);
-      if (!node || node.text !== PLACEHOLDER) return undefined;
-      return node;
-    } finally {
-      // Nodes stay readable until the tree is deleted; callers only read parents synchronously.
-      queueMicrotask(() => tree.delete());
-    }
+    const node = tree.rootNode.descendantForIndex(text.length, text.length + PLACEHOLDER.length);
+    return node && node.text === PLACEHOLDER ? node : undefined;
   }
 
-  dispose(): void { this.parser.delete(); }
+  /**
+   * Successive inputs share almost all their text: the prefix grows by a token, only the placeholder and
+   * closer at the end change. Editing the previous tree over the changed tail lets tree-sitter reuse every
+   * subtree before it, so a reparse costs about the tail instead of the whole prefix (tree-sitter's
+   * incremental parsing gives the tree a fresh parse would). Another document, or an edit in the first
+   * half, is parsed from scratch.
+   */
+  private parse(grammar: Grammar, input: string): Tree | null {
+    this.parser.setLanguage(this.grammars.get(grammar)!);
+    const prev = this.last.get(grammar);
+    let tree: Tree | null = null;
+    const end = advance(input, 0, input.length, { row: 0, column: 0 });
+    if (prev && this.incremental) {
+      const k = commonPrefixLength(prev.input, input);
+      if (k >= input.length / 2) {
+        const startPosition = advance(input, 0, k, { row: 0, column: 0 });
+        prev.tree.edit({ startIndex: k, oldEndIndex: prev.input.length, newEndIndex: input.length, startPosition, oldEndPosition: prev.end, newEndPosition: end });
+        tree = this.parser.parse(input, prev.tree);
+      }
+    }
+    tree ??= this.parser.parse(input);
+    prev?.tree.delete();
+    if (tree) this.last.set(grammar, { input, end, tree });
+    else this.last.delete(grammar);
+    return tree;
+  }
+
+  dispose(): void {
+    for (const p of this.last.values()) p.tree.delete();
+    this.last.clear();
+    this.parser.delete();
+  }
 }
 
 /** The expression a `switch_case` switches over (inside the statement's parentheses). */
@@ -275,6 +321,15 @@ function switchSubject(switchCase: SyntaxNode): SyntaxNode | undefined {
   let value = n?.childForFieldName('value') ?? undefined;
   while (value?.type === 'parenthesized_expression') value = value.namedChild(0) ?? undefined;
   return value && !value.hasError ? value : undefined;
+}
+
+/** Length of the common prefix; the previous input usually survives whole up to its placeholder. */
+function commonPrefixLength(a: string, b: string): number {
+  const max = Math.min(a.length, b.length);
+  let k = Math.max(0, Math.min(max, a.lastIndexOf(PLACEHOLDER)));
+  if (!b.startsWith(a.slice(0, k))) k = 0;
+  while (k < max && a.charCodeAt(k) === b.charCodeAt(k)) k++;
+  return k;
 }
 
 function hasAncestor(node: SyntaxNode | undefined | null, types: string[]): boolean {

@@ -10,7 +10,7 @@ import { pathToFileURL } from 'node:url';
 import { defaultModelDir, HfTokenizer } from '../../../model/index.js';
 import type { StepContext } from '../../../model/types.js';
 import { ArgumentCountMonitor, DereferenceMonitor, MonitorService, NamedImportMonitor, NewMonitor, type MonitorProcessor } from '../../../language-monitor/index.js';
-import { offsetAfter, scriptedDecode } from './scriptedDecoder.js';
+import { scriptedDecode } from './scriptedDecoder.js';
 
 const ROOT = path.resolve(__dirname, 'fixtures/realistic');
 const tokenizer = HfTokenizer.fromDir(defaultModelDir);
