@@ -74,12 +74,25 @@ export type LexState = 'code' | 'string' | 'comment';
 
 /** Scans `text` and reports the state at its end. Template literals (`${...}`) and f-strings are
  *  treated as strings except inside `${ }` for JS. Regex literals are not recognized (rare in prefixes). */
-export function lexicalState(text: string, python: boolean): LexState {
-  let i = 0;
+export function lexicalState(text: string, python: boolean, resume?: LexCheckpoint, checkpoint?: { before: number; save: (cp: LexCheckpoint) => void }): LexState {
+  let i = resume?.offset ?? 0;
   const n = text.length;
-  const templateDepth: number[] = []; // brace depth at each open `${`
-  let braces = 0;
+  const templateDepth: number[] = resume ? resume.templateDepth.slice() : []; // brace depth at each open `${`
+  let braces = resume?.braces ?? 0;
+  let nextSave = i + CHECKPOINT_EVERY;
+  let saved: LexCheckpoint | undefined;
+  try {
+    return scan();
+  } finally {
+    if (saved) checkpoint!.save(saved);
+  }
+  function scan(): LexState {
   while (i < n) {
+    // `i` is between tokens in code here: a state to resume from later.
+    if (checkpoint && i >= nextSave && i <= checkpoint.before) {
+      saved = { offset: i, braces, templateDepth: templateDepth.slice() };
+      nextSave = i + CHECKPOINT_EVERY;
+    }
     const c = text[i];
     if (python) {
       if (c === '#') {
@@ -147,7 +160,14 @@ export function lexicalState(text: string, python: boolean): LexState {
     i++;
   }
   return 'code';
+  }
 }
+
+/** Where `lexicalState` can resume: an offset between tokens in code, with the nesting there. */
+export interface LexCheckpoint { readonly offset: number; readonly braces: number; readonly templateDepth: readonly number[] }
+const CHECKPOINT_EVERY = 2048;
+/** Checkpoints stay this far behind the end: the tail is what changes between calls. */
+const CHECKPOINT_LAG = 1024;
 
 // ---------------------------------------------------------------------------------------------
 
@@ -175,6 +195,7 @@ export class TriggerDetector {
   private readonly parser = new Parser();
   private readonly last = new Map<Grammar, LastParse>();
   private readonly incremental: boolean;
+  private lexCheckpoint: { python: boolean; before: string; checkpoint: LexCheckpoint } | undefined;
 
   private constructor(private readonly grammars: Map<Grammar, Language>, options: TriggerDetectorOptions) {
     this.incremental = options.incremental ?? true;
@@ -203,7 +224,7 @@ export class TriggerDetector {
     if (!grammar) return undefined;
     const python = grammar === 'python';
     if (!TriggerDetector.mightTrigger(text, python)) return undefined;
-    if (lexicalState(text, python) !== 'code') return undefined;
+    if (this.lexical(text, python) !== 'code') return undefined;
     const tail = text.slice(-200);
     const end = text.length;
 
@@ -270,6 +291,18 @@ export class TriggerDetector {
       }
     }
     return undefined;
+  }
+
+  /** The lexical state at the end of `text`, resumed from the last checkpoint when `text` still starts
+   *  with the text before it (the scan then costs the tail, not the whole prefix). */
+  private lexical(text: string, python: boolean): LexState {
+    if (!this.incremental) return lexicalState(text, python);
+    const last = this.lexCheckpoint;
+    const resume = last && last.python === python && text.startsWith(last.before) ? last.checkpoint : undefined;
+    return lexicalState(text, python, resume, {
+      before: text.length - CHECKPOINT_LAG,
+      save: (checkpoint) => { this.lexCheckpoint = { python, before: text.slice(0, checkpoint.offset), checkpoint }; },
+    });
   }
 
   /** Parses text + placeholder + closer and returns the placeholder's node (valid until the next parse). */

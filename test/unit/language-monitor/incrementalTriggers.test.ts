@@ -5,7 +5,7 @@ import assert from 'node:assert/strict';
 import fs from 'node:fs';
 import path from 'node:path';
 import { after, before, test } from 'node:test';
-import { TriggerDetector } from '../../../language-monitor/triggers.js';
+import { lexicalState, TriggerDetector, type LexCheckpoint } from '../../../language-monitor/triggers.js';
 
 let fresh: TriggerDetector;
 let incremental: TriggerDetector;
@@ -60,4 +60,23 @@ void test('the trigger tests\' inputs, one after another through one incremental
     ['python', 'x = mix_three(1, '], ['python', 'from quokka import '], ['typescript', 'store.blorpSave('],
   ];
   for (const [lang, text, suffix] of cases) assert.deepEqual(incremental.detect(lang, text, suffix), fresh.detect(lang, text, suffix), text);
+});
+
+void test('the lexical scan resumed from a checkpoint ends in the state a full scan does', () => {
+  // (Files with regex literals are avoided: the scan does not know them, by design.)
+  const src = path.join(REPO, 'test/integration/language-monitor/fixtures/realistic/src');
+  const ts = (fs.readFileSync(path.join(src, 'counter.ts'), 'utf8') + fs.readFileSync(path.join(src, 'calls.ts'), 'utf8')).repeat(8)
+    + '\nconst t = `a ${b ? `c ${d}` : "e"} f`; /* g */ const s = "h"; // i\n';
+  const py = fs.readFileSync(path.join(REPO, 'test/fixtures/language-monitor/py-project/main.py'), 'utf8').repeat(80) + '\ns = """a\nb"""  # c\n';
+  for (const [text, python] of [[ts, false], [py, true]] as const) {
+    const checkpoints: LexCheckpoint[] = [];
+    // A full scan that records every checkpoint it would offer (one per 2 KiB of code).
+    for (let end = 0; end <= text.length; end += 997) lexicalState(text.slice(0, end), python, undefined, { before: end, save: (cp) => checkpoints.push(cp) });
+    assert.ok(checkpoints.length > 3, `${checkpoints.length} checkpoints (python: ${python})`);
+    for (const cp of checkpoints) {
+      for (let end = cp.offset; end <= Math.min(text.length, cp.offset + 3000); end += 7) {
+        assert.equal(lexicalState(text.slice(0, end), python, cp), lexicalState(text.slice(0, end), python), `resumed at ${cp.offset}, end ${end}`);
+      }
+    }
+  }
 });
