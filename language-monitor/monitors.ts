@@ -241,6 +241,12 @@ export class DereferenceMonitor extends IdentifierMonitor {
       if (id) members.push(id);
     }
     if (members.length === 0 && words > 0) this.outcome = 'unconstrained-any';
+    else if (answer.items.length === 0 && trigger.offset >= 2) {
+      // TypeScript files: an `any` receiver gets no items at all; the hover on the receiver says why.
+      const hover = await ctx.client.hover(ctx.shadow.uri, ctx.shadow.positionAt(trigger.offset - 2), ctx.timeoutMs, ctx.signal);
+      ctx.onQuery(hover.ms, hover.outcome);
+      if (hover.text !== undefined && /:\s*any\s*(?:$|\n|`)/.test(hover.text)) this.outcome = 'unconstrained-any';
+    }
     return members;
   }
 }

@@ -77,6 +77,17 @@ for (const server of ['typescript7', 'typescript-language-server'] as const) {
       assert.equal(service.statistics().maskedSteps, 0);
     });
 
+    void test('TypeScript: an `any` receiver (no items at all) is reported as such', async () => {
+      const d = doc('counter.ts', 'return settings.timeoutMs;', 'const parsed = JSON.parse("{}"); return parsed.|;');
+      const { processors, processor } = start(d);
+      const monitor = processor.activeMonitor;
+      assert.ok(monitor instanceof DereferenceMonitor);
+      const run = await scriptedDecode(tokenizer, processors, 'zorbleItems;');
+      service.finish(processors);
+      assert.equal(leadingName(run.text), 'zorbleItems');
+      assert.equal((monitor as { outcome?: string }).outcome, 'unconstrained-any');
+    });
+
     void test('JavaScript: a typed receiver stays constrained to its real members (not the file\'s words)', async () => {
       const d = doc('reader.js', 'const total = counter.increment();', 'const total = counter.|;');
       const { processors, processor } = start(d);
