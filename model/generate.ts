@@ -37,6 +37,62 @@ export interface EngineOptions extends GenerationOptions {
   eosIds?: readonly number[];
   /** Keep the final cache in the result (the caller then owns and disposes it). */
   keepCache?: boolean;
+  /**
+   * The prompt is encoded in forward passes of at most this many tokens (default 256), with the event
+   * loop given a turn between them: a forward pass cannot be interrupted, so this bounds how long an
+   * abort waits and how long a language server's reply sits unread.
+   */
+  prefillChunkTokens?: number;
+}
+
+/** Thrown (as `name === 'AbortError'`) when a signal stops work between two forward passes. */
+export class AbortedError extends Error {
+  override readonly name = 'AbortError';
+  constructor() {
+    super('aborted');
+  }
+}
+
+/** Lets the event loop run its poll phase (socket reads, messages) before the next synchronous pass. */
+export function yieldToEventLoop(): Promise<void> {
+  return new Promise((resolve) => setImmediate(resolve));
+}
+
+/**
+ * Runs `tokens` after `cache` in chunks of `chunk` tokens, checking `signal` and yielding to the event
+ * loop between chunks. Returns the last chunk's result; `cache` stays the caller's, the intermediate
+ * caches are disposed. Throws AbortedError when `signal` fires between chunks.
+ */
+export async function forwardChunked<R extends { readonly cache: KvCache }>(
+  model: { forward(tokens: readonly number[], cache: KvCache | null, options?: ForwardOptions): Promise<R> },
+  tokens: readonly number[],
+  cache: KvCache | null,
+  options: ForwardOptions & { signal?: AbortSignal; chunk?: number } = {},
+): Promise<R> {
+  const { signal, chunk: chunkOption, ...forwardOptions } = options;
+  const chunk = Math.max(1, chunkOption ?? 256);
+  if (tokens.length <= chunk) {
+    if (signal?.aborted) throw new AbortedError();
+    return model.forward(tokens, cache, forwardOptions);
+  }
+  let current = cache;
+  let last: R | undefined;
+  try {
+    for (let from = 0; from < tokens.length; from += chunk) {
+      if (from > 0) await yieldToEventLoop();
+      if (signal?.aborted) throw new AbortedError();
+      const to = Math.min(tokens.length, from + chunk);
+      const positions = forwardOptions.positions?.slice(from, to);
+      const result = await model.forward(tokens.slice(from, to), current, { ...forwardOptions, ...(positions ? { positions } : {}) });
+      if (current !== cache) current?.dispose();
+      current = result.cache;
+      last = result;
+    }
+    return last!;
+  } catch (err) {
+    if (current !== cache) current?.dispose();
+    throw err;
+  }
 }
 
 function isPromise<T>(v: unknown): v is Promise<T> {
@@ -95,7 +151,7 @@ export async function* generate(
   };
 
   const run = async (tokens: readonly number[]) => {
-    const result = await model.forward(tokens, cache);
+    const result = await forwardChunked(model, tokens, cache, { signal, chunk: options.prefillChunkTokens });
     if (ownsCache()) cache!.dispose();
     cache = result.cache;
     logits = result.logits;
@@ -107,7 +163,12 @@ export async function* generate(
     } else {
       const reused = prompt.cache?.length ?? 0;
       if (reused >= promptTokens.length) throw new Error(`generate: the given cache (${reused}) must leave at least one prompt token to encode (${promptTokens.length})`);
-      await run(promptTokens.slice(reused));
+      try {
+        await run(promptTokens.slice(reused));
+      } catch (err) {
+        if (!(err instanceof AbortedError)) throw err;
+        stopReason = 'aborted';
+      }
     }
     let pendingCut: number | undefined;
     while (stopReason !== 'aborted' && generated.length < options.maxTokens) {

@@ -2,8 +2,7 @@
 // its ONNX session and the monitor's language servers all live here, off the extension host's event loop.
 import { parentPort } from 'node:worker_threads';
 import { CodeModelWorker } from './codeModelWorker.js';
-import { LanguageMonitor } from './languageMonitor.js';
 import { serveEngine, type Port } from './serveEngine.js';
 
 if (!parentPort) throw new Error('engineWorker.js must run in a worker thread');
-serveEngine(parentPort as unknown as Port, (spec, log) => CodeModelWorker.load(spec, log, new LanguageMonitor(spec.servers ?? {}, log, spec.monitorTimeoutMs ?? 300)));
+serveEngine(parentPort as unknown as Port, (spec, log) => CodeModelWorker.load(spec, log));

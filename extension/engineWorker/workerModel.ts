@@ -1,9 +1,11 @@
 import type { GenerateRequest, GenerateSummary, LogLevel } from '../completion/types.js';
-import type { ModelInfo, ModelSpec } from './protocol.js';
+import type { DocumentEvent, ModelInfo, ModelSpec } from './protocol.js';
 
 /** What the worker needs from a loaded model: one streamed completion at a time. */
 export interface WorkerModel {
   readonly info: Omit<ModelInfo, 'loadMs'>;
+  /** The editor's document opened, changed or closed (the engine mirrors it). */
+  document(event: DocumentEvent): void;
   complete(request: GenerateRequest, signal: AbortSignal, onText: (text: string) => void): Promise<GenerateSummary>;
   clearCaches(): void;
   restartLanguageServers(): Promise<void>;

@@ -3,6 +3,7 @@
 // build()). The generator then encodes the prompt's last token, which gives fresh next-token logits:
 // a FIM keystroke costs the typed tokens plus that last token. Memory is bounded by a token cap per
 // document, a total token cap and an LRU over documents.
+import { forwardChunked } from '../generate.js';
 import type { KvCache } from '../kvCache.js';
 import type { PlanOptions } from './editPlan.js';
 import { PieRepositioner, type PieModel, type Rebuilt } from './repositioner.js';
@@ -32,12 +33,20 @@ export interface PromptCacheOptions extends Omit<PlanOptions, 'reencodeLast'> {
   /** callCost (see PlanOptions; estimateCallCost measures it): also weighs PIE's calls against prefix reuse's one. */
   /** Use PIE at all (false: only exact reuse, i.e. identical prompts and common prefixes). Default true. */
   readonly pie?: boolean;
-  /** Prompts longer than this are computed in full and not kept (default 4096). */
+  /** Prompts longer than this are computed in full and not kept (default 16384; the engine's prompt window is smaller). */
   readonly maxTokensPerDocument?: number;
   /** Documents kept (default 8), least recently used evicted first. */
   readonly maxDocuments?: number;
   /** Tokens kept over all documents (default 4 × maxTokensPerDocument). */
   readonly maxTotalTokens?: number;
+  /**
+   * Bytes of KV cache kept over all documents (default 256 MiB). Counted in bytes, not tokens: one
+   * token costs 2 × layers × kv heads × head size × 2 or 4 bytes, from 16 KiB (the built-in model) to
+   * 384 KiB (a 1.3 B model in float32). A single prompt above this is computed but not kept.
+   */
+  readonly maxBytes?: number;
+  /** Tokens per forward pass when encoding (default 256): an abort waits at most one such pass. */
+  readonly chunkTokens?: number;
   /** PIE edits in a row before the stale part is re-encoded exactly (default 32). */
   readonly maxPieChain?: number;
   /** PIE is skipped when it would encode more than this fraction of the prompt (default 0.5). */
@@ -62,16 +71,25 @@ export class PromptCache {
   private readonly opts: Required<Omit<PromptCacheOptions, keyof PlanOptions>>;
   private disposed = false;
   private readonly callCost: number;
+  /** The signal of the prepare() now running: its forward passes stop between chunks when it fires. */
+  private activeSignal: AbortSignal | undefined;
 
   constructor(model: PieModel, options: PromptCacheOptions = {}) {
-    this.repositioner = new PieRepositioner(model, { minKeep: options.minKeep, maxEditDistance: options.maxEditDistance, callCost: options.callCost });
+    const chunk = options.chunkTokens ?? 256;
+    const chunked: PieModel = {
+      config: model.config,
+      forward: (tokens, cache, forwardOptions) => forwardChunked(model, tokens, cache, { ...forwardOptions, signal: this.activeSignal, chunk }),
+    };
+    this.repositioner = new PieRepositioner(chunked, { minKeep: options.minKeep, maxEditDistance: options.maxEditDistance, callCost: options.callCost });
     this.callCost = options.callCost ?? 0;
-    const maxTokensPerDocument = options.maxTokensPerDocument ?? 4096;
+    const maxTokensPerDocument = options.maxTokensPerDocument ?? 16_384;
     this.opts = {
       pie: options.pie ?? true,
       maxTokensPerDocument,
       maxDocuments: options.maxDocuments ?? 8,
       maxTotalTokens: options.maxTotalTokens ?? 4 * maxTokensPerDocument,
+      maxBytes: options.maxBytes ?? 256 * 1024 * 1024,
+      chunkTokens: chunk,
       maxPieChain: options.maxPieChain ?? 32,
       maxEncodeFraction: options.maxEncodeFraction ?? 0.5,
     };
@@ -92,15 +110,28 @@ export class PromptCache {
     return n;
   }
 
-  /** A cache for all of `tokens` but the last, in `documentId`, built from what the last request left. */
-  prepare(documentId: string, tokens: readonly number[]): Promise<PreparedPrompt> {
+  /** Bytes of KV cache held over all documents. */
+  get cachedBytes(): number {
+    let n = 0;
+    for (const e of this.entries.values()) n += cacheBytes(e.cache);
+    return n;
+  }
+
+  /**
+   * A cache for all of `tokens` but the last, in `documentId`, built from what the last request left.
+   * `signal` stops the encoding between two forward passes (the promise then rejects with an
+   * AbortError and the document's previous cache stays as it was).
+   */
+  prepare(documentId: string, tokens: readonly number[], options: { signal?: AbortSignal } = {}): Promise<PreparedPrompt> {
     // One request per document at a time: each builds on the previous one's cache.
     const before = this.locks.get(documentId) ?? Promise.resolve();
     const run = before.then(async () => {
       this.running.add(documentId);
+      this.activeSignal = options.signal;
       try {
         return await this.prepareNow(documentId, tokens);
       } finally {
+        this.activeSignal = undefined;
         this.running.delete(documentId);
       }
     });
@@ -134,7 +165,7 @@ export class PromptCache {
     const pieChain = path === 'pie' ? (entry?.pieChain ?? 0) + 1 : 0;
     this.forget(documentId);
     if (this.disposed) rebuilt.cache.dispose();
-    else if (tokens.length < this.opts.maxTokensPerDocument) {
+    else if (tokens.length < this.opts.maxTokensPerDocument && cacheBytes(rebuilt.cache) <= this.opts.maxBytes) {
       this.entries.set(documentId, { tokens, cache: rebuilt.cache, exactPrefix: rebuilt.exactPrefix, pieChain });
       this.evict(documentId);
     } // else: over the cap, not kept; the caller's cache is left to the garbage collector.
@@ -165,10 +196,12 @@ export class PromptCache {
 
   private evict(keep: string): void {
     let total = this.cachedTokens;
+    let bytes = this.cachedBytes;
     for (const [id, e] of this.entries) {
-      if (this.entries.size <= this.opts.maxDocuments && total <= this.opts.maxTotalTokens) break;
+      if (this.entries.size <= this.opts.maxDocuments && total <= this.opts.maxTotalTokens && bytes <= this.opts.maxBytes) break;
       if (id === keep || this.running.has(id)) continue; // never pull a cache from under a running request
       total -= e.tokens.length;
+      bytes -= cacheBytes(e.cache);
       this.forget(id);
     }
   }
@@ -189,4 +222,10 @@ export class PromptCache {
     this.clear();
     this.disposed = true;
   }
+}
+
+/** Bytes a cache's keys and values take (the rows it holds). */
+export function cacheBytes(cache: KvCache): number {
+  const width = cache.dtype === 'float16' ? 2 : 4;
+  return 2 * cache.numLayers * cache.numKvHeads * cache.headDim * cache.length * width;
 }

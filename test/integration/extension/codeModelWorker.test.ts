@@ -8,9 +8,9 @@ import os from 'node:os';
 import path from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { CodeModel } from '../../../model/index.js';
-import type { TextTokenizer } from '../../../model/types.js';
-import { CodeModelWorker, type MonitorProvider, type MonitorRun } from '../../../extension/engineWorker/codeModelWorker.js';
-import { LanguageMonitor } from '../../../extension/engineWorker/languageMonitor.js';
+import { CodeModelWorker } from '../../../extension/engineWorker/codeModelWorker.js';
+import type { EngineMonitor } from '../../../engine/completionEngine.js';
+import { MonitorService } from '../../../language-monitor/index.js';
 import type { GenerateRequest, GenerateSummary } from '../../../extension/completion/types.js';
 import { needsModel, testModelDir } from '../model/testModel.js';
 
@@ -119,26 +119,24 @@ describe('CodeModelWorker with the real model', { skip: needsModel }, () => {
   });
 
   describe('monitor with healing', () => {
-    /** The real LanguageMonitor, recording the requests the worker builds processors for. */
-    class RecordingMonitor implements MonitorProvider {
-      readonly seen: GenerateRequest[] = [];
-      readonly inner = new LanguageMonitor({}, quiet);
-      processorsFor(req: GenerateRequest, tokenizer: TextTokenizer, signal: AbortSignal): Promise<MonitorRun | undefined> {
+    /** The real MonitorService, recording the documents the engine builds processors for. */
+    class RecordingMonitor implements EngineMonitor {
+      readonly seen: Parameters<EngineMonitor['createProcessors']>[0][] = [];
+      constructor(readonly inner: MonitorService) {}
+      supports(languageId: string): boolean { return this.inner.supports(languageId); }
+      prepare(req: Parameters<EngineMonitor['prepare']>[0]): Promise<boolean> { return this.inner.prepare(req); }
+      createProcessors(req: Parameters<EngineMonitor['createProcessors']>[0]): ReturnType<EngineMonitor['createProcessors']> {
         this.seen.push(req);
-        return this.inner.processorsFor(req, tokenizer, signal);
+        return this.inner.createProcessors(req);
       }
-      restart(): Promise<void> {
-        return this.inner.restart();
-      }
-      dispose(): Promise<void> {
-        return this.inner.dispose();
-      }
+      finish(processors: Parameters<EngineMonitor['finish']>[0]): unknown { return this.inner.finish(processors); }
+      dispose(): Promise<void> { return this.inner.dispose(); }
     }
 
     let worker: CodeModelWorker;
     let monitor: RecordingMonitor;
     before(async () => {
-      monitor = new RecordingMonitor();
+      monitor = new RecordingMonitor(await MonitorService.create());
       worker = await CodeModelWorker.load({ dir: testModelDir, variant: 'fp32', threads: 1 }, quiet, monitor);
     });
     after(() => worker?.dispose());
@@ -149,9 +147,9 @@ describe('CodeModelWorker with the real model', { skip: needsModel }, () => {
       assert.ok(healed.endsWith('inv'));
       const { summary } = await complete(worker, request(at, { monitor: true, workspaceRoot: path.dirname(cartFile) }));
       const seen = monitor.seen.at(-1)!;
-      assert.equal(seen.prefix, at.prefix.slice(0, at.prefix.length - healed.length));
-      assert.ok(seen.prefix.endsWith('this.'), 'the monitor sees the cursor right after the dot');
-      assert.equal(seen.suffix, at.suffix);
+      assert.equal(seen.text.slice(0, seen.offset), at.prefix.slice(0, at.prefix.length - healed.length));
+      assert.ok(seen.text.slice(0, seen.offset).endsWith('this.'), 'the monitor sees the cursor right after the dot');
+      assert.equal(seen.text.slice(seen.offset), at.suffix);
       assert.equal(summary.healed, healed);
       assert.notEqual(summary.monitorTriggers, undefined, 'the language server took part');
     });

@@ -1,0 +1,406 @@
+// The one completion engine: model + prompt cache (PIE) + monitor, composed once. The extension's worker,
+// the CLI and demo, and the evaluation harness all complete through it, so what is measured is what ships.
+//
+// Order of work for one request, chosen for latency:
+//  1. the prompt is tokenized (a bounded window; healing decides what the model re-types);
+//  2. the monitor's processors are created at once: a trigger at the cursor (the user's own `.`) sends its
+//     server query now, so the answer comes back while the prompt is being encoded;
+//  3. the prompt's KV cache is built by the prompt cache (reuse / prefix / PIE) in chunks that an abort
+//     stops between two forward passes, and that let the server's reply be read between them;
+//  4. decoding streams tokens; the monitor's report (one entry per trigger) comes back with the result.
+import path from 'node:path';
+import { pathToFileURL } from 'node:url';
+import type { CodeModel } from '../model/codeModel.js';
+import { AbortedError } from '../model/generate.js';
+import type { KvCache } from '../model/kvCache.js';
+import { PromptCache, type PromptPath } from '../model/pie/promptCache.js';
+import type { GeneratedToken, GenerationResult, LogitsProcessor, StopRule, TextTokenizer } from '../model/types.js';
+import { DocumentMirror, type TextChange } from './documentMirror.js';
+
+export type EngineLog = (level: 'error' | 'warn' | 'info' | 'debug', message: string) => void;
+
+/** What the engine needs of the monitor (language-monitor/'s MonitorService provides it). */
+export interface EngineMonitor {
+  supports(languageId: string): boolean;
+  prepare(req: { languageId: string; uri: string; text: string; rootUri?: string; warmupMs?: number }): Promise<boolean>;
+  createProcessors(req: { languageId: string; uri: string; text: string; offset: number; tokenizer: TextTokenizer; signal?: AbortSignal; rootUri?: string }): LogitsProcessor[];
+  /** Ends a completion (rolls the server's copy back); returns the per-trigger report when it has one. */
+  finish(processors: readonly LogitsProcessor[]): unknown;
+  /** Keeps the server's copy of an open document in step with the editor. */
+  syncDocument?(req: { languageId: string; uri: string; text: string; rootUri?: string }): void;
+  closeDocument?(uri: string): void;
+  /** Stops the servers; they start again on the next use. */
+  restart?(): Promise<void>;
+  dispose(): Promise<void>;
+}
+
+export type TriggerOutcome = 'constrained' | 'timeout' | 'no-answer' | 'unconstrained-any' | 'error';
+
+export interface TriggerReport {
+  readonly kind: string;
+  /** Legal identifiers the server gave (0 when it gave none in time). */
+  readonly candidates: number;
+  /** The server's answer time, null when none came. */
+  readonly ms: number | null;
+  readonly outcome: TriggerOutcome;
+}
+
+export interface MonitorReport {
+  readonly triggers: readonly TriggerReport[];
+  readonly maskedSteps: number;
+  /** Steps where the mask changed the model's first choice. */
+  readonly changed: number;
+  readonly forcedTokens: number;
+}
+
+export interface CompletionEngineOptions {
+  readonly model: CodeModel;
+  /** Monitor-guided decoding; absent: never monitored. */
+  readonly monitor?: EngineMonitor;
+  readonly log?: EngineLog;
+  /**
+   * Most prompt tokens (the window around the cursor). Default: 2,048, less when the model's context is
+   * shorter or when one document's KV cache would not fit `cacheBytes` (a 1.3 B float32 model: ~650).
+   */
+  readonly promptWindowTokens?: number;
+  /** Tokens per forward pass while encoding a prompt (default 256): bounds how long an abort waits. */
+  readonly prefillChunkTokens?: number;
+  /** Bytes of KV cache the prompt cache keeps over all documents (default 256 MiB). */
+  readonly cacheBytes?: number;
+  /** Documents whose prompt caches are kept (default 8). */
+  readonly maxDocuments?: number;
+  /** Bound on the warm-up query that loads a project into a freshly started server (default 20 s). */
+  readonly warmupMs?: number;
+}
+
+export interface EngineRequest {
+  /** The document: an absolute file path (keys the prompt cache, and is what the language server sees). */
+  readonly file: string;
+  readonly languageId: string;
+  /** Text before the cursor: the whole document's or a window's tail. */
+  readonly prefix: string;
+  /** Text after the cursor: the whole document's or a window's head. */
+  readonly suffix: string;
+  /** When prefix/suffix are a window: the cursor's offset in the mirrored document (see `documents`). */
+  readonly documentOffset?: number;
+  readonly workspaceRoot?: string;
+  readonly maxTokens: number;
+  readonly temperature?: number;
+  readonly topP?: number;
+  readonly seed?: number;
+  /** Default: EOS and the end of the block. */
+  readonly stop?: readonly StopRule[];
+  /** Token healing (default true). */
+  readonly heal?: boolean;
+  /** Keep and reposition the document's KV cache across requests (default true). */
+  readonly pie?: boolean;
+  /** Monitor-guided decoding (default true; nothing happens without a monitor or a server). */
+  readonly monitor?: boolean;
+  /** Fill in the middle when the model can (default true); false: left context only. */
+  readonly fim?: boolean;
+  readonly fimOrder?: 'psm' | 'spm';
+  /** Overrides the engine's prompt window for this request. */
+  readonly maxPromptTokens?: number;
+  /** More logits processors, after the monitor's. */
+  readonly processors?: readonly LogitsProcessor[];
+}
+
+export interface EngineHooks {
+  readonly signal?: AbortSignal;
+  /** Streamed text (never runs ahead of what a stop rule could still cut). */
+  readonly onText?: (text: string) => void;
+  readonly onToken?: (token: GeneratedToken) => void;
+}
+
+export interface EngineResult {
+  readonly text: string;
+  readonly tokens: readonly number[];
+  /** Tokens the monitor forced (fast-forward). */
+  readonly forcedTokens: number;
+  readonly stopReason: GenerationResult['stopReason'];
+  readonly promptTokens: number;
+  /** 'fim:<family>' or 'plain'. */
+  readonly format: string;
+  /** Text token healing cut off the prompt; the model re-typed it and it is not part of `text`. */
+  readonly healed: string;
+  readonly prompt: { readonly path: PromptPath | 'uncached'; readonly reason: string; readonly encodedTokens: number; readonly keptTokens: number; readonly rotatedTokens: number };
+  /** ms from the request to the prompt's cache being ready (tokenizing + PIE / prefix reuse / prefill). */
+  readonly msPrompt: number;
+  /** ms from the request to the first generated token (what a user waits for). */
+  readonly msFirstToken: number;
+  readonly msTotal: number;
+  /** Present when the monitor took part. */
+  readonly monitor?: MonitorReport;
+}
+
+const DEFAULT_WINDOW = 2048;
+
+export class CompletionEngine {
+  readonly documents: {
+    open(doc: { filePath: string; languageId: string; version: number; text: string; workspaceRoot?: string }): void;
+    change(filePath: string, version: number, changes: readonly TextChange[]): void;
+    close(filePath: string): void;
+  };
+  private readonly mirror = new DocumentMirror();
+  private readonly promptCache: PromptCache;
+  private readonly warming = new Map<string, Promise<boolean>>();
+  private readonly log: EngineLog;
+  readonly promptWindowTokens: number;
+
+  constructor(private readonly options: CompletionEngineOptions) {
+    const { model } = options;
+    this.log = options.log ?? (() => undefined);
+    const cacheBytes = options.cacheBytes ?? 256 * 1024 * 1024;
+    const c = model.config;
+    const bytesPerToken = 2 * c.numLayers * c.numKvHeads * c.headDim * (model.session.kvDtype === 'float16' ? 2 : 4);
+    this.promptWindowTokens = options.promptWindowTokens
+      ?? Math.max(128, Math.min(DEFAULT_WINDOW, c.maxPositions - 64, Math.floor(cacheBytes / bytesPerToken)));
+    this.promptCache = new PromptCache(
+      { config: model.config, forward: (tokens, cache, o) => model.session.forward(tokens, cache, o) },
+      { maxBytes: cacheBytes, maxDocuments: options.maxDocuments ?? 8, chunkTokens: options.prefillChunkTokens ?? 256 },
+    );
+    this.documents = {
+      open: (doc) => {
+        if (!this.mirror.open(doc)) {
+          this.log('info', `${doc.filePath} is too large to mirror; its completions send their own window`);
+          return;
+        }
+        this.syncServer(doc.filePath);
+      },
+      change: (filePath, version, changes) => {
+        if (this.mirror.change(filePath, version, changes)) this.syncServer(filePath);
+      },
+      close: (filePath) => {
+        this.mirror.close(filePath);
+        this.promptCache.forget(filePath);
+        const uri = fileUri(filePath);
+        if (uri) this.options.monitor?.closeDocument?.(uri);
+      },
+    };
+  }
+
+  get model(): CodeModel {
+    return this.options.model;
+  }
+
+  get hasMonitor(): boolean {
+    return this.options.monitor !== undefined;
+  }
+
+  /** KV cache held by the prompt cache (bytes) and the documents it covers. */
+  cacheUsage(): { bytes: number; documents: number; mirrored: number } {
+    return { bytes: this.promptCache.cachedBytes, documents: this.promptCache.documents, mirrored: this.mirror.size };
+  }
+
+  /**
+   * Starts the language server for a document and loads its project; resolves when it is ready (false: no
+   * server for it). Batch fronts (CLI, harness) await it; the editor never does: its first completions in a
+   * project go unmonitored until the server is up rather than wait.
+   */
+  warm(req: { file: string; languageId: string; text: string; workspaceRoot?: string }): Promise<boolean> {
+    const monitor = this.options.monitor;
+    const uri = fileUri(req.file);
+    if (!monitor || !uri || !monitor.supports(req.languageId)) return Promise.resolve(false);
+    const rootUri = req.workspaceRoot ? pathToFileURL(req.workspaceRoot).href : undefined;
+    const key = `${req.languageId}\u0000${rootUri ?? path.dirname(req.file)}`;
+    let ready = this.warming.get(key);
+    if (!ready) {
+      ready = monitor.prepare({ languageId: req.languageId, uri, text: req.text, rootUri, warmupMs: this.options.warmupMs ?? 20_000 })
+        .catch((e: unknown) => {
+          this.log('warn', `language server for ${req.languageId} failed to start: ${e instanceof Error ? e.message : String(e)}`);
+          return false;
+        });
+      this.warming.set(key, ready);
+      void ready.then((ok) => {
+        this.log(ok ? 'info' : 'warn', ok ? `language server ready for ${req.languageId}` : `no language server for ${req.languageId}; completions are unmonitored`);
+        if (!ok) this.warming.delete(key); // try again later
+      });
+    }
+    return ready;
+  }
+
+  /** One completion at the cursor between `prefix` and `suffix`. Aborting `signal` stops it within one forward pass. */
+  async complete(req: EngineRequest, hooks: EngineHooks = {}): Promise<EngineResult> {
+    const t0 = performance.now();
+    const since = (): number => performance.now() - t0;
+    const signal = hooks.signal ?? new AbortController().signal;
+    const model = this.options.model;
+    const prompt = model.buildPrompt(req.prefix, req.suffix, {
+      maxTokens: req.maxTokens,
+      maxPromptTokens: req.maxPromptTokens ?? this.promptWindowTokens,
+      heal: req.heal ?? true,
+      noFim: req.fim === false,
+      fimOrder: req.fimOrder,
+    });
+
+    // The monitor first: its query for a trigger at the cursor then overlaps the prompt's encoding.
+    const processors = req.monitor === false ? [] : this.monitorProcessors(req, prompt.healed, signal);
+    let cache: KvCache | undefined;
+    let promptInfo: EngineResult['prompt'] = { path: 'uncached', reason: 'PIE is off for this request', encodedTokens: 0, keptTokens: 0, rotatedTokens: 0 };
+    const aborted = (): EngineResult => this.abortedResult(prompt, promptInfo, since(), processors);
+    try {
+      if ((req.pie ?? true) && prompt.ids.length > 1) {
+        try {
+          const prepared = await this.promptCache.prepare(req.file, prompt.ids, { signal });
+          cache = prepared.cache;
+          promptInfo = { path: prepared.path, reason: prepared.reason, encodedTokens: prepared.encodedTokens, keptTokens: prepared.keptTokens, rotatedTokens: prepared.rotatedTokens };
+        } catch (e) {
+          if (e instanceof AbortedError || signal.aborted) return aborted();
+          this.log('warn', `prompt cache failed, computing the prompt in full: ${e instanceof Error ? e.message : String(e)}`);
+        }
+      }
+      const msPrompt = since();
+      let forcedTokens = 0;
+      let msFirstToken = -1;
+      let streamed = '';
+      const it = model.generate({ ...prompt, cache }, {
+        maxTokens: req.maxTokens,
+        temperature: req.temperature,
+        topP: req.topP,
+        seed: req.seed,
+        stop: req.stop ?? [{ kind: 'eos' }, { kind: 'endOfBlock' }],
+        processors: [...processors, ...(req.processors ?? [])],
+        signal,
+        prefillChunkTokens: this.options.prefillChunkTokens,
+      });
+      let step = await it.next();
+      while (!step.done) {
+        const token = step.value;
+        if (msFirstToken < 0) msFirstToken = since();
+        if (token.forced) forcedTokens++;
+        hooks.onToken?.(token);
+        if (token.text) {
+          streamed += token.text;
+          hooks.onText?.(token.text);
+        }
+        step = await it.next();
+      }
+      const result = step.value;
+      // The generator holds back text a stop rule might still cut; the result has the final tail.
+      if (result.text.length > streamed.length && result.text.startsWith(streamed)) hooks.onText?.(result.text.slice(streamed.length));
+      const monitor = this.endMonitor(processors);
+      return {
+        text: result.text,
+        tokens: result.tokens,
+        forcedTokens,
+        stopReason: result.stopReason,
+        promptTokens: prompt.ids.length,
+        format: prompt.format,
+        healed: prompt.healed,
+        prompt: promptInfo,
+        msPrompt,
+        msFirstToken: msFirstToken < 0 ? since() : msFirstToken,
+        msTotal: since(),
+        ...(monitor ? { monitor } : {}),
+      };
+    } finally {
+      this.endMonitor(processors); // also on errors: rolls the server's copy of the document back
+    }
+  }
+
+  clearCaches(): void {
+    this.promptCache.clear();
+  }
+
+  /** Stops the language servers; they start again on the next document or completion. */
+  async restartMonitor(): Promise<void> {
+    await this.options.monitor?.restart?.();
+    this.warming.clear();
+  }
+
+  async dispose(): Promise<void> {
+    this.promptCache.dispose();
+    await this.options.monitor?.dispose();
+    await this.options.model.dispose();
+  }
+
+  private monitorProcessors(req: EngineRequest, healed: string, signal: AbortSignal): LogitsProcessor[] {
+    const monitor = this.options.monitor;
+    const uri = fileUri(req.file);
+    if (!monitor || !uri || !monitor.supports(req.languageId)) return [];
+    const doc = this.monitorDocument(req);
+    // Never waits: a server that is not up yet leaves this completion unmonitored.
+    void this.warm({ file: req.file, languageId: req.languageId, text: doc.text, workspaceRoot: req.workspaceRoot });
+    // The monitor sees the healed text as generated text, so its document must not contain it.
+    const cut = doc.offset - healed.length;
+    try {
+      return monitor.createProcessors({
+        languageId: req.languageId,
+        uri,
+        text: healed ? doc.text.slice(0, cut) + doc.text.slice(doc.offset) : doc.text,
+        offset: cut,
+        tokenizer: this.options.model.tokenizer,
+        signal,
+        rootUri: req.workspaceRoot ? pathToFileURL(req.workspaceRoot).href : undefined,
+      });
+    } catch (e) {
+      this.log('warn', `monitor unavailable for this completion: ${e instanceof Error ? e.message : String(e)}`);
+      return [];
+    }
+  }
+
+  /** The whole document when the mirror holds the one the window was cut from, else the window itself. */
+  private monitorDocument(req: EngineRequest): { text: string; offset: number } {
+    const at = req.documentOffset;
+    const doc = at === undefined ? undefined : this.mirror.get(req.file);
+    if (doc && at !== undefined && at >= req.prefix.length && doc.text.startsWith(req.prefix, at - req.prefix.length) && doc.text.startsWith(req.suffix, at)) {
+      return { text: doc.text, offset: at };
+    }
+    return { text: req.prefix + req.suffix, offset: req.prefix.length };
+  }
+
+  private readonly ended = new WeakSet<readonly LogitsProcessor[]>();
+
+  private endMonitor(processors: readonly LogitsProcessor[]): MonitorReport | undefined {
+    if (processors.length === 0 || this.ended.has(processors)) return undefined;
+    this.ended.add(processors);
+    return normalizeReport(this.options.monitor?.finish(processors));
+  }
+
+  private abortedResult(prompt: { ids: readonly number[]; format: string; healed: string }, info: EngineResult['prompt'], ms: number, processors: readonly LogitsProcessor[]): EngineResult {
+    const monitor = this.endMonitor(processors);
+    return {
+      text: '', tokens: [], forcedTokens: 0, stopReason: 'aborted', promptTokens: prompt.ids.length, format: prompt.format,
+      healed: prompt.healed, prompt: info, msPrompt: ms, msFirstToken: ms, msTotal: ms, ...(monitor ? { monitor } : {}),
+    };
+  }
+
+  private syncServer(filePath: string): void {
+    const monitor = this.options.monitor;
+    const doc = this.mirror.get(filePath);
+    const uri = fileUri(filePath);
+    if (!monitor || !doc || !uri || !monitor.supports(doc.languageId)) return;
+    const rootUri = doc.workspaceRoot ? pathToFileURL(doc.workspaceRoot).href : undefined;
+    void this.warm({ file: filePath, languageId: doc.languageId, text: doc.text, workspaceRoot: doc.workspaceRoot });
+    monitor.syncDocument?.({ languageId: doc.languageId, uri, text: doc.text, rootUri });
+  }
+}
+
+function fileUri(file: string): string | undefined {
+  return path.isAbsolute(file) ? pathToFileURL(file).href : undefined;
+}
+
+/** The monitor's report in the engine's shape (tolerates a monitor that reports nothing). */
+function normalizeReport(raw: unknown): MonitorReport {
+  const r = (raw ?? {}) as Partial<MonitorReport>;
+  return {
+    triggers: Array.isArray(r.triggers) ? r.triggers : [],
+    maskedSteps: r.maskedSteps ?? 0,
+    changed: r.changed ?? 0,
+    forcedTokens: r.forcedTokens ?? 0,
+  };
+}
+
+/** Trigger counts by outcome, the shape statistics and the harness's JSON use. */
+export function countTriggers(report: MonitorReport | undefined): { total: number; constrained: number; timeout: number; noAnswer: number; unconstrainedAny: number; error: number } {
+  const c = { total: 0, constrained: 0, timeout: 0, noAnswer: 0, unconstrainedAny: 0, error: 0 };
+  for (const t of report?.triggers ?? []) {
+    c.total++;
+    if (t.outcome === 'constrained') c.constrained++;
+    else if (t.outcome === 'timeout') c.timeout++;
+    else if (t.outcome === 'no-answer') c.noAnswer++;
+    else if (t.outcome === 'unconstrained-any') c.unconstrainedAny++;
+    else c.error++;
+  }
+  return c;
+}

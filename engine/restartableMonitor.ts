@@ -1,0 +1,49 @@
+// A MonitorService that can be restarted (the Restart Language Servers command): the old service and its
+// servers are stopped, a fresh one takes over; while it loads, completions are unmonitored.
+import { MonitorService, type MonitorServiceOptions } from '../language-monitor/index.js';
+import type { EngineMonitor } from './completionEngine.js';
+
+export class RestartableMonitor implements EngineMonitor {
+  private constructor(private current: MonitorService | undefined, private readonly options: MonitorServiceOptions) {}
+
+  static async create(options: MonitorServiceOptions): Promise<RestartableMonitor> {
+    return new RestartableMonitor(await MonitorService.create(options), options);
+  }
+
+  supports(languageId: string): boolean {
+    return this.current?.supports(languageId) ?? false;
+  }
+
+  prepare(req: Parameters<EngineMonitor['prepare']>[0]): Promise<boolean> {
+    return this.current ? this.current.prepare(req) : Promise.resolve(false);
+  }
+
+  createProcessors(req: Parameters<EngineMonitor['createProcessors']>[0]): ReturnType<EngineMonitor['createProcessors']> {
+    return this.current?.createProcessors(req) ?? [];
+  }
+
+  finish(processors: Parameters<EngineMonitor['finish']>[0]): unknown {
+    return this.current?.finish(processors);
+  }
+
+  syncDocument(req: Parameters<NonNullable<EngineMonitor['syncDocument']>>[0]): void {
+    (this.current as EngineMonitor | undefined)?.syncDocument?.(req);
+  }
+
+  closeDocument(uri: string): void {
+    (this.current as EngineMonitor | undefined)?.closeDocument?.(uri);
+  }
+
+  async restart(): Promise<void> {
+    const old = this.current;
+    this.current = undefined;
+    await old?.dispose();
+    this.current = await MonitorService.create(this.options);
+  }
+
+  async dispose(): Promise<void> {
+    const old = this.current;
+    this.current = undefined;
+    await old?.dispose();
+  }
+}
