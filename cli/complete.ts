@@ -3,11 +3,10 @@
 //   [--variant default|quantized|fp16|q4|...] [--temperature T] [--top-p P] [--seed S] [--stop line,block|eos|none]
 //   [--edit-replay EDITS.json [--no-pie]]   (see cli/editReplay.ts: edit, complete, print the PIE path and time)
 import { parseArgs } from 'node:util';
-import { MonitorService } from '../language-monitor/index.js';
-import { CodeModel, ModelError, defaultModelDir, readDocument, splitAt } from '../model/index.js';
+import { ModelError, defaultModelDir, readDocument, splitAt } from '../model/index.js';
 import { parseOnOff, parsePositiveInt, parseStop, parseVariant, reportCliError } from './args.js';
 import { runEditReplay } from './editReplay.js';
-import { completeAt, languageIdFor, prepareMonitor, summarizeStatistics } from './monitored.js';
+import { completeAt, languageIdFor, openEngine, prepareMonitor, summarizeReport } from './monitored.js';
 
 const usage = 'usage: npm run complete -- --file F --at LINE:COL [--model DIR] [--max-tokens N] [--json] [--variant V] [--temperature T] [--top-p P] [--seed S] [--stop line|block|eos|none] [--threads N] [--monitor on|off] [--monitor-timeout MS] [--heal on|off] [--verbose] [--edit-replay EDITS.json [--no-pie]]';
 
@@ -55,53 +54,53 @@ async function main(): Promise<void> {
   const monitorOn = parseOnOff('--monitor', values.monitor, true) && !replay;
 
   const text = readDocument(values.file);
-  const { prefix, suffix, offset } = splitAt(text, Number(at[1]), Number(at[2]));
+  const { offset } = splitAt(text, Number(at[1]), Number(at[2]));
   const log = values.verbose ? (m: string) => console.error(`monitor: ${m}`) : undefined;
-  const monitor = monitorOn && languageId ? await MonitorService.create({ timeoutMs: monitorTimeout, log }) : undefined;
-  let model: CodeModel | undefined;
+  const cli = await openEngine({
+    modelDir: values.model ?? defaultModelDir,
+    variant: parseVariant(values.variant),
+    threads: values.threads === undefined ? undefined : parsePositiveInt('--threads', values.threads, 1),
+    monitor: monitorOn && languageId !== undefined,
+    monitorTimeoutMs: monitorTimeout,
+    log,
+  });
   try {
-    // The server starts while the model loads; the completion waits for both.
-    const [loaded, ready] = await Promise.all([
-      CodeModel.load(values.model ?? defaultModelDir, {
-        variant: parseVariant(values.variant),
-        threads: values.threads === undefined ? undefined : parsePositiveInt('--threads', values.threads, 1),
-      }),
-      monitor ? prepareMonitor(monitor, values.file, text) : Promise.resolve(false),
-    ]);
-    model = loaded;
     if (replay) {
-      await runEditReplay(model, replay, prefix, suffix, { pie: !values['no-pie'], maxTokens, stop, json: values.json, heal });
+      await runEditReplay(cli.engine, replay, values.file, text, offset, { pie: !values['no-pie'], maxTokens, stop, json: values.json, heal });
       return;
     }
+    // A one-shot command waits for the server to load the project (the editor never waits: see engine.warm).
+    const ready = cli.monitor ? await prepareMonitor(cli.engine, values.file, text) : false;
     if (monitorOn && !ready) console.error(`note: no monitor for ${values.file} (${languageId ? 'its language server did not start' : 'no language server for this file type'}); completing without it`);
-    const { result, prompt, monitored } = await completeAt(model, { file: values.file, text, offset }, {
+    const result = await completeAt(cli.engine, { file: values.file, text, offset }, {
       maxTokens,
       temperature,
       topP,
       seed: values.seed === undefined ? undefined : Number(values.seed),
       stop,
       heal,
-      monitor: ready ? monitor : undefined,
+      monitor: ready,
     });
     if (values.json) {
       console.log(JSON.stringify({
         completion: result.text,
         tokens: result.tokens.length,
         promptTokens: result.promptTokens,
+        msPrompt: round(result.msPrompt),
         msFirstToken: round(result.msFirstToken),
         msTotal: round(result.msTotal),
-        model: model.dir,
+        model: cli.model.dir,
         stopReason: result.stopReason,
-        format: prompt.format,
-        healed: prompt.healed,
-        monitor: monitored && monitor ? { languageId, ...summarizeStatistics(monitor.statistics()) } : null,
+        format: result.format,
+        healed: result.healed,
+        prompt: result.prompt,
+        monitor: result.monitor ? { languageId, ...summarizeReport(result.monitor) } : null,
       }));
     } else {
       process.stdout.write(result.text + (result.text.endsWith('\n') ? '' : '\n'));
     }
   } finally {
-    await model?.dispose();
-    await monitor?.dispose();
+    await cli.dispose();
   }
 }
 

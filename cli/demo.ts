@@ -10,11 +10,11 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { parseArgs } from 'node:util';
 import { pathToFileURL } from 'node:url';
-import { itemIdentifier, MonitorService } from '../language-monitor/index.js';
-import { CodeModel, defaultModelDir, type StopRule } from '../model/index.js';
+import { itemIdentifier, type MonitorService } from '../language-monitor/index.js';
+import { defaultModelDir, type CodeModel, type StopRule } from '../model/index.js';
 import { parsePositiveInt, reportCliError } from './args.js';
 import { type ReplayRecord, replayEdits } from './editReplay.js';
-import { completeAt, languageIdFor, prepareMonitor, summarizeStatistics } from './monitored.js';
+import { completeAt, languageIdFor, openEngine, prepareMonitor, summarizeReport, type CliEngine } from './monitored.js';
 
 const projectDir = path.join(__dirname, 'demo-project');
 
@@ -49,7 +49,7 @@ interface Side {
   tokens: number;
   msFirstToken: number;
   msTotal: number;
-  monitor?: ReturnType<typeof summarizeStatistics>;
+  monitor?: ReturnType<typeof summarizeReport>;
 }
 
 interface SiteResult {
@@ -76,21 +76,20 @@ async function main(): Promise<void> {
   const timeoutMs = parsePositiveInt('--monitor-timeout', values['monitor-timeout'], 300);
   const stop: StopRule[] = [{ kind: 'eos' }, { kind: 'endOfLine' }];
   const t0 = performance.now();
-  const monitor = await MonitorService.create({ timeoutMs });
-  let model: CodeModel | undefined;
+  let cli: CliEngine | undefined;
   const results: SiteResult[] = [];
   let replay: { pie: ReplayRecord[]; full: ReplayRecord[] } | undefined;
   let loadMs = 0;
   let serverMs = 0;
   try {
-    // The model loads while the TypeScript server starts and reads the project.
+    cli = await openEngine({ modelDir: values.model ?? defaultModelDir, monitor: true, monitorTimeoutMs: timeoutMs });
+    loadMs = performance.now() - t0;
+    const { engine, monitor } = cli;
+    const model = cli.model;
+    // The demo waits for the TypeScript server to read the project (the editor never waits for it).
     const files = [...new Set(sites.map((s) => s.file))];
-    const [loaded] = await Promise.all([
-      CodeModel.load(values.model ?? defaultModelDir).then((m) => { loadMs = performance.now() - t0; return m; }),
-      Promise.all(files.map((f) => { const p = path.join(projectDir, f); return prepareMonitor(monitor, p, fs.readFileSync(p, 'utf8')); }))
-        .then(() => { serverMs = performance.now() - t0; }),
-    ]);
-    model = loaded;
+    await Promise.all(files.map((f) => { const p = path.join(projectDir, f); return prepareMonitor(engine, p, fs.readFileSync(p, 'utf8')); }));
+    serverMs = performance.now() - t0;
 
     for (const site of sites) {
       const file = path.join(projectDir, site.file);
@@ -102,11 +101,11 @@ async function main(): Promise<void> {
       const expected = original.slice(offset, offset + eol);
       const text = original.slice(0, offset) + original.slice(offset + eol); // the rest of the line hidden
       const { line, col } = lineCol(text, offset);
-      const members = await serverMembers(monitor, file, text, offset);
+      const members = await serverMembers(monitor!, file, text, offset);
 
       const side = async (withMonitor: boolean): Promise<Side> => {
-        monitor.resetStatistics();
-        const { result } = await completeAt(model!, { file, text, offset }, { maxTokens, stop, temperature: 0, heal: true, noFim: values.left, monitor: withMonitor ? monitor : undefined });
+        // No cache shared between the two sides: each computes its prompt in full.
+        const result = await completeAt(engine, { file, text, offset }, { maxTokens, stop, temperature: 0, heal: true, fim: !values.left, monitor: withMonitor, cache: 'none' });
         const identifier = leadingIdentifier(result.text);
         return {
           completion: result.text,
@@ -116,7 +115,7 @@ async function main(): Promise<void> {
           tokens: result.tokens.length,
           msFirstToken: r1(result.msFirstToken),
           msTotal: r1(result.msTotal),
-          ...(withMonitor ? { monitor: summarizeStatistics(monitor.statistics()) } : {}),
+          ...(withMonitor ? { monitor: summarizeReport(result.monitor) } : {}),
         };
       };
       const without = await side(false);
@@ -134,15 +133,14 @@ async function main(): Promise<void> {
     const cursor = source.indexOf(keystrokes.cursorAfter) + keystrokes.cursorAfter.length;
     const run = async (pie: boolean): Promise<ReplayRecord[]> => {
       const out: ReplayRecord[] = [];
-      for await (const r of replayEdits(model!, source, cursor, [{ keys: keystrokes.keys }], { pie, maxTokens: 6, stop, heal: true, documentId: keystrokes.file, fimOrder: 'psm' })) out.push(r);
+      for await (const r of replayEdits(engine, source, cursor, [{ keys: keystrokes.keys }], { pie, maxTokens: 6, stop, heal: true, documentId: ks, fimOrder: 'psm' })) out.push(r);
       return out;
     };
     replay = { pie: await run(true), full: await run(false) };
   } finally {
-    await model?.dispose();
-    await monitor.dispose();
+    await cli?.dispose();
   }
-  print(values.json, !values.left, model!, loadMs, serverMs, results, replay!, performance.now() - t0);
+  print(values.json, !values.left, cli!.model, loadMs, serverMs, results, replay!, performance.now() - t0);
 }
 
 /** Identifiers the server offers at `offset` (its completion list), or undefined when it gave none. */
@@ -201,7 +199,7 @@ function print(json: boolean, fim: boolean, model: CodeModel, loadMs: number, se
     console.log(`${r.at}  ${r.linePrefix}▮   (expected ${JSON.stringify(r.expected)}, ${r.members} members)`);
     console.log(`  without monitor: ${q(r.without.completion, 34)} ${mark(r.without).padEnd(17)} ${String(r.without.msTotal).padStart(6)} ms`);
     console.log(`  with monitor:    ${q(r.with.completion, 34)} ${mark(r.with).padEnd(17)} ${String(r.with.msTotal).padStart(6)} ms  ` +
-      `(${m.triggers} trigger, server ${m.serverMsP50 ?? '-'} ms, ${m.maskedSteps} masked steps, ${m.changed} changed, ${m.fastForwardTokens} forced tokens)`);
+      `(${m.triggers.length} trigger${m.triggers.length === 1 ? '' : 's'} ${JSON.stringify(m.byOutcome)}, server ${m.serverMsP50 ?? '-'} ms, ${m.maskedSteps} masked steps, ${m.changed} changed, ${m.forcedTokens} forced tokens)`);
   }
   console.log(`\nreal members: ${summary.memberWithout}/${summary.sites} without the monitor, ${summary.memberWith}/${summary.sites} with it; exact line: ${summary.exactWithout} → ${summary.exactWith}\n`);
 

@@ -11,9 +11,9 @@
 //   { "cursor": "anchor" }                   move the cursor after the first occurrence (no completion)
 // Anchors are found by substring; the cursor follows edits made before it.
 import fs from 'node:fs';
-import type { CodeModel } from '../model/codeModel.js';
+import path from 'node:path';
+import type { CompletionEngine, EngineResult } from '../engine/completionEngine.js';
 import { ModelError } from '../model/errors.js';
-import { PromptCache, type PromptPath } from '../model/pie/promptCache.js';
 import { resolveRotary } from '../model/pie/rotary.js';
 import type { StopRule } from '../model/types.js';
 
@@ -28,7 +28,7 @@ export type ReplayStep =
 export interface ReplayRecord {
   readonly step: number;
   readonly edit: string;
-  readonly path: PromptPath;
+  readonly path: EngineResult['prompt']['path'];
   readonly reason: string;
   readonly promptTokens: number;
   /** Tokens the model ran on to get the prompt ready (the last prompt token included). */
@@ -117,27 +117,25 @@ export interface ReplayOptions {
   readonly fimOrder?: 'psm' | 'spm';
 }
 
-/** Replays `steps` on `text` with the cursor at `cursor`, completing after each edit. */
-export async function* replayEdits(model: CodeModel, text: string, cursor: number, steps: readonly ReplayStep[], options: ReplayOptions): AsyncGenerator<ReplayRecord> {
-  const cache = new PromptCache(model.session, { pie: options.pie });
+/**
+ * Replays `steps` on `text` with the cursor at `cursor`, completing after each edit through the engine
+ * (as the editor does): PIE on (`pie: true`), or prefix reuse only. Unmonitored: this measures the prompt.
+ */
+export async function* replayEdits(engine: CompletionEngine, text: string, cursor: number, steps: readonly ReplayStep[], options: ReplayOptions): AsyncGenerator<ReplayRecord> {
   const doc: Doc = { text, cursor };
-  const id = options.documentId ?? 'document';
+  // The engine keys its prompt caches by document: a replay starts from nothing and leaves nothing.
+  const id = path.resolve(options.documentId ?? 'document');
+  engine.documents.close(id);
   try {
     const complete = async (step: number, edit: string): Promise<ReplayRecord> => {
-      const t0 = performance.now();
-      const prompt = model.buildPrompt(doc.text.slice(0, doc.cursor), doc.text.slice(doc.cursor), { maxTokens: options.maxTokens, heal: options.heal, fimOrder: options.fimOrder });
-      const prepared = await cache.prepare(id, prompt.ids);
-      const prepareMs = performance.now() - t0;
-      const result = await (async () => {
-        const it = model.generate({ ...prompt, cache: prepared.cache }, { maxTokens: options.maxTokens, stop: options.stop, temperature: 0 });
-        for (;;) {
-          const r = await it.next();
-          if (r.done) return r.value;
-        }
-      })();
+      const r = await engine.complete({
+        file: id, languageId: 'plaintext', prefix: doc.text.slice(0, doc.cursor), suffix: doc.text.slice(doc.cursor),
+        maxTokens: options.maxTokens, stop: options.stop, temperature: 0, heal: options.heal ?? false, fimOrder: options.fimOrder,
+        cache: options.pie ? 'pie' : 'prefix', monitor: false,
+      });
       return {
-        step, edit, path: prepared.path, reason: prepared.reason, promptTokens: prompt.ids.length, encodedTokens: prepared.encodedTokens + 1,
-        prepareMs, firstTokenMs: prepareMs + result.msFirstToken, totalMs: performance.now() - t0, completion: result.text,
+        step, edit, path: r.prompt.path, reason: r.prompt.reason, promptTokens: r.promptTokens, encodedTokens: r.prompt.encodedTokens + 1,
+        prepareMs: r.msPrompt, firstTokenMs: r.msFirstToken, totalMs: r.msTotal, completion: r.text,
       };
     };
     if (options.completeFirst ?? true) yield await complete(0, 'open the document');
@@ -156,7 +154,7 @@ export async function* replayEdits(model: CodeModel, text: string, cursor: numbe
       yield await complete(++n, edit);
     }
   } finally {
-    cache.dispose();
+    engine.documents.close(id);
   }
 }
 
@@ -170,16 +168,16 @@ export function formatRecord(r: ReplayRecord): string {
 
 /** The CLI side of `--edit-replay FILE`: prints one line per completion (or JSON lines with --json). */
 export async function runEditReplay(
-  model: CodeModel, file: string, prefix: string, suffix: string,
+  engine: CompletionEngine, file: string, documentFile: string, text: string, cursor: number,
   options: { pie: boolean; maxTokens: number; stop: readonly StopRule[]; json: boolean; heal?: boolean },
 ): Promise<void> {
   const steps = readReplayFile(file);
   if (!options.json) {
-    const rotary = resolveRotary(model.config);
+    const rotary = resolveRotary(engine.model.config);
     const pie = !options.pie ? 'off' : rotary.ok ? 'on' : `unavailable (${rotary.reason})`;
     console.log(`PIE ${pie}; columns: step, path, tokens encoded/prompt, time to first token, total, edit, completion`);
   }
-  for await (const r of replayEdits(model, prefix + suffix, prefix.length, steps, options)) {
+  for await (const r of replayEdits(engine, text, cursor, steps, { ...options, documentId: documentFile })) {
     console.log(options.json ? JSON.stringify({ ...r, prepareMs: Math.round(r.prepareMs * 100) / 100, firstTokenMs: Math.round(r.firstTokenMs * 100) / 100, totalMs: Math.round(r.totalMs * 100) / 100 }) : formatRecord(r));
   }
 }

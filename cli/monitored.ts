@@ -1,22 +1,13 @@
-// One completion at an offset of a document, with or without the language monitor and token healing:
-// the piece `complete` and `demo` share.
+// The command line's side of the one completion engine (engine/): `complete` and `demo` load a model and
+// a monitor into a CompletionEngine and complete at an offset of a document through it, exactly as the
+// extension's worker does.
 import path from 'node:path';
-import { pathToFileURL } from 'node:url';
+import { CompletionEngine, type EngineRequest, type EngineResult, type MonitorReport } from '../engine/completionEngine.js';
+import { languageIdFor } from '../engine/languages.js';
 import { MonitorService, type MonitorStatistics } from '../language-monitor/index.js';
-import type { CodeModel, EngineOptions, GenerationOutcome, Prompt } from '../model/index.js';
+import { CodeModel, type ModelVariant } from '../model/index.js';
 
-const LANGUAGE_BY_EXTENSION: Record<string, string> = {
-  '.ts': 'typescript', '.mts': 'typescript', '.cts': 'typescript',
-  '.tsx': 'typescriptreact',
-  '.js': 'javascript', '.mjs': 'javascript', '.cjs': 'javascript',
-  '.jsx': 'javascriptreact',
-  '.py': 'python', '.pyi': 'python',
-};
-
-/** VS Code's language id for a file name, or undefined when no monitor knows the language. */
-export function languageIdFor(file: string): string | undefined {
-  return LANGUAGE_BY_EXTENSION[path.extname(file).toLowerCase()];
-}
+export { languageIdFor };
 
 export interface DocumentAt {
   readonly file: string;
@@ -25,53 +16,54 @@ export interface DocumentAt {
   readonly offset: number;
 }
 
-export interface CompletionRun {
-  readonly prompt: Prompt;
-  readonly result: GenerationOutcome;
-  /** Whether monitor processors took part (false: monitor off, language unsupported, or no server). */
-  readonly monitored: boolean;
+export interface CliEngine {
+  readonly engine: CompletionEngine;
+  readonly model: CodeModel;
+  /** The language monitor, when one was asked for. */
+  readonly monitor: MonitorService | undefined;
+  dispose(): Promise<void>;
+}
+
+/** Loads the model and (when `monitor` is true) the language monitor, and composes the engine. */
+export async function openEngine(options: {
+  modelDir: string; variant?: ModelVariant; threads?: number; monitor: boolean; monitorTimeoutMs?: number;
+  log?: (message: string) => void; promptWindowTokens?: number;
+}): Promise<CliEngine> {
+  const [model, monitor] = await Promise.all([
+    CodeModel.load(options.modelDir, { variant: options.variant, threads: options.threads }),
+    options.monitor ? MonitorService.create({ timeoutMs: options.monitorTimeoutMs ?? 300, log: options.log }) : Promise.resolve(undefined),
+  ]);
+  const engine = new CompletionEngine({
+    model, monitor, promptWindowTokens: options.promptWindowTokens,
+    log: options.log ? (level, m) => options.log!(`${level}: ${m}`) : undefined,
+  });
+  return { engine, model, monitor, dispose: () => engine.dispose() };
 }
 
 /**
- * Builds the prompt (healed when asked), creates the monitor's processors for the document as the
- * model sees it (without the healed text, which the model writes again), and generates. The server's
- * copy of the document is rolled back afterwards.
+ * Starts the server for the file (when its language has one), opens the document and loads its project,
+ * so that the first trigger is not spent on the project load. False when there is no server.
  */
-export async function completeAt(
-  model: CodeModel, doc: DocumentAt, options: EngineOptions & { heal: boolean; noFim?: boolean; monitor?: MonitorService },
-): Promise<CompletionRun> {
-  const { heal, noFim, monitor, ...engine } = options;
-  const prefix = doc.text.slice(0, doc.offset);
-  const prompt = model.buildPrompt(prefix, doc.text.slice(doc.offset), { maxTokens: engine.maxTokens, heal, noFim });
-  const languageId = languageIdFor(doc.file);
-  const cut = doc.offset - prompt.healed.length;
-  const processors = monitor && languageId
-    ? monitor.createProcessors({
-      languageId, uri: pathToFileURL(path.resolve(doc.file)).href, text: doc.text.slice(0, cut) + doc.text.slice(doc.offset),
-      offset: cut, tokenizer: model.tokenizer, signal: engine.signal,
-    })
-    : [];
-  try {
-    const it = model.generate(prompt, { ...engine, processors: [...processors, ...(engine.processors ?? [])] });
-    for (;;) {
-      const r = await it.next();
-      if (r.done) return { prompt, result: r.value, monitored: processors.length > 0 };
-    }
-  } finally {
-    monitor?.finish(processors);
-  }
-}
-
-/**
- * Starts the server for the file (when its language has one), opens the document and asks one
- * throwaway completion so that the server has loaded the project before the first trigger (a cold
- * project load takes longer than the monitor's per-answer bound). False when there is no server.
- */
-export async function prepareMonitor(monitor: MonitorService, file: string, text: string, warmupMs = 20_000): Promise<boolean> {
+export function prepareMonitor(engine: CompletionEngine, file: string, text: string): Promise<boolean> {
   const languageId = languageIdFor(file);
-  if (!languageId || !monitor.supports(languageId)) return false;
-  const uri = pathToFileURL(path.resolve(file)).href;
-  return monitor.prepare({ languageId, uri, text, warmupMs });
+  if (!languageId) return Promise.resolve(false);
+  return engine.warm({ file: path.resolve(file), languageId, text });
+}
+
+/** One completion at `doc.offset` through the engine (the monitor decides per language; `monitor: false` turns it off). */
+export function completeAt(
+  engine: CompletionEngine, doc: DocumentAt,
+  options: Omit<EngineRequest, 'file' | 'languageId' | 'prefix' | 'suffix'> & { signal?: AbortSignal },
+): Promise<EngineResult> {
+  const { signal, ...request } = options;
+  const file = path.resolve(doc.file);
+  return engine.complete({
+    file,
+    languageId: languageIdFor(file) ?? 'plaintext',
+    prefix: doc.text.slice(0, doc.offset),
+    suffix: doc.text.slice(doc.offset),
+    ...request,
+  }, { signal });
 }
 
 const round = (x: number) => Math.round(x * 10) / 10;
@@ -82,7 +74,21 @@ function percentile(xs: readonly number[], q: number): number | null {
   return round(s[Math.min(s.length - 1, Math.floor(q * s.length))]);
 }
 
-/** The monitor's statistics in the shape `--json` prints. */
+/** One completion's monitor report in the shape `--json` prints: every trigger, and counts. */
+export function summarizeReport(report: MonitorReport | undefined) {
+  const triggers = report?.triggers ?? [];
+  const answered = triggers.map((t) => t.ms).filter((ms): ms is number => ms !== null);
+  return {
+    triggers: triggers.map((t) => ({ ...t, ms: t.ms === null ? null : round(t.ms) })),
+    byOutcome: Object.fromEntries([...new Set(triggers.map((t) => t.outcome))].map((o) => [o, triggers.filter((t) => t.outcome === o).length])),
+    serverMsP50: percentile(answered, 0.5),
+    maskedSteps: report?.maskedSteps ?? 0,
+    changed: report?.changed ?? 0,
+    forcedTokens: report?.forcedTokens ?? 0,
+  };
+}
+
+/** The monitor's running statistics (over every completion so far) in the shape `--json` prints. */
 export function summarizeStatistics(s: MonitorStatistics) {
   const triggers = Object.values(s.triggers).reduce((a, b) => a + b, 0);
   return {
@@ -92,7 +98,6 @@ export function summarizeStatistics(s: MonitorStatistics) {
     cacheHits: s.cacheHits,
     timeouts: s.timeouts,
     failures: s.failures,
-    serverMs: s.serverMs.map(round),
     serverMsP50: percentile(s.serverMs, 0.5),
     maskedSteps: s.maskedSteps,
     changed: s.argmaxChanged,

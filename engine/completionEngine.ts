@@ -71,6 +71,8 @@ export interface CompletionEngineOptions {
   readonly maxDocuments?: number;
   /** Bound on the warm-up query that loads a project into a freshly started server (default 20 s). */
   readonly warmupMs?: number;
+  /** Whether dispose() also disposes the model (default true; false when engines share one model). */
+  readonly ownsModel?: boolean;
 }
 
 export interface EngineRequest {
@@ -92,8 +94,14 @@ export interface EngineRequest {
   readonly stop?: readonly StopRule[];
   /** Token healing (default true). */
   readonly heal?: boolean;
-  /** Keep and reposition the document's KV cache across requests (default true). */
+  /** Keep and reposition the document's KV cache across requests (default true); false: `cache: 'none'`. */
   readonly pie?: boolean;
+  /**
+   * How the document's KV cache is reused: 'pie' (prefix reuse, and PIE repositioning after an edit),
+   * 'prefix' (only the unchanged prefix is reused), 'none' (the prompt is computed in full, nothing kept).
+   * Default: from `pie`.
+   */
+  readonly cache?: 'pie' | 'prefix' | 'none';
   /** Monitor-guided decoding (default true; nothing happens without a monitor or a server). */
   readonly monitor?: boolean;
   /** Fill in the middle when the model can (default true); false: left context only. */
@@ -239,9 +247,10 @@ export class CompletionEngine {
     let promptInfo: EngineResult['prompt'] = { path: 'uncached', reason: 'PIE is off for this request', encodedTokens: 0, keptTokens: 0, rotatedTokens: 0 };
     const aborted = (): EngineResult => this.abortedResult(prompt, promptInfo, since(), processors);
     try {
-      if ((req.pie ?? true) && prompt.ids.length > 1) {
+      const reuse = req.cache ?? (req.pie === false ? 'none' : 'pie');
+      if (reuse !== 'none' && prompt.ids.length > 1) {
         try {
-          const prepared = await this.promptCache.prepare(req.file, prompt.ids, { signal });
+          const prepared = await this.promptCache.prepare(req.file, prompt.ids, { signal, pie: reuse === 'pie' });
           cache = prepared.cache;
           promptInfo = { path: prepared.path, reason: prepared.reason, encodedTokens: prepared.encodedTokens, keptTokens: prepared.keptTokens, rotatedTokens: prepared.rotatedTokens };
         } catch (e) {
@@ -311,7 +320,7 @@ export class CompletionEngine {
   async dispose(): Promise<void> {
     this.promptCache.dispose();
     await this.options.monitor?.dispose();
-    await this.options.model.dispose();
+    if (this.options.ownsModel ?? true) await this.options.model.dispose();
   }
 
   private monitorProcessors(req: EngineRequest, healed: string, signal: AbortSignal): LogitsProcessor[] {

@@ -64,6 +64,10 @@ export class DocumentMirror {
     return this.docs.get(filePath);
   }
 
+  all(): MirroredDocument[] {
+    return [...this.docs.values()];
+  }
+
   get size(): number {
     return this.docs.size;
   }

@@ -27,6 +27,16 @@ export interface CompletionOutcome {
   readonly tokens?: number;
   /** Tokens the monitor forced (fast-forward), when it reports them. */
   readonly forcedTokens?: number;
+  /** The monitor's triggers in this completion by outcome (monitored arms of a real model only). */
+  readonly triggers?: TriggerCounts;
+}
+
+/** Triggers by outcome; noAnswer: the server gave nothing usable (no items, an `any` receiver, an error). */
+export interface TriggerCounts {
+  readonly total: number;
+  readonly constrained: number;
+  readonly timeout: number;
+  readonly noAnswer: number;
 }
 
 export interface Completer {

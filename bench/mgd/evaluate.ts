@@ -1,7 +1,7 @@
 // The evaluation loop: per package, install, find sites, complete each site without and with the
 // monitor in each prompt configuration, score, and summarize with paired bootstrap intervals.
 import fs from 'node:fs';
-import type { Completer, PromptMode } from './completer.js';
+import type { Completer, PromptMode, TriggerCounts } from './completer.js';
 import { matchScores, pairedBootstrap, spliceLine, firstLine, mean, type Interval } from './metrics.js';
 import { installPackage, specLabel, type InstalledPackage, type PackageSpec } from './packages.js';
 import { findSites, type Site } from './sites.js';
@@ -17,6 +17,8 @@ export interface ArmResult {
   readonly errors: number;
   readonly ms: number;
   readonly tokens?: number;
+  /** The monitor's triggers in this completion, by outcome (monitored arms). */
+  readonly triggers?: TriggerCounts;
 }
 
 export interface SiteResult {
@@ -108,7 +110,7 @@ export async function evaluateSite(project: TsProject, site: Site, root: string,
       // An empty completion leaves the dot dangling; the parser may then take the next line's first
       // word as the member and the file may even check, but nothing was completed: it never compiles.
       const cr = generated.trim() !== '' && errors <= baselineErrors ? 1 : 0;
-      arms.push({ text: generated, ...scores, cr, errors, ms: out.ms, tokens: out.tokens });
+      arms.push({ text: generated, ...scores, cr, errors, ms: out.ms, tokens: out.tokens, ...(out.triggers ? { triggers: out.triggers } : {}) });
     }
     configs[mode] = { without: arms[0], with: arms[1] };
   }
@@ -141,6 +143,8 @@ export interface ConfigSummary {
   changed: number;
   /** Mean latency with / without. */
   latencyRatio: number | null;
+  /** The monitored arm's triggers by outcome, summed over the sites. */
+  triggers: TriggerCounts;
   /** 95% intervals of the arms themselves. */
   intervals: { without: { nim: Interval; cr: Interval }; with: { nim: Interval; cr: Interval } };
 }
@@ -176,6 +180,10 @@ export function summarize(results: readonly SiteResult[], mode: PromptMode, seed
     crRelative: without.cr === 0 ? null : round(((withArm.cr - without.cr) / without.cr) * 100),
     changed: round(rows.length === 0 ? 0 : (rows.filter((r) => r.with.text !== r.without.text).length / rows.length) * 100),
     latencyRatio: without.msMean > 0 ? round(withArm.msMean / without.msMean, 3) : null,
+    triggers: rows.reduce<TriggerCounts>((a, r) => {
+      const t = r.with.triggers;
+      return t ? { total: a.total + t.total, constrained: a.constrained + t.constrained, timeout: a.timeout + t.timeout, noAnswer: a.noAnswer + t.noAnswer } : a;
+    }, { total: 0, constrained: 0, timeout: 0, noAnswer: 0 }),
     intervals: {
       without: { nim: pct(pairedBootstrap(undefined, col('without', 'nim'), seed + 5)), cr: pct(pairedBootstrap(undefined, col('without', 'cr'), seed + 6)) },
       with: { nim: pct(pairedBootstrap(undefined, col('with', 'nim'), seed + 7)), cr: pct(pairedBootstrap(undefined, col('with', 'cr'), seed + 8)) },

@@ -1,15 +1,14 @@
 // npm run eval:mgd -- --packages FILE [--limit N] [--model DIR] [--seed S] [--json OUT] [--report OUT.md]
-//                     [--modes left,fim] [--no-monitor] [--sites-only] [--cache DIR] [--max-prompt-tokens N] [--max-new-tokens N] [--monitor-timeout MS]
+//                     [--modes left,fim] [--no-monitor] [--sites-only] [--cache DIR] [--max-prompt-tokens N] [--no-pie] [--max-new-tokens N] [--monitor-timeout MS]
 //        npm run eval:mgd -- --compare A.json,B.json [--report OUT.md]   (runs side by side, e.g. per model)
 // Dereference benchmark: does the monitor make completions right on real TypeScript (issue 6).
 import fs from 'node:fs';
 import path from 'node:path';
 import { parseArgs } from 'node:util';
-import type { Completer, PromptMode } from './completer.js';
+import type { PromptMode } from './completer.js';
 import { runEvaluation } from './evaluate.js';
 import { defaultModelDir } from '../../model/index.js';
 import { loadModel, ModelCompleter } from './modelCompleter.js';
-import { LanguageMonitorProvider } from './monitorProvider.js';
 import { installPackage, parsePackageList } from './packages.js';
 import { buildJson, barChartSvg, comparisonMarkdown, formatTables, markdownReport, summarizeStatistics, type EvalJson, type RunInfo } from './report.js';
 import { findSites } from './sites.js';
@@ -17,7 +16,7 @@ import { TsProject } from './tsProject.js';
 
 const REPO_ROOT = path.resolve(__dirname, '..', '..');
 
-const USAGE = 'usage: npm run eval:mgd -- --compare A.json,B.json [--report OUT.md]\n       npm run eval:mgd -- --packages FILE [--limit N] [--model DIR] [--seed S] [--json OUT] [--report OUT.md] [--modes left,fim] [--no-monitor] [--sites-only] [--cache DIR] [--max-prompt-tokens N] [--max-new-tokens N] [--monitor-timeout MS]';
+const USAGE = 'usage: npm run eval:mgd -- --compare A.json,B.json [--report OUT.md]\n       npm run eval:mgd -- --packages FILE [--limit N] [--model DIR] [--seed S] [--json OUT] [--report OUT.md] [--modes left,fim] [--no-monitor] [--sites-only] [--cache DIR] [--max-prompt-tokens N] [--no-pie] [--max-new-tokens N] [--monitor-timeout MS]';
 
 async function main(): Promise<number> {
   const { values } = parseArgs({
@@ -29,7 +28,8 @@ async function main(): Promise<number> {
       json: { type: 'string' },
       report: { type: 'string' },
       modes: { type: 'string', default: 'left,fim' },
-      'max-prompt-tokens': { type: 'string', default: '1024' },
+      'max-prompt-tokens': { type: 'string' },
+      'no-pie': { type: 'boolean', default: false },
       'max-new-tokens': { type: 'string', default: '48' },
       'monitor-timeout': { type: 'string', default: '300' },
       'no-monitor': { type: 'boolean', default: false },
@@ -80,10 +80,10 @@ async function main(): Promise<number> {
   log(`loading model ${modelDir}`);
   const engine = await loadModel(modelDir);
   const monitorTimeoutMs = Number(values['monitor-timeout']);
-  const monitor: LanguageMonitorProvider | undefined = values['no-monitor'] ? undefined : new LanguageMonitorProvider({ timeoutMs: monitorTimeoutMs, log });
-  const maxPromptTokens = Number(values['max-prompt-tokens']);
+  const monitor = !values['no-monitor'];
+  const maxPromptTokens = values['max-prompt-tokens'] === undefined ? undefined : Number(values['max-prompt-tokens']);
   const maxNewTokens = Number(values['max-new-tokens']);
-  const completer: Completer = new ModelCompleter(engine, { monitor, maxPromptTokens, maxNewTokens });
+  const completer = new ModelCompleter(engine, { monitor, timeoutMs: monitorTimeoutMs, maxPromptTokens, maxNewTokens, log, pie: !values['no-pie'] });
   try {
     // A model without a FIM template (or whose config.json says fim_order "none") is completed by the
     // extension from the left context only: evaluate what it would do.
@@ -103,7 +103,7 @@ async function main(): Promise<number> {
       maxNewTokens,
       monitorTimeoutMs: monitor ? monitorTimeoutMs : undefined,
     });
-    if (monitor) json.monitorStatistics = summarizeStatistics(monitor.statistics());
+    if (monitor) json.monitorStatistics = summarizeStatistics(completer.statistics());
     console.log(formatTables(json));
     console.log(JSON.stringify({ sites: json.sites, without: json.without, with: json.with, nimDelta: json.nimDelta, crDelta: json.crDelta, defaultConfig: json.defaultConfig, wallMs: json.run.wallMs }));
     if (values.json) writeFile(values.json, JSON.stringify(json, null, 2) + '\n');

@@ -1,3 +1,4 @@
+import { DocumentMirror } from '../../engine/documentMirror.js';
 import type { FromWorker, ToWorker } from './protocol.js';
 import type { LoadWorkerModel, WorkerModel } from './workerModel.js';
 
@@ -17,6 +18,8 @@ export function serveEngine(port: Port, load: LoadWorkerModel): void {
   const running = new Map<number, AbortController>();
   let queue: Promise<void> = Promise.resolve();
   const log = (level: 'error' | 'warn' | 'info' | 'debug', message: string): void => port.postMessage({ type: 'log', level, message });
+  // The editor's documents, kept here too so that a model loaded later (or a new model) starts with them.
+  const documents = new DocumentMirror();
 
   port.on('message', (msg) => {
     switch (msg.type) {
@@ -32,6 +35,7 @@ export function serveEngine(port: Port, load: LoadWorkerModel): void {
           try {
             const m = await load(msg.spec, log);
             model = m;
+            for (const doc of documents.all()) m.document({ kind: 'open', ...doc });
             port.postMessage({ type: 'loaded', info: { ...m.info, loadMs: performance.now() - t0 } });
             return m;
           } catch (e) {
@@ -41,20 +45,35 @@ export function serveEngine(port: Port, load: LoadWorkerModel): void {
         })();
         break;
       }
+      case 'document': {
+        const e = msg.event;
+        if (e.kind === 'open') documents.open(e);
+        else if (e.kind === 'change') documents.change(e.filePath, e.version, e.changes);
+        else documents.close(e.filePath);
+        try {
+          model?.document(e);
+        } catch (err) {
+          log('warn', `document event failed: ${err instanceof Error ? err.message : String(err)}`);
+        }
+        break;
+      }
       case 'generate': {
         const controller = new AbortController();
         running.set(msg.id, controller);
+        const arrived = Date.now();
         // One generation at a time: the model's session is not re-entrant and two would halve the speed.
         queue = queue.then(async () => {
           const m = await loading;
           try {
             if (!m || m !== model) throw new Error('no model is loaded');
+            // Time behind other work, from the keystroke when the host says when it was.
+            const msQueue = Date.now() - Math.min(arrived, msg.request.requestedAt ?? arrived);
             if (controller.signal.aborted) {
-              port.postMessage({ type: 'done', id: msg.id, summary: { stopReason: 'aborted', tokens: 0, promptTokens: 0, msFirstToken: 0, msTotal: 0 } });
+              port.postMessage({ type: 'done', id: msg.id, summary: { stopReason: 'aborted', tokens: 0, promptTokens: 0, msFirstToken: 0, msTotal: 0, msQueue } });
               return;
             }
             const summary = await m.complete(msg.request, controller.signal, (text) => port.postMessage({ type: 'text', id: msg.id, text }));
-            port.postMessage({ type: 'done', id: msg.id, summary });
+            port.postMessage({ type: 'done', id: msg.id, summary: { ...summary, msQueue } });
           } catch (e) {
             port.postMessage({ type: 'failed', id: msg.id, message: e instanceof Error ? e.message : String(e) });
           } finally {

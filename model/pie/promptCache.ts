@@ -122,14 +122,14 @@ export class PromptCache {
    * `signal` stops the encoding between two forward passes (the promise then rejects with an
    * AbortError and the document's previous cache stays as it was).
    */
-  prepare(documentId: string, tokens: readonly number[], options: { signal?: AbortSignal } = {}): Promise<PreparedPrompt> {
+  prepare(documentId: string, tokens: readonly number[], options: { signal?: AbortSignal; pie?: boolean } = {}): Promise<PreparedPrompt> {
     // One request per document at a time: each builds on the previous one's cache.
     const before = this.locks.get(documentId) ?? Promise.resolve();
     const run = before.then(async () => {
       this.running.add(documentId);
       this.activeSignal = options.signal;
       try {
-        return await this.prepareNow(documentId, tokens);
+        return await this.prepareNow(documentId, tokens, options.pie ?? this.opts.pie);
       } finally {
         this.activeSignal = undefined;
         this.running.delete(documentId);
@@ -143,7 +143,7 @@ export class PromptCache {
     return run;
   }
 
-  private async prepareNow(documentId: string, prompt: readonly number[]): Promise<PreparedPrompt> {
+  private async prepareNow(documentId: string, prompt: readonly number[], pie: boolean): Promise<PreparedPrompt> {
     if (this.disposed) throw new Error('PromptCache used after dispose()');
     if (prompt.length === 0) throw new Error('PromptCache: empty prompt');
     const t0 = performance.now();
@@ -161,7 +161,7 @@ export class PromptCache {
     if (entry && entry.tokens.length === tokens.length && entry.tokens.every((t, i) => t === tokens[i])) {
       return result('reuse', 'same prompt as the last request', entry.cache);
     }
-    const { path, reason, rebuilt } = await this.build(entry, tokens);
+    const { path, reason, rebuilt } = await this.build(entry, tokens, pie);
     const pieChain = path === 'pie' ? (entry?.pieChain ?? 0) + 1 : 0;
     this.forget(documentId);
     if (this.disposed) rebuilt.cache.dispose();
@@ -172,7 +172,7 @@ export class PromptCache {
     return result(path, reason, rebuilt.cache, rebuilt);
   }
 
-  private async build(entry: Entry | undefined, tokens: readonly number[]): Promise<{ path: PromptPath; reason: string; rebuilt: Rebuilt }> {
+  private async build(entry: Entry | undefined, tokens: readonly number[], pie: boolean): Promise<{ path: PromptPath; reason: string; rebuilt: Rebuilt }> {
     const rp = this.repositioner;
     if (!entry) return { path: 'full', reason: 'no cached prompt for this document', rebuilt: await rp.rebuild(undefined, tokens, 'full') };
     const old = { tokens: entry.tokens, cache: entry.cache };
@@ -180,7 +180,7 @@ export class PromptCache {
       const rebuilt = await rp.rebuild(old, tokens, 'prefix', { oldExactPrefix: entry.exactPrefix, reencodeLast: false });
       return { path: rebuilt.strategy === 'full' ? ('full' as const) : ('prefix' as const), reason: why, rebuilt };
     };
-    if (!this.opts.pie) return exact('PIE is off');
+    if (!pie) return exact('PIE is off');
     if (!rp.rotary.ok) return exact(`PIE unavailable: ${rp.rotary.reason}`);
     if (entry.pieChain >= this.opts.maxPieChain) return exact(`cache too old: ${entry.pieChain} PIE edits since the last exact encode`);
     const plan = rp.plan(entry.tokens, tokens, false);

@@ -32,15 +32,19 @@ describe('npm run complete', { skip: needsModel }, () => {
     assert.equal(out.monitor, null);
   });
 
-  it('--monitor on (the default) asks the TypeScript server: statistics in --json, only members of the receiver', () => {
-    const r = complete('--file', file, '--at', at(), '--model', testModelDir, '--max-tokens', '6', '--json', '--monitor-timeout', '60000');
+  it('--monitor on (the default) asks the TypeScript server at the default bound: every trigger in --json, only members of the receiver', () => {
+    const r = complete('--file', file, '--at', at(), '--model', testModelDir, '--max-tokens', '6', '--json');
     assert.equal(r.code, 0, r.stderr);
-    const out = JSON.parse(r.stdout) as { completion: string; monitor: { languageId: string; triggers: number; queries: number; cacheHits: number; timeouts: number; failures: number; serverMs: number[]; changed: number; fastForwardTokens: number } };
-    assert.ok(out.monitor, 'monitor statistics are reported');
+    type Trigger = { kind: string; candidates: number; ms: number | null; outcome: string };
+    const out = JSON.parse(r.stdout) as { completion: string; monitor: { languageId: string; triggers: Trigger[]; maskedSteps: number; changed: number; forcedTokens: number } };
+    assert.ok(out.monitor, 'the monitor report is printed');
     assert.equal(out.monitor.languageId, 'typescript');
-    assert.ok(out.monitor.triggers >= 1, 'the `p.` dereference triggers');
-    assert.equal(out.monitor.timeouts + out.monitor.failures, 0);
-    for (const k of ['changed', 'fastForwardTokens'] as const) assert.equal(typeof out.monitor[k], 'number');
+    const first = out.monitor.triggers[0];
+    assert.ok(first, 'the `p.` dereference triggers');
+    assert.equal(first.kind, 'dereference');
+    assert.equal(first.outcome, 'constrained', JSON.stringify(out.monitor.triggers));
+    assert.ok(first.candidates >= 1 && typeof first.ms === 'number');
+    for (const k of ['maskedSteps', 'changed', 'forcedTokens'] as const) assert.equal(typeof out.monitor[k], 'number');
     const name = /^[\p{ID_Continue}$]*/u.exec(out.completion)![0];
     assert.ok(name === '' || name === 'x' || name === 'y', `${JSON.stringify(out.completion)} names a member of Point`);
   });
@@ -70,12 +74,12 @@ describe('npm run complete', { skip: needsModel }, () => {
   });
 });
 
-interface DemoSide { completion: string; identifier: string; member: boolean | null; tokens: number; msTotal: number; monitor?: { triggers: number; timeouts: number } }
+interface DemoSide { completion: string; identifier: string; member: boolean | null; tokens: number; msTotal: number; monitor?: { triggers: { kind: string; outcome: string }[] } }
 interface DemoRow { path: string; encodedTokens: number; promptTokens: number; readyMs: number; completion: string }
 
 describe('npm run demo', { skip: needsModel }, () => {
   it('completes every site without and with the monitor, then replays keystrokes with and without PIE', () => {
-    const r = spawnSync(process.execPath, ['--import', 'tsx', path.join(repo, 'cli/demo.ts'), '--model', testModelDir, '--max-tokens', '8', '--monitor-timeout', '60000', '--json'], { cwd: repo, encoding: 'utf8' });
+    const r = spawnSync(process.execPath, ['--import', 'tsx', path.join(repo, 'cli/demo.ts'), '--model', testModelDir, '--max-tokens', '8', '--json'], { cwd: repo, encoding: 'utf8' });
     assert.equal(r.status, 0, r.stderr);
     const out = JSON.parse(r.stdout) as {
       results: { at: string; linePrefix: string; members: number; without: DemoSide; with: DemoSide }[];
@@ -87,7 +91,8 @@ describe('npm run demo', { skip: needsModel }, () => {
       assert.match(x.at, /^\w+\.ts:\d+:\d+$/);
       assert.ok(x.members > 0, `${x.at}: the server lists the receiver's members`);
       for (const side of [x.without, x.with]) assert.ok(side.tokens <= 8 && !side.completion.includes('\n'));
-      assert.ok(x.with.monitor!.triggers >= 1 && x.with.monitor!.timeouts === 0, `${x.at}: the monitor ran`);
+      const triggers = x.with.monitor!.triggers;
+      assert.ok(triggers.length >= 1 && triggers[0].outcome === 'constrained', `${x.at}: the monitor constrained at the default bound: ${JSON.stringify(triggers)}`);
       assert.ok(x.with.identifier === '' || x.with.member === true, `${x.at}: monitored ${JSON.stringify(x.with.completion)} names a real member`);
       assert.equal(typeof x.without.member, 'boolean', 'membership is checked against the server list');
     }

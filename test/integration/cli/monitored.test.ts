@@ -7,6 +7,7 @@ import path from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { pathToFileURL } from 'node:url';
 import { completeAt, languageIdFor, prepareMonitor } from '../../../cli/monitored.js';
+import { CompletionEngine } from '../../../engine/completionEngine.js';
 import { itemIdentifier, MonitorService } from '../../../language-monitor/index.js';
 import { CodeModel } from '../../../model/index.js';
 import { needsModel, testModelDir } from '../model/testModel.js';
@@ -17,12 +18,14 @@ const source = fs.readFileSync(file, 'utf8');
 describe('healing + monitor', { skip: needsModel }, () => {
   let model: CodeModel;
   let monitor: MonitorService;
+  let engine: CompletionEngine;
   before(async () => {
-    [model, monitor] = await Promise.all([CodeModel.load(testModelDir), MonitorService.create({ timeoutMs: 60_000 })]);
+    // The default bound, as users get it: the project is loaded first (prepareMonitor), as the CLI does.
+    [model, monitor] = await Promise.all([CodeModel.load(testModelDir), MonitorService.create()]);
+    engine = new CompletionEngine({ model, monitor });
   });
   after(async () => {
-    await monitor?.dispose();
-    await model?.dispose();
+    await engine?.dispose();
   });
 
   it('languageIdFor maps extensions to the servers\' languages', () => {
@@ -36,7 +39,7 @@ describe('healing + monitor', { skip: needsModel }, () => {
     const anchor = 'const product = this.inv';
     const offset = source.indexOf(anchor) + anchor.length;
     const text = source.slice(0, offset) + source.slice(source.indexOf('\n', offset)); // the rest of the line hidden
-    assert.ok(await prepareMonitor(monitor, file, text));
+    assert.ok(await prepareMonitor(engine, file, text));
     // The server's members of `this.` here (computed, not assumed).
     const dot = offset - 'inv'.length;
     const session = monitor.sessionFor('typescript', pathToFileURL(file).href)!;
@@ -47,9 +50,9 @@ describe('healing + monitor', { skip: needsModel }, () => {
     assert.ok(wanted.length >= 1, `the server lists a member starting with "inv": ${members.join(', ')}`);
 
     monitor.resetStatistics();
-    const { prompt, result, monitored } = await completeAt(model, { file, text, offset }, { maxTokens: 8, temperature: 0, stop: [{ kind: 'endOfLine' }], heal: true, monitor });
-    assert.ok(monitored);
-    assert.ok(prompt.healed.endsWith('inv'), `healed ${JSON.stringify(prompt.healed)}`);
+    const result = await completeAt(engine, { file, text, offset }, { maxTokens: 8, temperature: 0, stop: [{ kind: 'endOfLine' }], heal: true });
+    assert.ok(result.monitor, 'the monitor took part');
+    assert.ok(result.healed.endsWith('inv'), `healed ${JSON.stringify(result.healed)}`);
     assert.ok(!result.text.startsWith('inv'), 'the typed text is not repeated');
     const written = 'inv' + result.text;
     assert.ok(wanted.some((m) => written.startsWith(m) && !/[\p{ID_Continue}$]/u.test(written[m.length] ?? '')),

@@ -9,7 +9,6 @@ import { defaultModelDir } from '../../../model/index.js';
 import { runEvaluation, type EvalRun } from '../../../bench/mgd/evaluate.js';
 import { firstLine, matchScores } from '../../../bench/mgd/metrics.js';
 import { loadModel, ModelCompleter } from '../../../bench/mgd/modelCompleter.js';
-import { LanguageMonitorProvider } from '../../../bench/mgd/monitorProvider.js';
 import { installPackage, parsePackageList } from '../../../bench/mgd/packages.js';
 import { identifiers } from '../../../bench/mgd/metrics.js';
 import { legalMembers } from '../../../bench/mgd/sites.js';
@@ -55,14 +54,12 @@ void describe('mgd harness with the default model', { skip: haveModel ? false : 
 
 void describe('mgd harness with the default model and the language monitor (TypeScript 7 server)', { skip: haveModel ? false : 'model/default-model/onnx/model.onnx is absent' }, () => {
   let completer: ModelCompleter;
-  let monitor: LanguageMonitorProvider;
   let run: EvalRun;
   let project: TsProject;
 
   before(async () => {
-    // A generous server bound: this test is about what the monitor allows, not about its latency.
-    monitor = new LanguageMonitorProvider({ timeoutMs: 10_000 });
-    completer = new ModelCompleter(await loadModel(defaultModelDir), { maxNewTokens: 16, maxPromptTokens: 512, monitor });
+    // The extension's defaults (300 ms bound, FIM order, healing, PIE): what users get is what is tested.
+    completer = new ModelCompleter(await loadModel(defaultModelDir), { maxNewTokens: 16, monitor: true });
     const specs = parsePackageList(fs.readFileSync(path.join(FIXTURES, 'packages.txt'), 'utf8'), FIXTURES);
     run = await runEvaluation({ specs, cacheDir: path.join(os.tmpdir(), 'mgd-unused-cache'), limit: 4, seed: 3, completer, modes: ['left'] });
     const pkg = await installPackage(specs[0], os.tmpdir());
@@ -81,8 +78,12 @@ void describe('mgd harness with the default model and the language monitor (Type
       assert.ok(first !== undefined, `${r.site.id}: the monitor lets the completion start with an identifier, got ${JSON.stringify(withText)}`);
       assert.ok(legalMembers(project, r.site.file, r.site.offset)?.has(first), `${r.site.id}: ${first} is not a member of ${r.site.receiver}`);
     }
-    const stats = monitor.statistics();
+    const stats = completer.statistics();
     assert.ok(stats.triggers.dereference >= 4, 'a dereference trigger at every site');
     assert.equal(stats.timeouts, 0);
+    for (const r of run.results) {
+      const t = r.configs.left!.with.triggers;
+      assert.ok(t && t.total >= 1 && t.constrained >= 1, `${r.site.id}: the monitor constrained at the default bound: ${JSON.stringify(t)}`);
+    }
   });
 });

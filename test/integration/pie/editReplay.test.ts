@@ -4,24 +4,25 @@ import path from 'node:path';
 import os from 'node:os';
 import { after, before, describe, it } from 'node:test';
 import { type ReplayRecord, readReplayFile, replayEdits } from '../../../cli/editReplay.js';
+import { CompletionEngine } from '../../../engine/completionEngine.js';
 import { CodeModel, ModelError, defaultModelDir } from '../../../model/index.js';
 
 const fixtures = path.join(__dirname, 'fixtures');
 const source = fs.readFileSync(path.join(fixtures, 'ledger.ts'), 'utf8');
 
 describe('--edit-replay', () => {
-  let model: CodeModel;
+  let engine: CompletionEngine;
   before(async () => {
-    model = await CodeModel.load(defaultModelDir);
+    engine = new CompletionEngine({ model: await CodeModel.load(defaultModelDir) });
   });
   after(async () => {
-    await model.dispose();
+    await engine.dispose();
   });
 
   const run = async (pie: boolean): Promise<ReplayRecord[]> => {
     const steps = readReplayFile(path.join(fixtures, 'ledger-edits.json'));
     const out: ReplayRecord[] = [];
-    for await (const r of replayEdits(model, source, 0, steps, { pie, maxTokens: 2, stop: [{ kind: 'eos' }], fimOrder: 'psm' })) out.push(r);
+    for await (const r of replayEdits(engine, source, 0, steps, { pie, documentId: `ledger-${pie}.ts`, maxTokens: 2, stop: [{ kind: 'eos' }], fimOrder: 'psm' })) out.push(r);
     return out;
   };
 
