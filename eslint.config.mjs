@@ -1,5 +1,6 @@
 // Flat config. Architecture rules: `vscode` only under extension/, onnxruntime-node only in
-// model/onnxSession.ts, model/ imports nothing of ours, language-monitor/ sees model/ through types only.
+// model/onnxSession.ts, model/ imports nothing of ours, language-monitor/ sees model/ through types only,
+// engine/ (the one completion engine) composes model/ and language-monitor/ and knows no front.
 import tseslint from 'typescript-eslint';
 
 export default tseslint.config(
@@ -38,7 +39,7 @@ export default tseslint.config(
           { name: 'onnxruntime-node', message: 'onnxruntime-node is imported only in model/onnxSession.ts.' },
         ],
         patterns: [
-          { group: ['**/extension/**', '**/language-monitor/**'], message: 'model/ imports nothing of ours.' },
+          { group: ['**/extension/**', '**/language-monitor/**', '**/engine/**'], message: 'model/ imports nothing of ours.' },
         ],
       }],
     },
@@ -46,6 +47,18 @@ export default tseslint.config(
   {
     files: ['model/onnxSession.ts'],
     rules: { 'no-restricted-imports': ['error', { paths: [{ name: 'vscode', message: 'vscode is imported only under extension/.' }] }] },
+  },
+  {
+    files: ['engine/**/*.ts'],
+    rules: {
+      'no-restricted-imports': ['error', {
+        paths: [
+          { name: 'vscode', message: 'vscode is imported only under extension/.' },
+          { name: 'onnxruntime-node', message: 'onnxruntime-node is imported only in model/onnxSession.ts.' },
+        ],
+        patterns: [{ group: ['**/extension/**', '**/cli/**', '**/bench/**'], message: 'engine/ serves every front and imports none of them.' }],
+      }],
+    },
   },
   {
     files: ['language-monitor/**/*.ts'],
@@ -57,7 +70,7 @@ export default tseslint.config(
         ],
         patterns: [
           { group: ['**/model/**'], allowTypeImports: true, message: 'language-monitor/ sees model/ through `import type` only.' },
-          { group: ['**/extension/**'], message: 'language-monitor/ does not import extension/.' },
+          { group: ['**/extension/**', '**/engine/**'], message: 'language-monitor/ does not import extension/ or engine/.' },
         ],
       }],
       'no-restricted-imports': 'off',
