@@ -1,58 +1,11 @@
 import assert from 'node:assert/strict';
-import { createHash } from 'node:crypto';
 import fs from 'node:fs';
-import http from 'node:http';
-import type { AddressInfo } from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { downloadFile, downloadFiles, DownloadError, insideFolder } from '../../../extension/models/downloader.js';
-import { filesFor, registryEntry, resolveUrl } from '../../../extension/models/registry.js';
-
-/**
- * A loopback server in the Hub's layout: /<repo>/resolve/<revision>/<path>, LFS-style files answered
- * with X-Linked-Etag = sha256 and honouring Range requests. `cutAfter` makes it drop a connection
- * mid-file once, like a flaky network.
- */
-class FakeHub {
-  readonly files = new Map<string, Buffer>();
-  readonly etagOverride = new Map<string, string>();
-  readonly ranges: string[] = [];
-  cutAfter: number | undefined;
-  private server = http.createServer((req, res) => this.handle(req, res));
-  url = '';
-
-  async start(): Promise<void> {
-    await new Promise<void>((r) => this.server.listen(0, '127.0.0.1', r));
-    this.url = `http://127.0.0.1:${(this.server.address() as AddressInfo).port}`;
-  }
-  stop(): Promise<void> {
-    this.server.closeAllConnections();
-    return new Promise((r) => this.server.close(() => r()));
-  }
-  private handle(req: http.IncomingMessage, res: http.ServerResponse): void {
-    const m = /^\/(.+?\/.+?)\/resolve\/([^/]+)\/(.+)$/.exec(decodeURIComponent(req.url ?? ''));
-    const body = m ? this.files.get(`${m[1]}/${m[3]}`) : undefined;
-    if (!m || !body) {
-      res.writeHead(404).end('Entry not found');
-      return;
-    }
-    const sha = this.etagOverride.get(m[3]) ?? createHash('sha256').update(body).digest('hex');
-    const headers = { 'x-linked-etag': `"${sha}"`, 'x-linked-size': String(body.length), 'accept-ranges': 'bytes' };
-    const range = /^bytes=(\d+)-$/.exec(req.headers.range ?? '');
-    if (req.headers.range) this.ranges.push(req.headers.range);
-    const start = range ? Number(range[1]) : 0;
-    const slice = body.subarray(start);
-    res.writeHead(range ? 206 : 200, { ...headers, 'content-length': slice.length });
-    if (this.cutAfter !== undefined) {
-      const n = this.cutAfter;
-      this.cutAfter = undefined;
-      res.write(slice.subarray(0, n), () => setTimeout(() => res.destroy(), 20));
-      return;
-    }
-    res.end(slice);
-  }
-}
+import { resolveUrl } from '../../../extension/models/registry.js';
+import { FakeHub } from './fixtures/fakeHub.js';
 
 describe('model download (loopback Hub)', () => {
   const hub = new FakeHub();
@@ -82,14 +35,14 @@ describe('model download (loopback Hub)', () => {
 
   it('resumes a broken download with a Range request', async () => {
     const dir = path.join(root, 'resume');
-    hub.cutAfter = 100_000;
+    hub.cut = { bytes: 100_000 };
     const spec = { url: url('onnx/model_quantized.onnx'), path: 'onnx/model_quantized.onnx' };
     await assert.rejects(downloadFile(dir, spec), (e: DownloadError) => e.kind === 'network');
     const kept = fs.statSync(path.join(dir, 'onnx/model_quantized.onnx.part')).size;
     assert.ok(kept > 0 && kept < weights.length, `a partial file was kept (${kept} bytes)`);
     hub.ranges.length = 0;
     await downloadFile(dir, spec);
-    assert.deepEqual(hub.ranges, [`bytes=${kept}-`]);
+    assert.deepEqual(hub.ranges, [`onnx/model_quantized.onnx bytes=${kept}-`]);
     assert.deepEqual(fs.readFileSync(path.join(dir, 'onnx/model_quantized.onnx')), weights);
   });
 
@@ -133,10 +86,52 @@ describe('model download (loopback Hub)', () => {
     assert.equal(insideFolder(root, 'onnx/model.onnx'), path.join(root, 'onnx/model.onnx'));
   });
 
-  it('registry entries name the transformers.js files of each variant', () => {
-    const qwen = registryEntry('qwen2.5-coder-0.5b')!;
-    assert.deepEqual(filesFor(qwen, 'q8')!.map((f) => f.path), ['config.json', 'generation_config.json', 'tokenizer.json', 'tokenizer_config.json', 'onnx/model_quantized.onnx']);
-    assert.equal(filesFor(qwen, 'fp32'), undefined);
-    assert.equal(resolveUrl('https://huggingface.co', qwen.repo!, 'main', 'onnx/model_q4.onnx'), 'https://huggingface.co/onnx-community/Qwen2.5-Coder-0.5B-Instruct/resolve/main/onnx/model_q4.onnx');
+  it('takes the size the server reports over a stale expected size, so progress ends at 100 %', async () => {
+    const dir = path.join(root, 'stale-size');
+    const seen: { fileBytes: number; fileTotal: number | undefined }[] = [];
+    await downloadFile(dir, { url: url('onnx/model_quantized.onnx'), path: 'onnx/model_quantized.onnx', size: 1000 }, { onProgress: (p) => seen.push(p) });
+    assert.ok(seen.length > 0);
+    for (const p of seen) assert.equal(p.fileTotal, weights.length);
+    assert.equal(seen.at(-1)!.fileBytes, weights.length);
+  });
+
+  it('reports progress over all files: done climbs to the sum of their sizes and never passes it', async () => {
+    const dir = path.join(root, 'overall');
+    const seen: { done: number; total: number | undefined }[] = [];
+    const config = '{"model_type":"llama"}'.length;
+    await downloadFiles(dir, [{ url: url('config.json'), path: 'config.json' }, { url: url('onnx/model_quantized.onnx'), path: 'onnx/model_quantized.onnx' }], { onProgress: (p) => seen.push(p) });
+    const total = config + weights.length;
+    for (const p of seen) {
+      assert.equal(p.total, total, 'the total is known from the first byte (HEAD of every file first)');
+      assert.ok(p.done <= total);
+    }
+    assert.equal(seen.at(-1)!.done, total);
+    assert.deepEqual(seen.map((p) => p.done), [...seen.map((p) => p.done)].sort((a, b) => a - b), 'monotonic');
+  });
+
+  it('counts resumed bytes as done, and a file already in place as done, without fetching it again', async () => {
+    const dir = path.join(root, 'overall-resume');
+    hub.cut = { bytes: 50_000, path: 'onnx/model_quantized.onnx' };
+    const files = [{ url: url('config.json'), path: 'config.json' }, { url: url('onnx/model_quantized.onnx'), path: 'onnx/model_quantized.onnx' }];
+    await assert.rejects(downloadFiles(dir, files), (e: DownloadError) => e.kind === 'network');
+    const kept = fs.statSync(path.join(dir, 'onnx/model_quantized.onnx.part')).size;
+    const seen: { done: number; total: number | undefined }[] = [];
+    hub.requests.length = 0;
+    await downloadFiles(dir, files, { onProgress: (p) => seen.push(p) });
+    assert.ok(seen[0].done > kept, `first report counts the ${kept} bytes kept and config.json`);
+    assert.equal(seen.at(-1)!.done, seen.at(-1)!.total);
+    assert.ok(!hub.requests.includes(`GET ${repo}/config.json`), 'config.json was already complete');
+  });
+
+  it('fails a transfer that ends short of the size the server announced, and keeps nothing', async () => {
+    const dir = path.join(root, 'short');
+    hub.files.set(`${repo}/onnx/short.onnx`, weights);
+    hub.sizeOverride.set('onnx/short.onnx', weights.length + 10);
+    try {
+      await assert.rejects(downloadFile(dir, { url: url('onnx/short.onnx'), path: 'onnx/short.onnx' }), (e: DownloadError) => e.kind === 'checksum' && /size/.test(e.message));
+    } finally {
+      hub.sizeOverride.clear();
+    }
+    assert.ok(!fs.existsSync(path.join(dir, 'onnx/short.onnx')));
   });
 });
