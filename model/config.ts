@@ -66,6 +66,76 @@ function ids(value: unknown): number[] {
   return [];
 }
 
+type Json = Record<string, unknown>;
+const isObject = (v: unknown): v is Json => typeof v === 'object' && v !== null && !Array.isArray(v);
+const finite = (v: unknown): v is number => typeof v === 'number' && Number.isFinite(v);
+
+/**
+ * RoPE from every place the families' configs keep it:
+ * - transformers 4.x: top-level `rope_theta` and `rope_scaling` ({type | rope_type, factor, ...});
+ * - transformers 5: `rope_parameters` ({rope_type, rope_theta, factor, partial_rotary_factor, ...}),
+ *   or one such object per layer type ({full_attention: {...}, sliding_attention: {...}});
+ * - GPT-NeoX: `rotary_emb_base`, `rotary_pct`; GPT-J/CodeGen: `rotary_dim` (interleaved pairs);
+ *   Phi/StableLM: `partial_rotary_factor`; DeepSeek-V3: `rope_interleave`.
+ * θ defaults to 10000 only when no field names it at all (transformers' own default); a
+ * rope_parameters object without rope_theta is refused, since guessing would make PIE rotate wrong.
+ */
+function readRope(raw: Json, file: string, headDim: number, modelType: string): Pick<ModelConfig, 'ropeTheta' | 'ropeScaling' | 'rotaryDim' | 'rotaryStyle'> {
+  let params: Json | undefined;
+  let mixed = false;
+  const rp = raw.rope_parameters;
+  if (rp !== undefined && rp !== null) {
+    if (!isObject(rp)) throw new ModelError(file, `expected an object in "rope_parameters", found ${JSON.stringify(rp)}`);
+    const perType = Object.values(rp).every(isObject) && Object.keys(rp).length > 0;
+    if (perType) {
+      const sets = Object.values(rp) as Json[];
+      mixed = new Set(sets.map((p) => JSON.stringify(Object.entries(p).sort()))).size > 1;
+      params = (rp.full_attention as Json | undefined) ?? sets[0];
+    } else {
+      params = rp;
+    }
+    if (!finite(params.rope_theta)) {
+      throw new ModelError(file, `"rope_parameters" has no numeric rope_theta (${JSON.stringify(params)}); expected transformers 5's {rope_type, rope_theta, ...}`);
+    }
+  }
+
+  let ropeTheta = 10000;
+  if (params) ropeTheta = params.rope_theta as number;
+  else if (finite(raw.rope_theta)) ropeTheta = raw.rope_theta;
+  else if (finite(raw.rotary_emb_base)) ropeTheta = raw.rotary_emb_base;
+  if (!(ropeTheta > 0)) throw new ModelError(file, `rope_theta ${ropeTheta} must be positive`);
+
+  let scaling: Json | undefined;
+  if (params) {
+    scaling = params;
+  } else if (raw.rope_scaling !== null && raw.rope_scaling !== undefined) {
+    if (!isObject(raw.rope_scaling)) throw new ModelError(file, `expected an object or null in "rope_scaling"`);
+    scaling = raw.rope_scaling;
+  }
+  let ropeScaling: RopeScaling | null = null;
+  if (mixed) {
+    // Layer types rotate differently: one rotation per cache does not describe the model.
+    ropeScaling = { type: 'per-layer-type', factor: 1, layers: rp };
+  } else if (scaling) {
+    const type = typeof scaling.rope_type === 'string' ? scaling.rope_type : typeof scaling.type === 'string' ? scaling.type : 'default';
+    if (type !== 'default') {
+      const rest = Object.fromEntries(Object.entries(scaling).filter(([k]) => !['rope_type', 'type', 'rope_theta', 'partial_rotary_factor'].includes(k)));
+      ropeScaling = { ...rest, type, factor: finite(scaling.factor) ? scaling.factor : 1 };
+    }
+  }
+
+  let rotaryDim = headDim;
+  const partial = finite(params?.partial_rotary_factor) ? params.partial_rotary_factor : raw.partial_rotary_factor;
+  if (finite(raw.rotary_dim)) rotaryDim = raw.rotary_dim;
+  else if (finite(partial)) rotaryDim = Math.floor(headDim * partial);
+  else if (finite(raw.rotary_pct)) rotaryDim = Math.floor(headDim * raw.rotary_pct);
+  if (rotaryDim <= 0 || rotaryDim > headDim || rotaryDim % 2 !== 0) {
+    throw new ModelError(file, `rotary dimension ${rotaryDim} must be even and within head_dim ${headDim}`);
+  }
+  const interleaved = modelType === 'gptj' || modelType === 'codegen' || raw.rope_interleave === true || raw.rotary_interleaved === true;
+  return { ropeTheta, ropeScaling, rotaryDim, rotaryStyle: interleaved ? 'interleaved' : 'half' };
+}
+
 /** Reads and validates `config.json` (and `generation_config.json` for EOS ids) in a model folder. */
 export function loadModelConfig(dir: string): ModelConfig {
   const file = path.join(dir, 'config.json');
@@ -91,23 +161,7 @@ export function loadModelConfig(dir: string): ModelConfig {
   const vocabSize = positive('vocab_size', num('vocab_size'));
   const modelType = typeof raw.model_type === 'string' ? raw.model_type : 'unknown';
 
-  let rotaryDim = headDim;
-  if (typeof raw.rotary_dim === 'number') rotaryDim = raw.rotary_dim;
-  else if (typeof raw.partial_rotary_factor === 'number') rotaryDim = Math.floor(headDim * raw.partial_rotary_factor);
-  if (rotaryDim <= 0 || rotaryDim > headDim || rotaryDim % 2 !== 0) {
-    throw new ModelError(file, `rotary dimension ${rotaryDim} must be even and within head_dim ${headDim}`);
-  }
-  const rotaryStyle = modelType === 'gptj' || modelType === 'codegen' ? 'interleaved' : 'half';
-
-  let ropeScaling: RopeScaling | null = null;
-  const rs = raw.rope_scaling;
-  if (rs !== null && rs !== undefined) {
-    if (typeof rs !== 'object' || Array.isArray(rs)) throw new ModelError(file, `expected an object or null in "rope_scaling"`);
-    const r = rs as Record<string, unknown>;
-    const type = typeof r.rope_type === 'string' ? r.rope_type : typeof r.type === 'string' ? r.type : 'default';
-    const factor = typeof r.factor === 'number' ? r.factor : 1;
-    ropeScaling = { ...r, type, factor };
-  }
+  const rope = readRope(raw, file, headDim, modelType);
 
   const gen = readOptionalJsonFile(path.join(dir, 'generation_config.json'));
   const eos = [...new Set([...ids(raw.eos_token_id), ...ids(gen?.eos_token_id)])];
@@ -122,11 +176,8 @@ export function loadModelConfig(dir: string): ModelConfig {
     headDim,
     hiddenSize,
     vocabSize,
-    ropeTheta: num('rope_theta', 10000),
-    ropeScaling,
-    rotaryDim,
-    rotaryStyle,
-    maxPositions: num('max_position_embeddings', 2048),
+    ...rope,
+    maxPositions: num('max_position_embeddings', typeof raw.n_positions === 'number' ? raw.n_positions : 2048),
     eosTokenIds: eos,
     bosTokenId: bos,
     ...(raw.fim_order === 'psm' || raw.fim_order === 'spm' || raw.fim_order === 'none' ? { fimOrder: raw.fim_order } : {}),

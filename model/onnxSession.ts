@@ -28,6 +28,23 @@ export const variantFiles: Record<ModelVariant, string> = {
   bnb4: 'model_bnb4.onnx',
 };
 
+/**
+ * The files a variant may be stored as, in the order they are tried: the plain decoder
+ * (`model_q4.onnx`, what onnx-community exports have) and then optimum's merged decoder
+ * (`decoder_model_merged_q4.onnx`, what e.g. Xenova/deepseek-coder-1.3b-base has). Either may keep
+ * its weights in a companion `<file>_data` (external data) that must sit beside it.
+ */
+export function variantCandidates(variant: ModelVariant): string[] {
+  const plain = variantFiles[variant];
+  if (!plain) return [];
+  return [plain, plain.replace(/^model/, 'decoder_model_merged')];
+}
+
+/** The external-data file a model file may need (`model.onnx` → `model.onnx_data`). */
+export function externalDataFile(onnxFile: string): string {
+  return `${onnxFile}_data`;
+}
+
 export interface SessionOptions {
   variant?: ModelVariant;
   /** Threads for one operator (default: onnxruntime's choice). */
@@ -55,8 +72,10 @@ export interface ForwardResult {
 export interface RawRunner {
   readonly kvDtype: KvDtype;
   readonly hasPositionIds: boolean;
+  /** Merged decoder: feed `use_cache_branch` (bool [1], true when a past is given). */
+  readonly isMergedDecoder: boolean;
   run(feeds: Record<string, Tensor>): Promise<InferenceSession.ReturnType>;
-  tensor(type: 'int64' | 'float32' | 'float16', data: BigInt64Array | Float32Array | Uint16Array, dims: readonly number[]): Tensor;
+  tensor(type: 'int64' | 'float32' | 'float16' | 'bool', data: BigInt64Array | Float32Array | Uint16Array | Uint8Array, dims: readonly number[]): Tensor;
 }
 
 /**
@@ -74,9 +93,17 @@ export class OnnxCausalLm {
     private readonly session: InferenceSession,
     readonly config: ModelConfig,
     readonly file: string,
+    /** float32, or float16 (raw Uint16Array halves) for fp16 exports; KvCache and PIE handle both. */
     readonly kvDtype: KvDtype,
+    /**
+     * False for exports without a `position_ids` input (fused-attention builds): the graph places
+     * new tokens right after the cache. forward() then accepts only those implied positions, which
+     * is all PIE's repositioner ever asks for (it keeps the cache aligned with the new positions).
+     */
     readonly hasPositionIds: boolean,
     readonly logitsWidth: number | undefined,
+    /** optimum's merged decoder (an If on the bool input `use_cache_branch`). */
+    readonly isMergedDecoder: boolean,
   ) {
     this.pastNames = Array.from({ length: config.numLayers }, (_, i) => ({ key: `past_key_values.${i}.key`, value: `past_key_values.${i}.value` }));
     this.presentNames = Array.from({ length: config.numLayers }, (_, i) => ({ key: `present.${i}.key`, value: `present.${i}.value` }));
@@ -84,12 +111,12 @@ export class OnnxCausalLm {
 
   static async load(dir: string, config: ModelConfig, options: SessionOptions = {}): Promise<OnnxCausalLm> {
     const variant = options.variant ?? 'default';
-    const fileName = variantFiles[variant];
-    if (!fileName) throw new ModelError(path.join(dir, 'onnx'), `unknown variant "${variant}"; expected one of ${Object.keys(variantFiles).join(', ')}`);
-    const file = path.join(dir, 'onnx', fileName);
+    const candidates = variantCandidates(variant);
+    if (candidates.length === 0) throw new ModelError(path.join(dir, 'onnx'), `unknown variant "${variant}"; expected one of ${Object.keys(variantFiles).join(', ')}`);
+    const file = candidates.map((f) => path.join(dir, 'onnx', f)).find((f) => fs.existsSync(f)) ?? path.join(dir, 'onnx', candidates[0]);
     if (!fs.existsSync(file)) {
       const present = fs.existsSync(path.join(dir, 'onnx')) ? fs.readdirSync(path.join(dir, 'onnx')).filter((f) => f.endsWith('.onnx')) : [];
-      throw new ModelError(file, `missing; expected the ONNX export for variant "${variant}" (found: ${present.join(', ') || 'no .onnx files'})`);
+      throw new ModelError(file, `missing; expected the ONNX export for variant "${variant}" (${candidates.join(' or ')}; found: ${present.join(', ') || 'no .onnx files'})`);
     }
     const ort = await loadOrt();
     let session: InferenceSession;
@@ -104,7 +131,12 @@ export class OnnxCausalLm {
         ...(options.threads ? { intraOpNumThreads: options.threads, interOpNumThreads: 1 } : {}),
       });
     } catch (err) {
-      throw new ModelError(file, `onnxruntime cannot load it (${(err as Error).message}); expected a valid ONNX model`, { cause: err });
+      const message = (err as Error).message;
+      const missing = /external data path does not exist: "?([^"\n]+)"?/i.exec(message);
+      if (missing) {
+        throw new ModelError(file, `keeps its weights in ${path.basename(missing[1])}, which is missing beside it; download every file of the variant (${path.basename(file)} and ${path.basename(missing[1])})`, { cause: err });
+      }
+      throw new ModelError(file, `onnxruntime cannot load it (${message}); expected a valid ONNX model`, { cause: err });
     }
     try {
       return OnnxCausalLm.validate(ort, session, config, file);
@@ -128,7 +160,7 @@ export class OnnxCausalLm {
     need(['logits', ...layers.flatMap((i) => [`present.${i}.key`, `present.${i}.value`])], outputs, 'outputs');
     const extraLayer = `past_key_values.${config.numLayers}.key`;
     if (inputs.has(extraLayer)) throw new ModelError(file, `has more layers than config.json's num_hidden_layers (${config.numLayers})`);
-    const known = new Set(['input_ids', 'attention_mask', 'position_ids', ...layers.flatMap((i) => [`past_key_values.${i}.key`, `past_key_values.${i}.value`])]);
+    const known = new Set(['input_ids', 'attention_mask', 'position_ids', 'use_cache_branch', ...layers.flatMap((i) => [`past_key_values.${i}.key`, `past_key_values.${i}.value`])]);
     const unknown = [...inputs.keys()].filter((n) => !known.has(n));
     if (unknown.length) throw new ModelError(file, `has inputs this engine cannot feed: ${unknown.join(', ')}`);
 
@@ -154,6 +186,19 @@ export class OnnxCausalLm {
       const m = inputs.get(name);
       if (m && (!m.isTensor || m.type !== 'int64')) throw new ModelError(file, `input ${name} must be int64, found ${m.isTensor ? m.type : 'non-tensor'}`);
     }
+    const branch = inputs.get('use_cache_branch');
+    if (branch && (!branch.isTensor || branch.type !== 'bool')) {
+      throw new ModelError(file, `input use_cache_branch must be bool (optimum's merged decoder), found ${branch.isTensor ? branch.type : 'non-tensor'}`);
+    }
+    for (const i of layers) {
+      for (const t of ['key', 'value']) {
+        const m = outputs.get(`present.${i}.${t}`)!;
+        if (!m.isTensor || m.type !== kvDtype) {
+          throw new ModelError(file, `output present.${i}.${t} is ${m.isTensor ? m.type : 'non-tensor'} but past_key_values are ${kvDtype}; the cache must come back in the type it goes in`);
+        }
+        OnnxCausalLm.checkKvDims(file, `present.${i}.${t}`, m.shape, config, undefined);
+      }
+    }
     const logits = outputs.get('logits')!;
     if (!logits.isTensor || (logits.type !== 'float32' && logits.type !== 'float16')) {
       throw new ModelError(file, `output logits has type ${logits.isTensor ? logits.type : 'non-tensor'}; expected float32 or float16`);
@@ -162,7 +207,21 @@ export class OnnxCausalLm {
     if (typeof width === 'number' && width !== config.vocabSize) {
       throw new ModelError(file, `logits width ${width} differs from config.json vocab_size ${config.vocabSize}`);
     }
-    return new OnnxCausalLm(ort, session, config, file, kvDtype, inputs.has('position_ids'), typeof width === 'number' ? width : undefined);
+    return new OnnxCausalLm(ort, session, config, file, kvDtype, inputs.has('position_ids'), typeof width === 'number' ? width : undefined, inputs.has('use_cache_branch'));
+  }
+
+  /**
+   * The cache layout this engine slices and rotates: [batch, kv_heads, seq, head_dim] (the
+   * optimum/transformers.js one). Checked on the declared shapes at load (where they are numbers)
+   * and on the real dims of every present output, so that an export with another layout (e.g.
+   * [batch, seq, kv_heads, head_dim]) fails once, clearly, instead of decoding garbage.
+   */
+  private static checkKvDims(file: string, name: string, dims: readonly (number | string | undefined)[], config: ModelConfig, seq: number | undefined): void {
+    const want = [1, config.numKvHeads, seq, config.headDim];
+    const bad = dims.length !== 4 || dims.some((d, i) => typeof d === 'number' && want[i] !== undefined && d !== want[i]);
+    if (bad) {
+      throw new ModelError(file, `output ${name} has shape [${dims.join(', ')}]; expected [batch, kv_heads = ${config.numKvHeads}, ${seq ?? 'seq'}, head_dim = ${config.headDim}] (the optimum/transformers.js KV layout) with num_key_value_heads and head_dim from config.json`);
+    }
   }
 
   /** Runs new tokens after `cache` (null = empty) and returns their logits and the extended cache. */
@@ -190,9 +249,10 @@ export class OnnxCausalLm {
       const pos = new BigInt64Array(n);
       for (let i = 0; i < n; i++) pos[i] = BigInt(positions ? positions[i] : p + i);
       feeds.position_ids = new T('int64', pos, [1, n]);
-    } else if (positions) {
-      throw new ModelError(this.file, 'has no position_ids input; explicit positions are not supported for it');
+    } else if (positions && positions.some((q, i) => q !== p + i)) {
+      throw new ModelError(this.file, `has no position_ids input: new tokens always sit right after the cache (positions ${p}..${p + n - 1}), so positions from ${positions[0]} cannot be given`);
     }
+    if (this.isMergedDecoder) feeds.use_cache_branch = new T('bool', Uint8Array.of(p > 0 ? 1 : 0), [1]);
     const dims = [1, this.config.numKvHeads, p, this.config.headDim];
     for (let l = 0; l < this.config.numLayers; l++) {
       feeds[this.pastNames[l].key] = new T(this.kvDtype, past.keys(l), dims);
@@ -225,8 +285,12 @@ export class OnnxCausalLm {
     const keys: KvArray[] = [];
     const values: KvArray[] = [];
     for (let l = 0; l < this.config.numLayers; l++) {
-      keys.push(out[this.presentNames[l].key].data as KvArray);
-      values.push(out[this.presentNames[l].value].data as KvArray);
+      for (const [name, list] of [[this.presentNames[l].key, keys], [this.presentNames[l].value, values]] as const) {
+        const t = out[name];
+        if (t.type !== this.kvDtype) throw new ModelError(this.file, `output ${name} came back as ${t.type}; expected ${this.kvDtype} like the past_key_values`);
+        OnnxCausalLm.checkKvDims(this.file, name, t.dims, this.config, p + n);
+        list.push(t.data as KvArray);
+      }
     }
     return { logits, rows, cache: new KvCache(this.kvDtype, this.config.numLayers, this.config.numKvHeads, this.config.headDim, keys, values, p + n) };
   }
@@ -236,6 +300,7 @@ export class OnnxCausalLm {
     return {
       kvDtype: this.kvDtype,
       hasPositionIds: this.hasPositionIds,
+      isMergedDecoder: this.isMergedDecoder,
       run: (feeds) => this.session.run(feeds),
       tensor: (type, data, dims) => new this.ort.Tensor(type, data, dims),
     };

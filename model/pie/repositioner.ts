@@ -10,6 +10,12 @@ import { type RotaryConfig, RotaryShifter, type RotarySupport, resolveRotary } f
 /** What PIE needs of the engine (OnnxCausalLm, i.e. CodeModel.session, satisfies it). */
 export interface PieModel {
   readonly config: RotaryConfig;
+  /**
+   * False for exports without a position_ids input: the graph puts new tokens right after the cache.
+   * The repositioner then passes no positions; every piece it encodes starts at the cache's end
+   * anyway, and rotated keys sit at their new positions, so PIE stays exact for such models.
+   */
+  readonly hasPositionIds?: boolean;
   /** Runs tokens at explicit positions after `cache` (not consumed); returns the last row's logits and cache + tokens. */
   forward(tokens: readonly number[], cache: KvCache | null, options?: { positions?: readonly number[] }): Promise<{ logits: Float32Array; cache: KvCache }>;
 }
@@ -85,8 +91,15 @@ export class PieRepositioner {
     return this.applyPlan(old, next, plan, strategy, opts.oldExactPrefix ?? old.tokens.length);
   }
 
+  /** Encodes next[from, to) after `cache`, which must hold exactly the rows before `from`. */
+  private encode(next: readonly number[], from: number, to: number, cache: KvCache | null): Promise<{ logits: Float32Array; cache: KvCache }> {
+    if ((cache?.length ?? 0) !== from) throw new Error(`PIE: encoding from position ${from} after a cache of ${cache?.length ?? 0} rows`);
+    const options = this.model.hasPositionIds === false ? {} : { positions: range(from, to) };
+    return this.model.forward(next.slice(from, to), cache, options);
+  }
+
   private async encodeFrom(base: KvCache | null, start: number, next: readonly number[], strategy: RebuildStrategy): Promise<Rebuilt> {
-    const r = await this.model.forward(next.slice(start), base, { positions: range(start, next.length) });
+    const r = await this.encode(next, start, next.length, base);
     return { cache: r.cache, logits: r.logits, strategy, encodedTokens: next.length - start, keptTokens: start, rotatedTokens: 0, exactPrefix: next.length, rotateMs: 0, forwardCalls: 1 };
   }
 
@@ -125,7 +138,7 @@ export class PieRepositioner {
           }
           append(piece);
         } else {
-          const r = await this.model.forward(next.slice(seg.newStart, seg.newStart + seg.length), current ?? null, { positions: range(seg.newStart, seg.newStart + seg.length) });
+          const r = await this.encode(next, seg.newStart, seg.newStart + seg.length, current ?? null);
           forwardCalls++;
           current?.dispose();
           current = r.cache;

@@ -1,0 +1,517 @@
+#!/usr/bin/env python3
+"""Small random-weight stand-ins of the Hub's ONNX exports of real code models, as test fixtures.
+
+Each family is built with transformers' own model class from a tiny config shaped like the real one
+(same attention layout, biases, norms, RoPE settings), given a small byte-level BPE tokenizer trained
+on this repository's own TypeScript in the family's tokenizer.json format with its FIM tokens, and
+exported with the TorchScript exporter in the transformers.js/optimum I/O layout (input_ids,
+attention_mask, position_ids, past_key_values.N.key|value -> logits, present.N.key|value; KV
+[batch, kv_heads, seq, head_dim]), in the file layouts the Hub has:
+
+  qwen2            onnx/model.onnx + model.onnx_data (external data), model_quantized.onnx (int8),
+                   model_fp16.onnx (float16 weights, KV cache and logits); config.json in the
+                   transformers 4.x form (top-level rope_theta)
+  deepseek-coder   onnx/decoder_model_merged.onnx + .onnx_data (merged decoder: bool use_cache_branch
+                   chooses the with-past or the no-past graph) and decoder_model_merged_quantized.onnx;
+                   config.json in the transformers 5 form (rope_parameters: linear x4, theta 1e5)
+  starcoder2       onnx/model.onnx (inline fp32), model_quantized.onnx; transformers 5 form
+  starcoder2-nopos the same weights exported without a position_ids input (positions follow from
+                   the attention mask, as fused-attention exports do)
+
+Beside each: expected.json with the transformers (PyTorch) logits for a fixed input and the logits
+Python's onnxruntime gives for each file, so that the Node tests check the loader against both.
+
+Run with a venv holding torch, transformers, onnx, onnxruntime and tokenizers:
+  python3 -m venv /work/venv && /work/venv/bin/pip install torch transformers onnx onnxruntime tokenizers
+  /work/venv/bin/python scripts/standins/make_standins.py
+It rewrites test/fixtures/models/<name>/ and is deterministic for a given set of library versions.
+"""
+from __future__ import annotations
+
+import argparse
+import copy
+import hashlib
+import json
+import os
+import re
+import shutil
+import sys
+import tempfile
+import warnings
+from pathlib import Path
+
+import numpy as np
+import onnx
+import onnxruntime as ort
+import torch
+from onnx import helper, numpy_helper
+from tokenizers import Tokenizer, decoders, models, normalizers, pre_tokenizers, processors, trainers
+from transformers import DynamicCache, LlamaConfig, LlamaForCausalLM, Qwen2Config, Qwen2ForCausalLM, Starcoder2Config, Starcoder2ForCausalLM
+
+ROOT = Path(__file__).resolve().parents[2]
+OUT = ROOT / 'test' / 'fixtures' / 'models'
+OPSET = 17
+
+# ---------------------------------------------------------------------------------------------
+# Tokenizers
+
+QWEN2_SPLIT = r"(?i:'s|'t|'re|'ve|'m|'ll|'d)|[^\r\n\p{L}\p{N}]?\p{L}+|\p{N}| ?[^\s\p{L}\p{N}]+[\r\n]*|\s*[\r\n]+|\s+(?!\S)|\s+"
+# DeepSeek-Coder's sequence of Splits (its letter class shortened to Latin ranges) then digits, then ByteLevel.
+DEEPSEEK_SPLITS = [r'[\r\n]', r'\s?[A-Za-zµÀ-ÖØ-öø-ƺƼ-ƿǄ-ʓʕ-ʯͰ-ͳͶͷͻ-ͽͿΆΈ-ΊΌΎ-ΡΣ-ϵϷ-ҁҊ-ԯ]+', r'\s?[!-/:-~！-／：-～‘-‟　-。]+', r'\s+$', r'[一-龥ࠀ-一가-퟿]+']
+
+SPECIALS = {
+    'qwen2': ['<|endoftext|>', '<|im_start|>', '<|im_end|>', '<|object_ref_start|>', '<|object_ref_end|>', '<|box_start|>', '<|box_end|>',
+              '<|quad_start|>', '<|quad_end|>', '<|vision_start|>', '<|vision_end|>', '<|vision_pad|>', '<|image_pad|>', '<|video_pad|>',
+              '<tool_call>', '</tool_call>', '<|fim_prefix|>', '<|fim_middle|>', '<|fim_suffix|>', '<|fim_pad|>', '<|repo_name|>', '<|file_sep|>'],
+    'deepseek-coder': ['<｜begin▁of▁sentence｜>', '<｜end▁of▁sentence｜>', '<｜fim▁hole｜>', '<｜fim▁begin｜>', '<｜fim▁end｜>', '<|EOT|>'],
+    'starcoder2': ['<|endoftext|>', '<fim_prefix>', '<fim_middle>', '<fim_suffix>', '<fim_pad>', '<repo_name>', '<file_sep>', '<issue_start>',
+                   '<issue_comment>', '<issue_closed>', '<jupyter_start>', '<jupyter_text>', '<jupyter_code>', '<jupyter_output>',
+                   '<jupyter_script>', '<empty_output>', '<code_to_intermediate>', '<intermediate_to_code>', '<pr>'],
+}
+
+
+# The tokenizers are trained on this repository's own TypeScript as of this commit, read from git so
+# that later edits to the sources do not change the fixtures.
+CORPUS_COMMIT = '7eef022'
+
+
+def training_texts() -> list[str]:
+    """This repository's own TypeScript (sorted, so training is deterministic), special-token literals cut."""
+    import subprocess
+    specials = sorted({s for group in SPECIALS.values() for s in group}, key=len, reverse=True)
+    listing = subprocess.run(['git', 'ls-tree', '-r', '--name-only', CORPUS_COMMIT], cwd=ROOT, check=True, capture_output=True, text=True).stdout
+    texts = []
+    for path in sorted(listing.splitlines()):
+        if not path.endswith('.ts') or path.split('/')[0] not in ('model', 'engine', 'extension', 'language-monitor', 'cli', 'bench') or '/fixtures/' in path:
+            continue
+        text = subprocess.run(['git', 'show', f'{CORPUS_COMMIT}:{path}'], cwd=ROOT, check=True, capture_output=True).stdout.decode('utf-8')
+        for s in specials:
+            text = text.replace(s, '')
+        texts.append(text)
+    if not texts:
+        raise SystemExit(f'no .ts files found at {CORPUS_COMMIT} to train the tokenizers on')
+    return texts
+
+
+def make_tokenizer(family: str, texts: list[str], vocab: int) -> Tokenizer:
+    tok = Tokenizer(models.BPE(unk_token=None, fuse_unk=False, byte_fallback=False))
+    specials = SPECIALS[family]
+    if family == 'qwen2':
+        tok.normalizer = normalizers.NFC()
+        tok.pre_tokenizer = pre_tokenizers.Sequence([
+            pre_tokenizers.Split(pattern=_regex(QWEN2_SPLIT), behavior='isolated', invert=False),
+            pre_tokenizers.ByteLevel(add_prefix_space=False, use_regex=False),
+        ])
+    elif family == 'deepseek-coder':
+        tok.normalizer = normalizers.Sequence([])
+        tok.pre_tokenizer = pre_tokenizers.Sequence([
+            *[pre_tokenizers.Split(pattern=_regex(p), behavior='isolated', invert=False) for p in DEEPSEEK_SPLITS],
+            pre_tokenizers.Digits(individual_digits=True),
+            pre_tokenizers.ByteLevel(add_prefix_space=False, use_regex=False),
+        ])
+    else:
+        tok.pre_tokenizer = pre_tokenizers.Sequence([
+            pre_tokenizers.Digits(individual_digits=True),
+            pre_tokenizers.ByteLevel(add_prefix_space=False, use_regex=True),
+        ])
+    tok.decoder = decoders.ByteLevel()
+    # StarCoder2 numbers its special tokens first; Qwen2 and DeepSeek-Coder append them after the BPE vocabulary.
+    first = specials if family == 'starcoder2' else []
+    trainer = trainers.BpeTrainer(vocab_size=vocab, min_frequency=2, show_progress=False, special_tokens=first,
+                                  initial_alphabet=pre_tokenizers.ByteLevel.alphabet())
+    tok.train_from_iterator(texts, trainer=trainer)
+    if family != 'starcoder2':
+        tok.add_special_tokens(specials)
+    else:
+        tok.add_special_tokens(specials)  # marks the trained-in ones as special added tokens
+    if family == 'deepseek-coder':
+        bos = '<｜begin▁of▁sentence｜>'
+        tok.post_processor = processors.TemplateProcessing(single=f'{bos} $A', pair=f'{bos} $A {bos} $B', special_tokens=[(bos, tok.token_to_id(bos))])
+    else:
+        tok.post_processor = processors.ByteLevel(trim_offsets=False)
+    return tok
+
+
+def _regex(pattern: str):
+    from tokenizers import Regex
+    return Regex(pattern)
+
+
+# ---------------------------------------------------------------------------------------------
+# Models
+
+def family_config(family: str, vocab_size: int, tok: Tokenizer):
+    common = dict(vocab_size=vocab_size, hidden_size=64, intermediate_size=128, num_hidden_layers=2, initializer_range=0.15)
+    if family == 'qwen2':
+        eos = tok.token_to_id('<|endoftext|>')
+        # Qwen2.5-Coder-0.5B: 14 heads / 2 kv heads, theta 1e6, q/k/v biases (built into Qwen2), tied embeddings.
+        return Qwen2Config(**common, num_attention_heads=4, num_key_value_heads=2, max_position_embeddings=32768,
+                           rope_parameters={'rope_type': 'default', 'rope_theta': 1000000.0}, tie_word_embeddings=True,
+                           rms_norm_eps=1e-6, bos_token_id=eos, eos_token_id=eos, sliding_window=None, use_sliding_window=False,
+                           attn_implementation='eager')
+    if family == 'deepseek-coder':
+        # DeepSeek-Coder-1.3B base: Llama, 16 heads without GQA, linear RoPE scaling x4, theta 1e5.
+        return LlamaConfig(**common, num_attention_heads=4, num_key_value_heads=4, max_position_embeddings=16384,
+                           rope_parameters={'rope_type': 'linear', 'factor': 4.0, 'rope_theta': 100000.0}, tie_word_embeddings=False,
+                           rms_norm_eps=1e-6, bos_token_id=tok.token_to_id('<｜begin▁of▁sentence｜>'),
+                           eos_token_id=tok.token_to_id('<｜end▁of▁sentence｜>'), attn_implementation='eager')
+    # StarCoder2-3B: GQA (24/2), LayerNorm with bias, biases on every projection, gelu MLP, sliding window 4096.
+    eos = tok.token_to_id('<|endoftext|>')
+    return Starcoder2Config(**common, num_attention_heads=4, num_key_value_heads=2, max_position_embeddings=16384,
+                            rope_parameters={'rope_type': 'default', 'rope_theta': 999999.4420358813}, sliding_window=4096,
+                            use_bias=True, norm_epsilon=1e-5, bos_token_id=eos, eos_token_id=eos, tie_word_embeddings=True,
+                            attn_implementation='eager')
+
+
+MODEL_CLASSES = {'qwen2': Qwen2ForCausalLM, 'deepseek-coder': LlamaForCausalLM, 'starcoder2': Starcoder2ForCausalLM}
+
+
+def head_dim(config) -> int:
+    return getattr(config, 'head_dim', None) or config.hidden_size // config.num_attention_heads
+
+
+class FlatDecoder(torch.nn.Module):
+    """The HF model with the flat KV inputs/outputs of the optimum/transformers.js exports."""
+
+    def __init__(self, model, layers: int, with_past: bool, with_positions: bool):
+        super().__init__()
+        self.model, self.layers, self.with_past, self.with_positions = model, layers, with_past, with_positions
+
+    def forward(self, input_ids, attention_mask, *rest):
+        rest = list(rest)
+        if self.with_positions:
+            position_ids = rest.pop(0)
+        else:
+            # What fused-attention exports without position_ids do: positions follow from the mask.
+            position_ids = (attention_mask.cumsum(-1) - 1)[:, -input_ids.shape[1]:]
+        if self.with_past:
+            cache = DynamicCache(ddp_cache_data=[(rest[2 * i], rest[2 * i + 1]) for i in range(self.layers)])
+        else:
+            cache = DynamicCache()
+        out = self.model(input_ids=input_ids, attention_mask=attention_mask, position_ids=position_ids, past_key_values=cache, use_cache=True)
+        flat = []
+        for layer in out.past_key_values.layers:
+            flat += [layer.keys, layer.values]
+        return (out.logits, *flat)
+
+
+def export(model, config, path: Path, with_past: bool, with_positions: bool = True) -> None:
+    L, H, D = config.num_hidden_layers, config.num_key_value_heads, head_dim(config)
+    seq, past = 3, 5
+    names = ['input_ids', 'attention_mask'] + (['position_ids'] if with_positions else [])
+    p = past if with_past else 0
+    args = [torch.randint(0, 100, (1, seq)), torch.ones(1, p + seq, dtype=torch.int64)]
+    if with_positions:
+        args.append(torch.arange(p, p + seq).unsqueeze(0))
+    axes = {'input_ids': {0: 'batch_size', 1: 'sequence_length'}, 'attention_mask': {0: 'batch_size', 1: 'total_sequence_length'},
+            'position_ids': {0: 'batch_size', 1: 'sequence_length'}, 'logits': {0: 'batch_size', 1: 'sequence_length'}}
+    if with_past:
+        for i in range(L):
+            for t in ('key', 'value'):
+                names.append(f'past_key_values.{i}.{t}')
+                args.append(torch.randn(1, H, past, D))
+                axes[f'past_key_values.{i}.{t}'] = {0: 'batch_size', 2: 'past_sequence_length'}
+    outputs = ['logits'] + [f'present.{i}.{t}' for i in range(L) for t in ('key', 'value')]
+    for name in outputs[1:]:
+        axes[name] = {0: 'batch_size', 2: 'total_sequence_length'}
+    wrapper = FlatDecoder(model, L, with_past, with_positions).eval()
+    with torch.no_grad(), warnings.catch_warnings():
+        warnings.simplefilter('ignore')
+        torch.onnx.export(wrapper, tuple(args), str(path), input_names=names, output_names=outputs, dynamic_axes=axes,
+                          opset_version=OPSET, do_constant_folding=True, dynamo=False)
+
+
+def torch_logits(model, ids: list[int], positions: list[int] | None = None) -> np.ndarray:
+    with torch.no_grad():
+        x = torch.tensor([ids])
+        pos = torch.tensor([positions]) if positions else None
+        return model(input_ids=x, attention_mask=torch.ones_like(x), position_ids=pos).logits[0].numpy()
+
+
+# ---------------------------------------------------------------------------------------------
+# ONNX layouts
+
+def dedupe_shared_weights(m: onnx.ModelProto) -> onnx.ModelProto:
+    """Constant folding stores tied embeddings twice (Gather table and lm_head's transposed copy stay
+    distinct, but identical initializers are merged here)."""
+    seen: dict[str, str] = {}
+    rename: dict[str, str] = {}
+    keep = []
+    for init in m.graph.initializer:
+        h = _digest(init)
+        if h in seen:
+            rename[init.name] = seen[h]
+        else:
+            seen[h] = init.name
+            keep.append(init)
+    del m.graph.initializer[:]
+    m.graph.initializer.extend(keep)
+    for node in m.graph.node:
+        for i, name in enumerate(node.input):
+            if name in rename:
+                node.input[i] = rename[name]
+    return m
+
+
+def _digest(init: onnx.TensorProto) -> str:
+    arr = numpy_helper.to_array(init)
+    return hashlib.sha256(f'{init.data_type}:{arr.shape}'.encode() + arr.tobytes()).hexdigest()
+
+
+def merge_decoders(with_past: onnx.ModelProto, no_past: onnx.ModelProto) -> onnx.ModelProto:
+    """optimum's merged decoder: one graph whose If on `use_cache_branch` runs the with-past graph or the
+    no-past graph (which ignores past_key_values). Weights are stored once, in the outer graph."""
+    outer_inputs = list(with_past.graph.input)
+    outer_names = {i.name for i in outer_inputs}
+    weights: dict[str, onnx.TensorProto] = {}
+    by_digest: dict[str, str] = {}
+
+    def branch(graph: onnx.GraphProto, prefix: str) -> onnx.GraphProto:
+        rename: dict[str, str] = {}
+        for init in graph.initializer:
+            h = _digest(init)
+            if h not in by_digest:
+                name = f'shared_{len(by_digest)}'
+                by_digest[h] = name
+                t = copy.deepcopy(init)
+                t.name = name
+                weights[name] = t
+            rename[init.name] = by_digest[h]
+
+        def ref(name: str) -> str:
+            if name == '' or name in outer_names:
+                return name
+            return rename.get(name, prefix + name)
+
+        nodes = []
+        for node in graph.node:
+            if any(a.type in (onnx.AttributeProto.GRAPH, onnx.AttributeProto.GRAPHS) for a in node.attribute):
+                raise SystemExit(f'{node.op_type} with a subgraph: merge_decoders does not handle nested graphs')
+            n = copy.deepcopy(node)
+            n.name = prefix + node.name
+            n.input[:] = [ref(x) for x in node.input]
+            n.output[:] = [prefix + x for x in node.output]
+            nodes.append(n)
+        outs = [helper.make_tensor_value_info(prefix + o.name, o.type.tensor_type.elem_type, None) for o in graph.output]
+        return helper.make_graph(nodes, prefix.rstrip('_'), [], outs)
+
+    then_g = branch(with_past.graph, 'with_past_')
+    else_g = branch(no_past.graph, 'no_past_')
+    use_cache = helper.make_tensor_value_info('use_cache_branch', onnx.TensorProto.BOOL, [1])
+    out_names = [o.name for o in with_past.graph.output]
+    cond = helper.make_node('Squeeze', ['use_cache_branch'], ['use_cache_branch_scalar'], name='squeeze_use_cache_branch')
+    node = helper.make_node('If', ['use_cache_branch_scalar'], out_names, name='optimum::if', then_branch=then_g, else_branch=else_g)
+    graph = helper.make_graph([cond, node], 'merged_decoder', outer_inputs + [use_cache], list(with_past.graph.output), list(weights.values()))
+    merged = helper.make_model(graph, opset_imports=list(with_past.opset_import), producer_name='typeguide-standins')
+    merged.ir_version = with_past.ir_version
+    onnx.checker.check_model(merged)
+    return merged
+
+
+def save(m: onnx.ModelProto, path: Path, external: bool) -> None:
+    m = copy.deepcopy(m)  # saving with external data rewrites the proto's tensors in place
+    if external:
+        onnx.save_model(m, str(path), save_as_external_data=True, all_tensors_to_one_file=True, location=path.name + '_data', size_threshold=0)
+    else:
+        onnx.save_model(m, str(path))
+
+
+def quantize_int8(src: Path, dst: Path) -> None:
+    from onnxruntime.quantization import QuantType, quantize_dynamic
+    # As transformers.js's quantize script does for "quantized"/int8 (MatMulInteger), subgraphs included.
+    quantize_dynamic(str(src), str(dst), weight_type=QuantType.QInt8, per_channel=False, reduce_range=False,
+                     extra_options={'EnableSubgraph': True})
+
+
+def to_fp16(src: onnx.ModelProto) -> onnx.ModelProto:
+    from onnxruntime.transformers.float16 import convert_float_to_float16
+    # Float16 everywhere including the KV inputs/outputs and logits, as transformers.js's model_fp16.onnx.
+    return convert_float_to_float16(copy.deepcopy(src), keep_io_types=False, disable_shape_infer=False)
+
+
+# ---------------------------------------------------------------------------------------------
+# onnxruntime (Python) checks and expected values
+
+def ort_run(path: Path, config, ids: list[int], past_len: int, positions: bool = True, merged: bool = False):
+    """Runs ids[:past_len] then ids[past_len:] with the cache, returns all logits rows of the second call."""
+    sess = ort.InferenceSession(str(path), providers=['CPUExecutionProvider'])
+    inputs = {i.name: i for i in sess.get_inputs()}
+    kv_type = np.float16 if inputs['past_key_values.0.key'].type == 'tensor(float16)' else np.float32
+    L, H, D = config.num_hidden_layers, config.num_key_value_heads, head_dim(config)
+    past = [np.zeros((1, H, 0, D), kv_type) for _ in range(2 * L)]
+
+    def step(chunk: list[int], start: int, past):
+        feeds = {'input_ids': np.array([chunk], np.int64), 'attention_mask': np.ones((1, start + len(chunk)), np.int64)}
+        if positions:
+            feeds['position_ids'] = np.arange(start, start + len(chunk), dtype=np.int64)[None]
+        if merged:
+            feeds['use_cache_branch'] = np.array([start > 0])
+        for i in range(L):
+            feeds[f'past_key_values.{i}.key'] = past[2 * i]
+            feeds[f'past_key_values.{i}.value'] = past[2 * i + 1]
+        out = sess.run(None, feeds)
+        return out[0][0].astype(np.float32), out[1:]
+
+    if past_len > 0:
+        _, past = step(ids[:past_len], 0, past)
+    logits, _ = step(ids[past_len:], past_len, past)
+    return logits
+
+
+def rounded(a: np.ndarray) -> list:
+    return [float(f'{x:.6g}') for x in np.asarray(a, np.float64).ravel()]
+
+
+# ---------------------------------------------------------------------------------------------
+
+# What tokenizers get wrong: unicode (NFC-sensitive é), CRLF, tabs, digits, a literal FIM marker.
+TOKENIZER_TEXT = 'import { readFile } from "node:fs";\r\n\tconst cafe\u0301 = "Grüße, 世界 😀";\r\n  let n = 12345 + 0x1f; // <fim_prefix> x.length\n'
+FIXED_TEXT = 'export function area(width: number, height: number): number {\n  return width * height;\n}\n'
+
+FAMILIES = {
+    # name: family, tokenizer vocab, config.json form, layouts
+    'qwen2': dict(family='qwen2', vocab=640, form='v4', layouts=['model.onnx+data', 'model_quantized.onnx', 'model_fp16.onnx']),
+    'deepseek-coder': dict(family='deepseek-coder', vocab=640, form='v5', layouts=['decoder_model_merged.onnx+data', 'decoder_model_merged_quantized.onnx']),
+    'starcoder2': dict(family='starcoder2', vocab=640, form='v5', layouts=['model.onnx', 'model_quantized.onnx']),
+}
+
+
+def v4_form(cfg: dict) -> dict:
+    """config.json as transformers 4.x wrote it (what the Hub's exports carry)."""
+    cfg = dict(cfg)
+    rp = cfg.pop('rope_parameters', None) or {}
+    cfg['rope_theta'] = rp.get('rope_theta', 10000.0)
+    kind = rp.get('rope_type', 'default')
+    cfg['rope_scaling'] = None if kind == 'default' else {'type': kind, **{k: v for k, v in rp.items() if k not in ('rope_type', 'rope_theta')}}
+    cfg.pop('layer_types', None)
+    if 'dtype' in cfg:
+        cfg['torch_dtype'] = cfg.pop('dtype')
+    cfg['transformers_version'] = '4.43.1'
+    return cfg
+
+
+def write_folder(name: str, spec: dict, texts: list[str]) -> None:
+    family = spec['family']
+    folder = OUT / name
+    if folder.exists():
+        shutil.rmtree(folder)
+    (folder / 'onnx').mkdir(parents=True)
+    tok = make_tokenizer(family, texts, spec['vocab'])
+    n_tok = tok.get_vocab_size(with_added_tokens=True)
+    vocab_size = (n_tok + 63) // 64 * 64 if family == 'qwen2' else n_tok  # Qwen pads its embedding rows
+    tok.save(str(folder / 'tokenizer.json'))
+    torch.manual_seed(1234)
+    config = family_config(family, vocab_size, tok)
+    model = MODEL_CLASSES[family](config).eval()
+    cfg = json.loads(config.to_json_string())
+    cfg['architectures'] = [MODEL_CLASSES[family].__name__]
+    cfg.pop('attn_implementation', None)
+    cfg['transformers.js_config'] = {'kv_cache_dtype': {'fp16': 'float16'}, 'use_external_data_format': {'model.onnx': True}} if family == 'qwen2' else {}
+    if spec['form'] == 'v4':
+        cfg = v4_form(cfg)
+    (folder / 'config.json').write_text(json.dumps(cfg, indent=2, ensure_ascii=False) + '\n')
+    (folder / 'generation_config.json').write_text(json.dumps({'bos_token_id': config.bos_token_id, 'eos_token_id': config.eos_token_id}, indent=2) + '\n')
+    tk_cfg = {'model_max_length': config.max_position_embeddings, 'clean_up_tokenization_spaces': False, 'add_bos_token': family == 'deepseek-coder'}
+    if family == 'deepseek-coder':
+        tk_cfg.update(bos_token='<｜begin▁of▁sentence｜>', eos_token='<｜end▁of▁sentence｜>', pad_token='<｜end▁of▁sentence｜>')
+    else:
+        tk_cfg.update(eos_token='<|endoftext|>', pad_token='<|endoftext|>' if family == 'starcoder2' else '<|fim_pad|>')
+    (folder / 'tokenizer_config.json').write_text(json.dumps(tk_cfg, indent=2, ensure_ascii=False) + '\n')
+
+    ids = tok.encode(FIXED_TEXT, add_special_tokens=False).ids[:20]
+    reference = torch_logits(model, ids)
+    probe = sorted({int(i) for i in np.random.default_rng(7).choice(vocab_size, 24, replace=False)} | set(ids[:8]))
+    shift = 1000
+    shifted = torch_logits(model, ids, list(range(shift, shift + len(ids))))
+    expected = {
+        'source': 'scripts/standins/make_standins.py',
+        'text': FIXED_TEXT, 'input_ids': ids, 'probe_ids': probe,
+        'tokenizer': {'text': TOKENIZER_TEXT, 'ids': tok.encode(TOKENIZER_TEXT, add_special_tokens=False).ids},
+        'torch': {'last': rounded(reference[-1]), 'rows_at_probe': [rounded(r[probe]) for r in reference],
+                  'shifted_by': shift, 'shifted_last': rounded(shifted[-1])},
+        'onnx': {},
+    }
+
+    with tempfile.TemporaryDirectory() as tmp:
+        t = Path(tmp)
+        export(model, config, t / 'with_past.onnx', with_past=True)
+        with_past = dedupe_shared_weights(onnx.load(str(t / 'with_past.onnx')))
+        plain = folder / 'onnx' / 'model.onnx'
+        files: list[tuple[str, bool]] = []
+        for layout in spec['layouts']:
+            if layout in ('model.onnx', 'model.onnx+data'):
+                save(with_past, plain, external=layout.endswith('+data'))
+                files.append(('model.onnx', False))
+            elif layout == 'model_quantized.onnx':
+                save(with_past, t / 'fp32.onnx', external=False)
+                quantize_int8(t / 'fp32.onnx', folder / 'onnx' / layout)
+                files.append((layout, False))
+            elif layout == 'model_fp16.onnx':
+                save(to_fp16(with_past), folder / 'onnx' / layout, external=False)
+                files.append((layout, False))
+            elif layout == 'decoder_model_merged.onnx+data':
+                export(model, config, t / 'no_past.onnx', with_past=False)
+                no_past = onnx.load(str(t / 'no_past.onnx'))
+                merged = merge_decoders(with_past, no_past)
+                save(merged, folder / 'onnx' / 'decoder_model_merged.onnx', external=True)
+                files.append(('decoder_model_merged.onnx', True))
+            elif layout == 'decoder_model_merged_quantized.onnx':
+                quantize_int8(folder / 'onnx' / 'decoder_model_merged.onnx', folder / 'onnx' / layout)
+                files.append((layout, True))
+            else:
+                raise SystemExit(f'unknown layout {layout}')
+
+        if name == 'starcoder2':
+            # The same weights without position_ids, in a folder of its own.
+            nopos = OUT / 'starcoder2-nopos'
+            if nopos.exists():
+                shutil.rmtree(nopos)
+            (nopos / 'onnx').mkdir(parents=True)
+            for f in ('config.json', 'generation_config.json', 'tokenizer.json', 'tokenizer_config.json'):
+                shutil.copy(folder / f, nopos / f)
+            export(model, config, t / 'nopos.onnx', with_past=True, with_positions=False)
+            save(dedupe_shared_weights(onnx.load(str(t / 'nopos.onnx'))), nopos / 'onnx' / 'model.onnx', external=False)
+            nopos_expected = {**expected, 'onnx': {}}
+            check(nopos / 'onnx' / 'model.onnx', config, ids, reference, nopos_expected, positions=False, merged=False)
+            (nopos / 'expected.json').write_text(json.dumps(nopos_expected, indent=1) + '\n')
+
+    for file, merged in files:
+        check(folder / 'onnx' / file, config, ids, reference, expected, positions=True, merged=merged)
+    (folder / 'expected.json').write_text(json.dumps(expected, indent=1) + '\n')
+    size = sum(f.stat().st_size for f in folder.rglob('*') if f.is_file())
+    print(f'{name}: {n_tok} tokens (vocab_size {vocab_size}), {sum(p.numel() for p in model.parameters())} parameters, {size / 1e6:.2f} MB')
+
+
+def check(path: Path, config, ids, reference, expected, positions: bool, merged: bool) -> None:
+    """Python onnxruntime against transformers, without and with a cache; records its logits."""
+    exact = 'quantized' not in path.name and 'fp16' not in path.name
+    no_cache = ort_run(path, config, ids, 0, positions, merged)
+    cached = ort_run(path, config, ids, len(ids) - 4, positions, merged)
+    d_ref = float(np.abs(no_cache - reference).max())
+    d_cache = float(np.abs(cached - no_cache[-4:]).max())
+    scale = float(np.abs(reference).max())
+    print(f'  {path.parent.parent.name}/{path.name}: |onnx - torch| {d_ref:.2e} (logit scale {scale:.1f}), |cached - uncached| {d_cache:.2e}')
+    if exact and d_ref > 1e-3:
+        raise SystemExit(f'{path}: onnxruntime differs from transformers by {d_ref}')
+    if not exact and d_ref > 0.25 * scale:
+        raise SystemExit(f'{path}: onnxruntime differs from transformers by {d_ref} (logit scale {scale})')
+    # Dynamic int8 quantization scales activations per call, so chunking a sequence changes its logits.
+    if d_cache > (1e-3 if exact else 0.15 * scale):
+        raise SystemExit(f'{path}: cached and uncached logits differ by {d_cache}')
+    expected['onnx'][path.name] = {'last': rounded(no_cache[-1]), 'max_abs_vs_torch': float(f'{d_ref:.3g}')}
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument('names', nargs='*', default=list(FAMILIES), help='which stand-ins to (re)make')
+    args = ap.parse_args()
+    torch.set_num_threads(2)
+    texts = training_texts()
+    for name in args.names:
+        write_folder(name, FAMILIES[name], texts)
+    print(f'python {sys.version.split()[0]}, torch {torch.__version__}, onnx {onnx.__version__}, onnxruntime {ort.__version__}')
+
+
+if __name__ == '__main__':
+    os.environ.setdefault('TOKENIZERS_PARALLELISM', 'false')
+    main()
