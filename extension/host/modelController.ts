@@ -109,11 +109,13 @@ export class ModelController {
    * otherwise. (For a variant picker in Select Model / Download Model.)
    */
   async useVariant(entry: RegistryEntry, variant: Variant): Promise<void> {
-    if (!this.store.isComplete(entry, variant)) {
-      await this.download(entry, variant);
-      return;
+    if (!entry.builtin) {
+      if (!this.store.isComplete(entry, variant)) {
+        await this.download(entry, variant);
+        return;
+      }
+      this.store.select(entry, variant);
     }
-    if (!entry.builtin) this.store.select(entry, variant);
     if (this.settings.model().model === entry.id) await this.reload();
     else await vscode.workspace.getConfiguration('typeguide').update('model', entry.id, vscode.ConfigurationTarget.Global);
   }
