@@ -211,16 +211,25 @@ export interface DownloadFilesOptions {
 export async function downloadFiles(root: string, files: readonly DownloadFileSpec[], options: DownloadFilesOptions = {}): Promise<DownloadedFile[]> {
   const signal = options.signal ?? new AbortController().signal;
   const isDone = options.isDone ?? ((f: DownloadFileSpec) => fs.existsSync(insideFolder(root, f.path)));
-  const plan: { spec: DownloadFileSpec; done: boolean; size: number | undefined; missing: boolean }[] = [];
+  const plan: { spec: DownloadFileSpec; done: boolean; size: number | undefined; missing: boolean; adopted?: DownloadedFile }[] = [];
   for (const spec of files) {
+    const full = insideFolder(root, spec.path);
     if (isDone(spec)) {
       // Done may also mean an optional file known to be absent.
-      const full = insideFolder(root, spec.path);
       plan.push({ spec, done: true, size: fs.existsSync(full) ? fs.statSync(full).size : 0, missing: false });
       continue;
     }
     const probe = await probeFile(spec.url, signal);
     if (!probe.found && !spec.optional) throw new DownloadError('notFound', `${spec.url}: not found (404)`);
+    // A whole file already there but not known to be verified (left by an older version, or by a crash
+    // between its rename and its record): hashing it is far cheaper than fetching it again.
+    const sha256 = spec.sha256?.toLowerCase() ?? probe.sha256;
+    if (probe.found && sha256 && probe.size !== undefined && fs.existsSync(full) && fs.statSync(full).size === probe.size) {
+      if ((await sha256OfFile(full)).digest('hex') === sha256) {
+        plan.push({ spec, done: true, size: probe.size, missing: false, adopted: { path: spec.path, missing: false, size: probe.size, sha256, verified: 'sha256' } });
+        continue;
+      }
+    }
     plan.push({ spec, done: false, size: probe.found ? (probe.size ?? spec.size) : 0, missing: !probe.found });
   }
   const totals: Totals = { received: 0, before: 0, total: plan.every((p) => p.size !== undefined) ? plan.reduce((n, p) => n + p.size!, 0) : undefined };
@@ -228,6 +237,10 @@ export async function downloadFiles(root: string, files: readonly DownloadFileSp
   for (const p of plan) {
     if (p.done || p.missing) {
       totals.before += p.size ?? 0;
+      if (p.adopted) {
+        results.push(p.adopted);
+        options.onFile?.(p.adopted);
+      }
       if (p.missing) {
         const missing = { path: p.spec.path, missing: true } as const;
         results.push(missing);

@@ -190,6 +190,21 @@ describe('model store: downloads of the registry\'s real file lists (loopback Hu
     assert.deepEqual(hub.ranges, [], 'nothing was resumed from the other repository\'s partial file');
   });
 
+  it('adopts a whole file already in the folder when its sha256 is the Hub\'s, instead of fetching it again', async () => {
+    // As left by an older version (no record): the right weights, and a config.json from elsewhere.
+    const dir = store.folderOf(qwen.id);
+    fs.mkdirSync(path.join(dir, 'onnx'), { recursive: true });
+    fs.writeFileSync(path.join(dir, 'onnx/model_quantized.onnx'), qwenFiles['onnx/model_quantized.onnx']);
+    fs.writeFileSync(path.join(dir, 'config.json'), '{"stale":true}');
+    assert.equal(store.resolve(qwen.id).kind, 'notDownloaded');
+    await store.download(qwen, 'q8');
+    const gets = hub.requests.filter((r) => r.startsWith('GET'));
+    assert.ok(!gets.includes(`GET ${qwen.repo}/onnx/model_quantized.onnx`), 'the weights were hashed, not fetched');
+    assert.ok(gets.includes(`GET ${qwen.repo}/config.json`), 'a small git file has no sha256 to check against: fetched');
+    assert.deepEqual(fs.readFileSync(path.join(dir, 'config.json')), qwenFiles['config.json']);
+    assert.ok(store.isComplete(qwen, 'q8'));
+  });
+
   it('fails before fetching any weights when a required file is missing, and tolerates a missing optional one', async () => {
     const tok = hub.files.get(`${deepseek.repo}/tokenizer.json`)!;
     hub.files.delete(`${deepseek.repo}/tokenizer.json`);
