@@ -10,7 +10,7 @@ import type { StatusBar } from './statusBar.js';
 /** Keeps the engine's model in line with the `typeguide.model*` settings; runs downloads. */
 export class ModelController {
   label = '';
-  /** Ids being downloaded: a second request for one waits for nothing and starts nothing. */
+  /** Ids being downloaded: a second request for one is turned away while the first runs. */
   private readonly downloading = new Set<string>();
 
   constructor(
