@@ -59,13 +59,18 @@ export interface CompletionEngineOptions {
   readonly monitor?: EngineMonitor;
   readonly log?: EngineLog;
   /**
-   * Most prompt tokens (the window around the cursor). Default: 2,048, less when the model's context is
-   * shorter or when one document's KV cache would not fit `cacheBytes` (a 1.3 B float32 model: ~650).
+   * Most prompt tokens (the window around the cursor). Default: 1,024 (a cold prompt of that size is
+   * encoded in about half a second on one laptop core by the built-in model; 2,048 doubles that and the
+   * memory), less when the model's context is shorter or when a document's KV cache would not fit a
+   * quarter of `cacheBytes` (a 1.3 B float32 model: ~256).
    */
   readonly promptWindowTokens?: number;
   /** Tokens per forward pass while encoding a prompt (default 256): bounds how long an abort waits. */
   readonly prefillChunkTokens?: number;
-  /** Bytes of KV cache the prompt cache keeps over all documents (default 256 MiB). */
+  /**
+   * Bytes of KV cache the prompt cache keeps over all documents (default 96 MiB: six documents' full
+   * windows with the built-in model). bench:memory shows what it bounds.
+   */
   readonly cacheBytes?: number;
   /** Documents whose prompt caches are kept (default 8). */
   readonly maxDocuments?: number;
@@ -141,7 +146,8 @@ export interface EngineResult {
   readonly monitor?: MonitorReport;
 }
 
-const DEFAULT_WINDOW = 2048;
+const DEFAULT_WINDOW = 1024;
+const DEFAULT_CACHE_BYTES = 96 * 1024 * 1024;
 
 export class CompletionEngine {
   readonly documents: {
@@ -158,11 +164,11 @@ export class CompletionEngine {
   constructor(private readonly options: CompletionEngineOptions) {
     const { model } = options;
     this.log = options.log ?? (() => undefined);
-    const cacheBytes = options.cacheBytes ?? 256 * 1024 * 1024;
+    const cacheBytes = options.cacheBytes ?? DEFAULT_CACHE_BYTES;
     const c = model.config;
     const bytesPerToken = 2 * c.numLayers * c.numKvHeads * c.headDim * (model.session.kvDtype === 'float16' ? 2 : 4);
     this.promptWindowTokens = options.promptWindowTokens
-      ?? Math.max(128, Math.min(DEFAULT_WINDOW, c.maxPositions - 64, Math.floor(cacheBytes / bytesPerToken)));
+      ?? Math.max(128, Math.min(DEFAULT_WINDOW, c.maxPositions - 64, Math.floor(cacheBytes / 4 / bytesPerToken)));
     this.promptCache = new PromptCache(
       { config: model.config, forward: (tokens, cache, o) => model.session.forward(tokens, cache, o) },
       { maxBytes: cacheBytes, maxDocuments: options.maxDocuments ?? 8, chunkTokens: options.prefillChunkTokens ?? 256 },
@@ -233,13 +239,7 @@ export class CompletionEngine {
     const since = (): number => performance.now() - t0;
     const signal = hooks.signal ?? new AbortController().signal;
     const model = this.options.model;
-    const prompt = model.buildPrompt(req.prefix, req.suffix, {
-      maxTokens: req.maxTokens,
-      maxPromptTokens: req.maxPromptTokens ?? this.promptWindowTokens,
-      heal: req.heal ?? true,
-      noFim: req.fim === false,
-      fimOrder: req.fimOrder,
-    });
+    const prompt = this.buildPrompt(req);
 
     // The monitor first: its query for a trigger at the cursor then overlaps the prompt's encoding.
     const processors = req.monitor === false ? [] : this.monitorProcessors(req, prompt.healed, signal);
@@ -305,6 +305,35 @@ export class CompletionEngine {
     } finally {
       this.endMonitor(processors); // also on errors: rolls the server's copy of the document back
     }
+  }
+
+  /**
+   * Encodes the prompt `req` would have into the document's KV cache, generating nothing: the editor calls
+   * it when the user opens a file or jumps far, so that the completion that follows costs a few tokens
+   * instead of the whole window. Resolves false when aborted (a real request arrived) or not cacheable.
+   */
+  async warmPrompt(req: EngineRequest, signal?: AbortSignal): Promise<boolean> {
+    const reuse = req.cache ?? (req.pie === false ? 'none' : 'pie');
+    if (reuse === 'none') return false;
+    const prompt = this.buildPrompt(req);
+    if (prompt.ids.length <= 1) return false;
+    try {
+      await this.promptCache.prepare(req.file, prompt.ids, { signal, pie: reuse === 'pie' });
+      return true;
+    } catch (e) {
+      if (e instanceof AbortedError || signal?.aborted) return false;
+      throw e;
+    }
+  }
+
+  private buildPrompt(req: EngineRequest): ReturnType<CodeModel['buildPrompt']> {
+    return this.options.model.buildPrompt(req.prefix, req.suffix, {
+      maxTokens: req.maxTokens,
+      maxPromptTokens: req.maxPromptTokens ?? this.promptWindowTokens,
+      heal: req.heal ?? true,
+      noFim: req.fim === false,
+      fimOrder: req.fimOrder,
+    });
   }
 
   clearCaches(): void {

@@ -54,7 +54,7 @@ describe('CompletionEngine with the real model', { skip: needsModel }, () => {
       } finally {
         counter.restore();
       }
-      assert.ok(r.promptTokens > 1000, `a long prompt (${r.promptTokens} tokens)`);
+      assert.ok(r.promptTokens > 512, `a long prompt (${r.promptTokens} tokens)`);
       assert.equal(r.stopReason, 'aborted');
       assert.equal(r.text, '');
       assert.equal(counter.passes.length, 1, `one pass of at most 128 tokens ran, then the abort took effect: ${counter.passes.join(',')}`);
@@ -70,6 +70,30 @@ describe('CompletionEngine with the real model', { skip: needsModel }, () => {
       } finally {
         await fresh.dispose();
       }
+    } finally {
+      await engine.dispose();
+    }
+  });
+
+  it('a warmed prompt makes the next completion at that cursor a cache reuse, with the same text', async () => {
+    const engine = new CompletionEngine({ model, ownsModel: false });
+    try {
+      const req = request('/tmp/typeguide-engine-warm.ts');
+      assert.equal(await engine.warmPrompt(req), true);
+      const r = await engine.complete(req);
+      assert.equal(r.prompt.path, 'reuse', `${r.prompt.path}: ${r.prompt.reason}`);
+      assert.equal(r.prompt.encodedTokens, 0);
+      const cold = new CompletionEngine({ model, ownsModel: false });
+      try {
+        assert.equal(r.text, (await cold.complete({ ...req, cache: 'none' })).text);
+      } finally {
+        await cold.dispose();
+      }
+      // An aborted warm-up keeps nothing half-built and says so.
+      const controller = new AbortController();
+      controller.abort();
+      assert.equal(await engine.warmPrompt(request('/tmp/typeguide-engine-warm-2.ts'), controller.signal), false);
+      assert.equal((await engine.complete(request('/tmp/typeguide-engine-warm-2.ts', { maxTokens: 1 }))).prompt.path, 'full');
     } finally {
       await engine.dispose();
     }
