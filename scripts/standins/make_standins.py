@@ -195,7 +195,7 @@ class FlatDecoder(torch.nn.Module):
         return (out.logits, *flat)
 
 
-def export(model, config, path: Path, with_past: bool, with_positions: bool = True) -> None:
+def export(model, config, path: Path, with_past: bool, with_positions: bool = True, kv_dtype=torch.float32) -> None:
     L, H, D = config.num_hidden_layers, config.num_key_value_heads, head_dim(config)
     seq, past = 3, 5
     names = ['input_ids', 'attention_mask'] + (['position_ids'] if with_positions else [])
@@ -209,7 +209,7 @@ def export(model, config, path: Path, with_past: bool, with_positions: bool = Tr
         for i in range(L):
             for t in ('key', 'value'):
                 names.append(f'past_key_values.{i}.{t}')
-                args.append(torch.randn(1, H, past, D))
+                args.append(torch.randn(1, H, past, D).to(kv_dtype))
                 axes[f'past_key_values.{i}.{t}'] = {0: 'batch_size', 2: 'past_sequence_length'}
     outputs = ['logits'] + [f'present.{i}.{t}' for i in range(L) for t in ('key', 'value')]
     for name in outputs[1:]:
@@ -323,10 +323,17 @@ def quantize_int8(src: Path, dst: Path) -> None:
                      extra_options={'EnableSubgraph': True})
 
 
-def to_fp16(src: onnx.ModelProto) -> onnx.ModelProto:
-    from onnxruntime.transformers.float16 import convert_float_to_float16
-    # Float16 everywhere including the KV inputs/outputs and logits, as transformers.js's model_fp16.onnx.
-    return convert_float_to_float16(copy.deepcopy(src), keep_io_types=False, disable_shape_infer=False)
+def export_fp16(model, config, path: Path) -> None:
+    """model_fp16.onnx: float16 weights, KV inputs/outputs and logits, exported from the model in half
+    precision, where transformers computes the rotary angles p·θ_i in float32 (a float16 angle near
+    p = 1000 would be off by up to 0.25 rad; onnxruntime's float16 converter rounds them even when the
+    rotary nodes are on its block list)."""
+    half = copy.deepcopy(model).half().eval()
+    # .half() also rounds the rotary buffer θ_i to float16 (at p = 900 that moves angles by ~0.4 rad);
+    # a model loaded in float16 computes it in float32 at init: put the float32 one back.
+    half.model.rotary_emb.inv_freq = model.model.rotary_emb.inv_freq.clone()
+    half.model.rotary_emb.original_inv_freq = model.model.rotary_emb.inv_freq.clone()
+    export(half, config, path, with_past=True, kv_dtype=torch.float16)
 
 
 # ---------------------------------------------------------------------------------------------
@@ -365,7 +372,7 @@ def rounded(a: np.ndarray) -> list:
 # ---------------------------------------------------------------------------------------------
 
 # What tokenizers get wrong: unicode (NFC-sensitive é), CRLF, tabs, digits, a literal FIM marker.
-TOKENIZER_TEXT = 'import { readFile } from "node:fs";\r\n\tconst cafe\u0301 = "Grüße, 世界 😀";\r\n  let n = 12345 + 0x1f; // <fim_prefix> x.length\n'
+TOKENIZER_TEXT = 'import { readFile } from "node:fs";\r\n\tconst cafe\u0301 = "Grüße, 世界 😀";\r\n  let n = 12345 + 0x1f; // x.length?.map(a => a)\n'
 FIXED_TEXT = 'export function area(width: number, height: number): number {\n  return width * height;\n}\n'
 
 FAMILIES = {
@@ -430,6 +437,9 @@ def write_folder(name: str, spec: dict, texts: list[str]) -> None:
         'torch': {'last': rounded(reference[-1]), 'rows_at_probe': [rounded(r[probe]) for r in reference],
                   'shifted_by': shift, 'shifted_last': rounded(shifted[-1])},
         'onnx': {},
+        # transformers' own rotation for this config: what PIE must rotate cached keys by.
+        'rotary': {'inv_freq': [float(x) for x in model.model.rotary_emb.inv_freq.tolist()],
+                   'attention_scaling': float(model.model.rotary_emb.attention_scaling)},
     }
 
     with tempfile.TemporaryDirectory() as tmp:
@@ -447,7 +457,8 @@ def write_folder(name: str, spec: dict, texts: list[str]) -> None:
                 quantize_int8(t / 'fp32.onnx', folder / 'onnx' / layout)
                 files.append((layout, False))
             elif layout == 'model_fp16.onnx':
-                save(to_fp16(with_past), folder / 'onnx' / layout, external=False)
+                export_fp16(model, config, t / 'fp16.onnx')
+                save(dedupe_shared_weights(onnx.load(str(t / 'fp16.onnx'))), folder / 'onnx' / layout, external=False)
                 files.append((layout, False))
             elif layout == 'decoder_model_merged.onnx+data':
                 export(model, config, t / 'no_past.onnx', with_past=False)
