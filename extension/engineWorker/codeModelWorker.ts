@@ -1,6 +1,6 @@
 // The worker's real model: the one completion engine (engine/), fed the editor's documents and requests.
 import os from 'node:os';
-import { CompletionEngine, countTriggers, type EngineMonitor } from '../../engine/completionEngine.js';
+import { CompletionEngine, countTriggers, type EngineMonitor, type EngineRequest } from '../../engine/completionEngine.js';
 import { RestartableMonitor } from '../../engine/restartableMonitor.js';
 import type { CustomServerSetting } from '../../language-monitor/index.js';
 import type { BuiltinServerName } from '../../language-monitor/serverRegistry.js';
@@ -56,24 +56,7 @@ export class CodeModelWorker implements WorkerModel {
   }
 
   async complete(request: GenerateRequest, signal: AbortSignal, onText: (text: string) => void): Promise<GenerateSummary> {
-    const stop: StopRule[] = [{ kind: 'eos' }, request.singleLine ? { kind: 'endOfLine' } : { kind: 'endOfBlock' }];
-    // An untitled document has no path: its prompt cache is keyed by language, and it is never monitored.
-    const file = request.filePath ?? `untitled:${request.languageId}`;
-    const r = await this.engine.complete({
-      file,
-      languageId: request.languageId,
-      prefix: request.prefix,
-      suffix: request.suffix,
-      documentOffset: request.documentOffset,
-      workspaceRoot: request.workspaceRoot,
-      maxTokens: request.maxTokens,
-      temperature: request.temperature,
-      seed: request.seed,
-      stop,
-      heal: request.heal ?? true,
-      pie: request.pie,
-      monitor: request.monitor,
-    }, { signal, onText });
+    const r = await this.engine.complete(engineRequest(request), { signal, onText });
     const counts = r.monitor ? countTriggers(r.monitor) : undefined;
     return {
       stopReason: r.stopReason,
@@ -91,6 +74,10 @@ export class CodeModelWorker implements WorkerModel {
     };
   }
 
+  warm(request: GenerateRequest, signal: AbortSignal): Promise<boolean> {
+    return this.engine.warmPrompt(engineRequest(request), signal);
+  }
+
   clearCaches(): void {
     this.engine.clearCaches();
   }
@@ -103,4 +90,25 @@ export class CodeModelWorker implements WorkerModel {
   async dispose(): Promise<void> {
     await this.engine.dispose();
   }
+}
+
+/** The editor's request as the engine takes it. */
+function engineRequest(request: GenerateRequest): EngineRequest {
+  const stop: StopRule[] = [{ kind: 'eos' }, request.singleLine ? { kind: 'endOfLine' } : { kind: 'endOfBlock' }];
+  return {
+    // An untitled document has no path: its prompt cache is keyed by language, and it is never monitored.
+    file: request.filePath ?? `untitled:${request.languageId}`,
+    languageId: request.languageId,
+    prefix: request.prefix,
+    suffix: request.suffix,
+    documentOffset: request.documentOffset,
+    workspaceRoot: request.workspaceRoot,
+    maxTokens: request.maxTokens,
+    temperature: request.temperature,
+    seed: request.seed,
+    stop,
+    heal: request.heal ?? true,
+    pie: request.pie,
+    monitor: request.monitor,
+  };
 }

@@ -42,6 +42,11 @@ export type ToWorker =
   | { type: 'load'; spec: ModelSpec }
   | { type: 'document'; event: DocumentEvent }
   | { type: 'generate'; id: number; request: GenerateRequest }
+  /**
+   * Encode the prompt this request would have, generating nothing (a file opened, a long cursor jump), so
+   * that the next completion there starts from a warm cache. Lowest priority: any generate cancels it.
+   */
+  | { type: 'warm'; request: GenerateRequest }
   | { type: 'abort'; id: number }
   | { type: 'clearCaches' }
   | { type: 'restartLanguageServers' }

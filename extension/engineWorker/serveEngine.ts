@@ -16,6 +16,7 @@ export function serveEngine(port: Port, load: LoadWorkerModel): void {
   let model: WorkerModel | undefined;
   let loading: Promise<WorkerModel | undefined> = Promise.resolve(undefined);
   const running = new Map<number, AbortController>();
+  const warming = new Set<AbortController>();
   let queue: Promise<void> = Promise.resolve();
   const log = (level: 'error' | 'warn' | 'info' | 'debug', message: string): void => port.postMessage({ type: 'log', level, message });
   // The editor's documents, kept here too so that a model loaded later (or a new model) starts with them.
@@ -28,6 +29,7 @@ export function serveEngine(port: Port, load: LoadWorkerModel): void {
         loading = (async () => {
           const old = await previous.catch(() => undefined);
           for (const c of running.values()) c.abort();
+          for (const w of warming) w.abort();
           await queue;
           model = undefined;
           await old?.dispose().catch((e: unknown) => log('warn', `disposing the previous model failed: ${String(e)}`));
@@ -57,7 +59,24 @@ export function serveEngine(port: Port, load: LoadWorkerModel): void {
         }
         break;
       }
+      case 'warm': {
+        const controller = new AbortController();
+        warming.add(controller);
+        queue = queue.then(async () => {
+          const m = await loading;
+          try {
+            if (m && m === model && !controller.signal.aborted) await m.warm?.(msg.request, controller.signal);
+          } catch (e) {
+            log('debug', `warming a prompt failed: ${e instanceof Error ? e.message : String(e)}`);
+          } finally {
+            warming.delete(controller);
+          }
+        });
+        break;
+      }
       case 'generate': {
+        // A real request outranks every warm-up: they stop within one forward pass.
+        for (const w of warming) w.abort();
         const controller = new AbortController();
         running.set(msg.id, controller);
         const arrived = Date.now();
@@ -93,6 +112,7 @@ export function serveEngine(port: Port, load: LoadWorkerModel): void {
         break;
       case 'shutdown':
         for (const c of running.values()) c.abort();
+        for (const w of warming) w.abort();
         void queue
           .then(() => model?.dispose())
           .catch((e: unknown) => log('warn', `dispose failed: ${String(e)}`))

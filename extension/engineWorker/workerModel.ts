@@ -7,6 +7,8 @@ export interface WorkerModel {
   /** The editor's document opened, changed or closed (the engine mirrors it). */
   document(event: DocumentEvent): void;
   complete(request: GenerateRequest, signal: AbortSignal, onText: (text: string) => void): Promise<GenerateSummary>;
+  /** Encodes the request's prompt into the cache without generating; false when aborted or not cacheable. */
+  warm?(request: GenerateRequest, signal: AbortSignal): Promise<boolean>;
   clearCaches(): void;
   restartLanguageServers(): Promise<void>;
   dispose(): Promise<void>;
