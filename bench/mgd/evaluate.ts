@@ -2,19 +2,22 @@
 // monitor in each prompt configuration, score, and summarize with paired bootstrap intervals.
 import fs from 'node:fs';
 import type { Completer, PromptMode, TriggerCounts } from './completer.js';
-import { matchScores, pairedBootstrap, spliceLine, firstLine, mean, type Interval } from './metrics.js';
+import { introducedErrors, matchScores, pairedBootstrap, spliceLine, firstLine, mean, type Interval } from './metrics.js';
 import { installPackage, specLabel, type InstalledPackage, type PackageSpec } from './packages.js';
-import { findSites, type Site } from './sites.js';
-import { TsProject } from './tsProject.js';
+import { findSites, SITE_KINDS, type Site, type SiteKind } from './sites.js';
+import { TsProject, type CompilerOptionsSource } from './tsProject.js';
 
 export interface ArmResult {
   readonly text: string;
   readonly nim: number;
   readonly ism: number;
   readonly pm: number;
-  /** 1 when the file with this line has no more errors than the original. */
+  /** 1 when the line is non-empty and the file with it has no error the original file lacks. */
   readonly cr: number;
+  /** Errors in the file with this line (all of them, the original's included). */
   readonly errors: number;
+  /** The errors this line introduced (keys: line, code, message), absent from the original file. */
+  readonly newErrors: readonly string[];
   readonly ms: number;
   readonly tokens?: number;
   /** The monitor's triggers in this completion, by outcome (monitored arms). */
@@ -23,6 +26,7 @@ export interface ArmResult {
 
 export interface SiteResult {
   readonly site: Site;
+  /** Errors in the original file (the site's line as the authors wrote it). */
   readonly baselineErrors: number;
   /** Per configuration (`left`, `fim`). */
   readonly configs: Partial<Record<PromptMode, { without: ArmResult; with: ArmResult }>>;
@@ -42,7 +46,12 @@ export interface EvalOptions {
 export interface PackageRun {
   readonly label: string;
   readonly files: number;
+  /** Of `files`, hand-written JavaScript. */
+  readonly jsFiles: number;
   readonly sites: number;
+  readonly sitesByKind: Partial<Record<SiteKind, number>>;
+  /** Where the checker's options came from (the package's tsconfig.json or the defaults). */
+  readonly compilerOptions?: CompilerOptionsSource;
   readonly error?: string;
   readonly ms: number;
 }
@@ -69,12 +78,17 @@ export async function runEvaluation(opts: EvalOptions): Promise<EvalRun> {
       pkg = await installPackage(spec, opts.cacheDir, log);
       const project = new TsProject(pkg.files, pkg.dir);
       try {
+        // The site list is fixed before any completion: every arm and configuration scores the same sites.
         const sites = findSites(project, pkg.label, pkg.dir, pkg.files, want, { seed: opts.seed });
-        log(`${pkg.label}: ${pkg.files.length} files, ${sites.length} sites`);
+        const sitesByKind = countKinds(sites);
+        const jsFiles = pkg.files.filter((f) => /\.(js|mjs|cjs|jsx)$/i.test(f)).length;
+        const cfg = project.config;
+        log(`${pkg.label}: ${pkg.files.length} files (${jsFiles} JavaScript), options from ${cfg.source === 'tsconfig' ? cfg.file : `defaults${cfg.note ? ` (${cfg.note})` : ''}`}, ` +
+          `${sites.length} sites (${Object.entries(sitesByKind).map(([k, n]) => `${k} ${n}`).join(', ')})`);
         for (const site of sites) {
           results.push(await evaluateSite(project, site, pkg.dir, modes, opts.completer));
         }
-        packages.push({ label: pkg.label, files: pkg.files.length, sites: sites.length, ms: performance.now() - t0 });
+        packages.push({ label: pkg.label, files: pkg.files.length, jsFiles, sites: sites.length, sitesByKind, compilerOptions: cfg, ms: performance.now() - t0 });
       } finally {
         project.dispose();
         await opts.completer.endPackage?.(pkg.dir);
@@ -82,7 +96,7 @@ export async function runEvaluation(opts: EvalOptions): Promise<EvalRun> {
     } catch (err) {
       const message = err instanceof Error ? err.message : String(err);
       log(`${specLabel(spec)}: skipped: ${message}`);
-      packages.push({ label: pkg?.label ?? specLabel(spec), files: pkg?.files.length ?? 0, sites: 0, error: message, ms: performance.now() - t0 });
+      packages.push({ label: pkg?.label ?? specLabel(spec), files: pkg?.files.length ?? 0, jsFiles: 0, sites: 0, sitesByKind: {}, error: message, ms: performance.now() - t0 });
     }
   }
   return { results, packages, modes };
@@ -91,7 +105,7 @@ export async function runEvaluation(opts: EvalOptions): Promise<EvalRun> {
 /** Completes one site in every configuration, without and with the monitor, and scores the outputs. */
 export async function evaluateSite(project: TsProject, site: Site, root: string, modes: readonly PromptMode[], completer: Completer): Promise<SiteResult> {
   const text = fs.readFileSync(site.file, 'utf8');
-  const baselineErrors = project.errorCount(site.file, text);
+  const baseline = project.errorKeys(site.file, text);
   const prefix = text.slice(0, site.offset);
   const suffix = text.slice(site.lineEnd);
   const configs: SiteResult['configs'] = {};
@@ -106,16 +120,27 @@ export async function evaluateSite(project: TsProject, site: Site, root: string,
       const out = await completer.complete({ site, text, prefix, suffix, root, mode, monitor });
       const generated = firstLine(out.text).trimEnd();
       const scores = matchScores(generated, site.truth);
-      const errors = project.errorCount(site.file, spliceLine(text, site.offset, site.lineEnd, generated));
+      // One line in place of the rest of the site's line: no other line moves, so error keys compare.
+      const keys = project.errorKeys(site.file, spliceLine(text, site.offset, site.lineEnd, generated));
+      const newErrors = introducedErrors(baseline, keys);
       // An empty completion leaves the dot dangling; the parser may then take the next line's first
       // word as the member and the file may even check, but nothing was completed: it never compiles.
-      const cr = generated.trim() !== '' && errors <= baselineErrors ? 1 : 0;
-      arms.push({ text: generated, ...scores, cr, errors, ms: out.ms, tokens: out.tokens, ...(out.triggers ? { triggers: out.triggers } : {}) });
+      const cr = generated.trim() !== '' && newErrors.length === 0 ? 1 : 0;
+      arms.push({ text: generated, ...scores, cr, errors: keys.length, newErrors, ms: out.ms, tokens: out.tokens, ...(out.triggers ? { triggers: out.triggers } : {}) });
     }
     configs[mode] = { without: arms[0], with: arms[1] };
   }
   project.setText(site.file, undefined);
-  return { site, baselineErrors, configs };
+  return { site, baselineErrors: baseline.length, configs };
+}
+
+function countKinds(sites: readonly Site[]): Partial<Record<SiteKind, number>> {
+  const out: Partial<Record<SiteKind, number>> = {};
+  for (const k of SITE_KINDS) {
+    const n = sites.filter((s) => s.kind === k).length;
+    if (n > 0) out[k] = n;
+  }
+  return out;
 }
 
 // ---- summaries ----
@@ -194,11 +219,18 @@ export function summarize(results: readonly SiteResult[], mode: PromptMode, seed
 export interface ConfigReport extends ConfigSummary {
   /** Per package (label → summary). */
   packages: Record<string, ConfigSummary>;
+  /** Per site kind (see SiteKind), in SITE_KINDS order; only kinds with sites. */
+  byKind: Partial<Record<SiteKind, ConfigSummary>>;
 }
 
 export function summarizeConfig(results: readonly SiteResult[], mode: PromptMode, seed: number): ConfigReport {
   const labels = [...new Set(results.map((r) => r.site.pkg))];
   const packages: Record<string, ConfigSummary> = {};
   for (const label of labels) packages[label] = summarize(results.filter((r) => r.site.pkg === label), mode, seed);
-  return { ...summarize(results, mode, seed), packages };
+  const byKind: Partial<Record<SiteKind, ConfigSummary>> = {};
+  for (const kind of SITE_KINDS) {
+    const rows = results.filter((r) => r.site.kind === kind);
+    if (rows.length > 0) byKind[kind] = summarize(rows, mode, seed);
+  }
+  return { ...summarize(results, mode, seed), packages, byKind };
 }

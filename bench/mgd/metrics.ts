@@ -3,8 +3,9 @@
 //   ISM  identifier-sequence match: longest common prefix of the two identifier sequences, divided by
 //        the number of identifiers the authors wrote;
 //   PM   prefix match: the same over all lexical tokens;
-//   CR   compile rate: the file with the generated line in place of the original line has no more
-//        type errors than the original file.
+//   CR   compile rate: the generated line is non-empty and the file with it in place of the original
+//        line has no error the original file lacks (errors compared as a multiset keyed by code,
+//        message and line: an error that vanished does not pay for one that appeared).
 // Paired bootstrap confidence intervals for with-vs-without differences.
 import ts from 'typescript';
 import { Rng } from './random.js';
@@ -95,6 +96,22 @@ export function matchScores(generated: string, truth: string): MatchScores {
 /** The file text with the site's line ending in `generated` (first line only) after the dot. */
 export function spliceLine(text: string, offset: number, lineEnd: number, generated: string): string {
   return text.slice(0, offset) + firstLine(generated) + text.slice(lineEnd);
+}
+
+/**
+ * The errors of `candidate` that `baseline` lacks, as a multiset difference: an error key present twice
+ * in the candidate and once in the baseline is introduced once. Errors that vanished are ignored.
+ */
+export function introducedErrors(baseline: readonly string[], candidate: readonly string[]): string[] {
+  const left = new Map<string, number>();
+  for (const k of baseline) left.set(k, (left.get(k) ?? 0) + 1);
+  const out: string[] = [];
+  for (const k of candidate) {
+    const n = left.get(k) ?? 0;
+    if (n > 0) left.set(k, n - 1);
+    else out.push(k);
+  }
+  return out;
 }
 
 export interface Interval {

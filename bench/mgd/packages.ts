@@ -18,7 +18,7 @@ export interface InstalledPackage {
   readonly label: string;
   /** The package's own folder (inside node_modules for npm packages). */
   readonly dir: string;
-  /** Non-declaration TypeScript sources, absolute paths, sorted. */
+  /** Non-declaration TypeScript sources and hand-written JavaScript sources (see collectSources), absolute paths, sorted. */
   readonly files: readonly string[];
 }
 
@@ -78,7 +78,7 @@ export function installRoot(cacheDir: string, spec: PackageSpec & { kind: 'npm' 
 export async function installPackage(spec: PackageSpec, cacheDir: string, log: (msg: string) => void = () => {}): Promise<InstalledPackage> {
   if (spec.kind === 'local') {
     if (!fs.existsSync(spec.dir)) throw new Error(`package list line ${spec.line}: folder ${spec.dir} does not exist`);
-    return { spec, label: spec.name, dir: spec.dir, files: collectSources(spec.dir) };
+    return { spec, label: spec.name, dir: spec.dir, files: collectSources(spec.dir, { javascript: true }) };
   }
   const root = installRoot(cacheDir, spec);
   const dir = path.join(root, 'node_modules', ...spec.name.split('/'));
@@ -96,27 +96,58 @@ export async function installPackage(spec: PackageSpec, cacheDir: string, log: (
     if (installed.version !== spec.version) throw new Error(`${specLabel(spec)}: npm installed version ${installed.version}`);
     fs.writeFileSync(marker, new Date().toISOString() + '\n');
   }
-  return { spec, label: specLabel(spec), dir, files: collectSources(dir) };
+  return { spec, label: specLabel(spec), dir, files: collectSources(dir, { javascript: true }) };
 }
 
 const SOURCE = /\.(ts|tsx|mts|cts)$/;
 const DECLARATION = /\.d\.(ts|mts|cts)$|\.d\.[\w-]+\.ts$/;
-const TEST_FILE = /\.(test|spec)(-d)?\.[cm]?tsx?$/;
+const TEST_FILE = /\.(test|spec)(-d)?\.[cm]?[jt]sx?$/;
 const SKIPPED_DIRS = new Set(['node_modules', '__tests__', '__mocks__', '.git']);
+const JS_SOURCE = /\.(js|mjs|cjs|jsx)$/;
+/** Folders that hold build output in published packages, not what the authors wrote. */
+const BUILD_DIRS = new Set(['dist', 'build', 'out', 'esm', 'cjs', 'umd', 'es', 'bundle', 'bundles', 'min', 'coverage']);
 
-/** Non-declaration TypeScript sources under `dir` (nested node_modules and test files left out), sorted. */
-export function collectSources(dir: string): string[] {
-  const out: string[] = [];
-  const walk = (d: string): void => {
+/**
+ * Whether a JavaScript file reads as written by hand: not minified (no line over 1,000 characters, mean
+ * line under 120), not a compiler's output (no source map comment, no `__esModule` interop marker),
+ * not Flow (its annotations are syntax errors here).
+ */
+export function handWrittenJs(text: string): boolean {
+  if (/^\s*\/\/[#@] sourceMappingURL=/m.test(text)) return false;
+  if (/Object\.defineProperty\(exports, ["']__esModule["']|exports\.__esModule\s*=/.test(text)) return false;
+  if (/^\s*(\/\/|\/\*+|\*)\s*@flow\b/m.test(text.slice(0, 2000))) return false;
+  const lines = text.split('\n').filter((l) => l.trim() !== '');
+  if (lines.length === 0) return false;
+  if (lines.some((l) => l.length > 1000)) return false;
+  return lines.reduce((n, l) => n + l.length, 0) / lines.length < 120;
+}
+
+/**
+ * Non-declaration TypeScript sources under `dir` (nested node_modules and test files left out), sorted.
+ * With `javascript`, also the hand-written .js/.mjs/.cjs/.jsx sources outside build folders (dist/,
+ * build/, esm/, ...) with no TypeScript source of the same base name anywhere in the package (a
+ * compiled twin: `lib/a.js` beside `src/a.ts`).
+ */
+export function collectSources(dir: string, opts: { javascript?: boolean } = {}): string[] {
+  const ts: string[] = [];
+  const js: string[] = [];
+  const walk = (d: string, inBuild: boolean): void => {
     for (const e of fs.readdirSync(d, { withFileTypes: true })) {
       const p = path.join(d, e.name);
       if (e.isDirectory()) {
-        if (!SKIPPED_DIRS.has(e.name)) walk(p);
-      } else if (e.isFile() && SOURCE.test(e.name) && !DECLARATION.test(e.name) && !TEST_FILE.test(e.name)) {
-        out.push(p);
+        if (!SKIPPED_DIRS.has(e.name)) walk(p, inBuild || BUILD_DIRS.has(e.name));
+      } else if (!e.isFile() || TEST_FILE.test(e.name)) {
+        continue;
+      } else if (SOURCE.test(e.name) && !DECLARATION.test(e.name)) {
+        ts.push(p);
+      } else if (opts.javascript && !inBuild && JS_SOURCE.test(e.name) && !/\.min\.[cm]?js$/.test(e.name)) {
+        js.push(p);
       }
     }
   };
-  walk(dir);
-  return out.sort();
+  walk(dir, false);
+  const stem = (f: string): string => path.basename(f).replace(/\.[^.]+$/, '');
+  const tsStems = new Set(ts.map(stem));
+  const handWritten = js.filter((f) => !tsStems.has(stem(f)) && handWrittenJs(fs.readFileSync(f, 'utf8')));
+  return [...ts, ...handWritten].sort();
 }

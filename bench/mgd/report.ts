@@ -3,6 +3,7 @@
 import type { PromptMode } from './completer.js';
 import { summarizeConfig, type ConfigReport, type ConfigSummary, type EvalRun } from './evaluate.js';
 import type { Interval } from './metrics.js';
+import type { SiteKind } from './sites.js';
 import type { MonitorStatistics } from '../../language-monitor/index.js';
 
 export interface RunInfo {
@@ -29,11 +30,16 @@ export interface EvalJson extends ConfigReport {
   monitorStatistics?: MonitorSummary;
   results: {
     id: string;
+    kind: SiteKind;
     member: string;
     truth: string;
     legalCount: number;
     baselineErrors: number;
-    outputs: Partial<Record<PromptMode, { without: string; with: string; crWithout: number; crWith: number; errorsWithout: number; errorsWith: number }>>;
+    outputs: Partial<Record<PromptMode, {
+      without: string; with: string; crWithout: number; crWith: number; errorsWithout: number; errorsWith: number;
+      /** The errors each arm's line introduced (line, code, message), at most 5. */
+      newErrorsWithout: string[]; newErrorsWith: string[];
+    }>>;
   }[];
 }
 
@@ -55,6 +61,7 @@ export function buildJson(run: EvalRun, info: RunInfo): EvalJson {
     packageRuns: run.packages,
     results: run.results.map((r) => ({
       id: r.site.id,
+      kind: r.site.kind,
       member: r.site.member,
       truth: r.site.truth,
       legalCount: r.site.legalCount,
@@ -62,6 +69,7 @@ export function buildJson(run: EvalRun, info: RunInfo): EvalJson {
       outputs: Object.fromEntries(
         Object.entries(r.configs).map(([mode, c]) => [mode, {
           without: c.without.text, with: c.with.text, crWithout: c.without.cr, crWith: c.with.cr, errorsWithout: c.without.errors, errorsWith: c.with.errors,
+          newErrorsWithout: c.without.newErrors.slice(0, 5), newErrorsWith: c.with.newErrors.slice(0, 5),
         }]),
       ),
     })),
@@ -111,6 +119,10 @@ export function summarizeStatistics(s: MonitorStatistics): MonitorSummary {
 const fmtIv = (iv: Interval): string => `${sign(iv.mean)} [${sign(iv.lo)}, ${sign(iv.hi)}]`;
 const sign = (x: number): string => (x > 0 ? `+${x.toFixed(1)}` : x.toFixed(1));
 
+/** The monitored arm's triggers: total, constrained, timed out, no usable answer. */
+const triggerCells = (s: ConfigSummary): string[] => [String(s.triggers.total), String(s.triggers.constrained), String(s.triggers.timeout), String(s.triggers.noAnswer)];
+const TRIGGER_HEADER = ['trig', 'constr', 'tmo', 'no-ans'];
+
 function tableRows(report: ConfigReport): string[][] {
   const row = (label: string, s: ConfigSummary): string[] => [
     label,
@@ -128,21 +140,47 @@ function tableRows(report: ConfigReport): string[][] {
     s.changed.toFixed(0),
     s.without.msMean.toFixed(0),
     s.with.msMean.toFixed(0),
+    ...triggerCells(s),
   ];
   return [...Object.entries(report.packages).map(([label, s]) => row(label, s)), row('overall', report)];
 }
 
-const HEADER = ['package', 'n', 'NIM', 'NIM+M', 'ΔNIM [95% CI]', 'ISM', 'ISM+M', 'PM', 'PM+M', 'CR', 'CR+M', 'ΔCR [95% CI]', 'chg%', 'ms', 'ms+M'];
+const HEADER = ['package', 'n', 'NIM', 'NIM+M', 'ΔNIM [95% CI]', 'ISM', 'ISM+M', 'PM', 'PM+M', 'CR', 'CR+M', 'ΔCR [95% CI]', 'chg%', 'ms', 'ms+M', ...TRIGGER_HEADER];
 
-/** Plain-text tables (one per configuration) for the console. */
+/** One row per site kind: does the monitor help at `this.#x`, `?.`, `this.` and in JavaScript too. */
+function kindRows(report: ConfigReport): string[][] {
+  return Object.entries(report.byKind).map(([kind, s]) => [
+    kind, String(s.sites), s.without.nim.toFixed(1), s.with.nim.toFixed(1), fmtIv(s.nimDelta), s.without.cr.toFixed(1), s.with.cr.toFixed(1), fmtIv(s.crDelta), s.changed.toFixed(0), ...triggerCells(s),
+  ]);
+}
+
+const KIND_HEADER = ['kind', 'n', 'NIM', 'NIM+M', 'ΔNIM [95% CI]', 'CR', 'CR+M', 'ΔCR [95% CI]', 'chg%', ...TRIGGER_HEADER];
+
+function textTable(rows: string[][]): string[] {
+  const widths = rows[0].map((_, c) => Math.max(...rows.map((r) => r[c].length)));
+  return rows.map((r) => r.map((cell, c) => (c === 0 ? cell.padEnd(widths[c]) : cell.padStart(widths[c]))).join('  '));
+}
+
+/** Percent of the monitored arm's triggers answered within the bound (not timed out), or null without triggers. */
+export function answeredInTime(s: ConfigSummary): number | null {
+  return s.triggers.total === 0 ? null : Math.round(((s.triggers.total - s.triggers.timeout) / s.triggers.total) * 1000) / 10;
+}
+
+function triggerLine(s: ConfigSummary): string {
+  const t = s.triggers;
+  const inTime = answeredInTime(s);
+  return `triggers (with monitor): ${t.total} total, ${t.constrained} constrained, ${t.timeout} timed out, ${t.noAnswer} no answer` +
+    (inTime === null ? '' : `; ${inTime}% answered in time`);
+}
+
+/** Plain-text tables (per configuration: by package, then by site kind) for the console. */
 export function formatTables(json: EvalJson): string {
   const out: string[] = [];
   for (const [mode, report] of Object.entries(json.configs)) {
-    const rows = [HEADER, ...tableRows(report)];
-    const widths = HEADER.map((_, c) => Math.max(...rows.map((r) => r[c].length)));
-    out.push(`configuration: ${mode}${mode === json.defaultConfig ? ' (default)' : ''}   (+M = with monitor; percent; CI = paired bootstrap)`);
-    for (const r of rows) out.push(r.map((cell, c) => (c === 0 ? cell.padEnd(widths[c]) : cell.padStart(widths[c]))).join('  '));
-    out.push('');
+    out.push(`configuration: ${mode}${mode === json.defaultConfig ? ' (default)' : ''}   (+M = with monitor; percent; CI = paired bootstrap; trig..no-ans: the monitored arm's triggers)`);
+    out.push(...textTable([HEADER, ...tableRows(report)]));
+    out.push('', ...textTable([KIND_HEADER, ...kindRows(report)]));
+    out.push(triggerLine(report), '');
   }
   return out.join('\n');
 }
@@ -209,9 +247,10 @@ export function markdownReport(json: EvalJson, chartFile: (mode: PromptMode) => 
     `Model \`${json.run.model}\`${json.run.modelInfo?.params ? ` (${(json.run.modelInfo.params / 1e6).toFixed(1)}M parameters, validation loss ${json.run.modelInfo.valLoss ?? '?'})` : ''}, package list \`${json.run.packageList}\`, seed ${json.run.seed}, limit ${json.run.limit}, ` +
       `${json.sites} sites, wall time ${(json.run.wallMs / 1000).toFixed(1)} s. Monitor: ${json.run.monitor ? 'on' : 'not available (the with-monitor arm repeats the without arm)'}.`,
     '',
-    'Each site is a `expr.` in a real source file where the checker resolves the receiver and the authors\' member is legal. ' +
+    'Each site is an `expr.` or `expr?.` in a real TypeScript or hand-written JavaScript file where the checker resolves the receiver and the authors\' member is legal. ' +
       'The model completes greedily to the end of the line. NIM: first identifier equals the authors\'; ISM/PM: longest common prefix ' +
-      'of identifiers/tokens over the authors\' count; CR: the file with the generated line has no more type errors than the original. ' +
+      'of identifiers/tokens over the authors\' count; CR: the generated line is non-empty and the file with it has no error the original lacks ' +
+      '(errors compared as a multiset by line, code and message, with the package\'s own tsconfig.json when it has one). ' +
       'Percent; Δ with paired bootstrap 95% CI.',
     '',
   ];
@@ -220,7 +259,10 @@ export function markdownReport(json: EvalJson, chartFile: (mode: PromptMode) => 
     lines.push(`![with vs without, ${mode}](${chartFile(mode)})`, '');
     lines.push(`| ${HEADER.join(' | ')} |`, `|${HEADER.map((_, i) => (i === 0 ? '---' : '---:')).join('|')}|`);
     for (const r of tableRows(report)) lines.push(`| ${r.join(' | ')} |`);
-    lines.push('', `Relative compile-rate change: ${report.crRelative === null ? 'n/a' : `${sign(report.crRelative)}%`}; latency ratio with/without: ${report.latencyRatio ?? 'n/a'}.`, '');
+    lines.push('', 'By site kind (`private`: `x.#name`; `optional`: `x?.name`; `this`: `this.name`; `js`: any access in a JavaScript file; `member`: the rest):', '');
+    lines.push(`| ${KIND_HEADER.join(' | ')} |`, `|${KIND_HEADER.map((_, i) => (i === 0 ? '---' : '---:')).join('|')}|`);
+    for (const r of kindRows(report)) lines.push(`| ${r.join(' | ')} |`);
+    lines.push('', `Relative compile-rate change: ${report.crRelative === null ? 'n/a' : `${sign(report.crRelative)}%`}; latency ratio with/without: ${report.latencyRatio ?? 'n/a'}; ${triggerLine(report)}.`, '');
   }
   const ms = json.monitorStatistics;
   if (ms) {

@@ -1,9 +1,18 @@
-// Dereference sites: `expr.` positions in real sources where the checker resolves the receiver's type
-// and the member the authors wrote is among the legal completions there.
+// Dereference sites: `expr.` and `expr?.` positions in real sources (TypeScript, and hand-written
+// JavaScript checked with checkJs) where the checker resolves the receiver's type and the member the
+// authors wrote (an identifier or a `#private` name) is among the legal completions there.
 import path from 'node:path';
 import ts from 'typescript';
 import { Rng } from './random.js';
 import type { TsProject } from './tsProject.js';
+
+/**
+ * What kind of dereference a site is; each site has exactly one, the first that applies:
+ * `js` (in a JavaScript file), `private` (`this.#x`, `obj.#x`), `optional` (`a?.b`), `this` (`this.b`),
+ * `member` (any other `a.b`).
+ */
+export type SiteKind = 'member' | 'this' | 'private' | 'optional' | 'js';
+export const SITE_KINDS: readonly SiteKind[] = ['member', 'this', 'private', 'optional', 'js'];
 
 export interface Site {
   /** `package:relative/path.ts:line:column` (1-based), stable across runs. */
@@ -13,7 +22,9 @@ export interface Site {
   readonly file: string;
   /** Path relative to the package folder. */
   readonly relPath: string;
-  /** Offset just after the `.` (where the model starts generating). */
+  readonly kind: SiteKind;
+  readonly language: 'typescript' | 'javascript';
+  /** Offset just after the `.` (after `?.` for an optional access): where the model starts generating. */
   readonly offset: number;
   /** 0-based line of the dot, and that line's start/end offsets (end excludes the line break). */
   readonly line: number;
@@ -21,7 +32,7 @@ export interface Site {
   readonly lineEnd: number;
   /** Receiver expression text (for reports). */
   readonly receiver: string;
-  /** The identifier the authors wrote after the dot. */
+  /** The identifier the authors wrote after the dot (`#name` for a private one). */
   readonly member: string;
   /** What the authors wrote from the dot to the end of the line (trailing whitespace trimmed). */
   readonly truth: string;
@@ -35,15 +46,16 @@ interface Candidate {
   readonly dotEnd: number;
 }
 
-/** Plain `expr.name` accesses whose name follows the dot directly on the same line. */
+/** `expr.name`, `expr.#name` and `expr?.name` accesses whose name follows the dot directly on the same line. */
 function syntacticCandidates(sf: ts.SourceFile): Candidate[] {
   const out: Candidate[] = [];
   const text = sf.text;
   const visit = (node: ts.Node): void => {
-    if (ts.isPropertyAccessExpression(node) && ts.isIdentifier(node.name) && !node.questionDotToken) {
+    if (ts.isPropertyAccessExpression(node) && (ts.isIdentifier(node.name) || ts.isPrivateIdentifier(node.name))) {
       const nameStart = node.name.getStart(sf);
+      const dot = node.questionDotToken ? '?.' : '.';
       // The dot must sit right before the name (no space, comment or line break between).
-      if (text[nameStart - 1] === '.' && !ts.isImportTypeNode(node.parent)) {
+      if (text.slice(nameStart - dot.length, nameStart) === dot && !ts.isImportTypeNode(node.parent)) {
         out.push({ node, dotEnd: nameStart });
       }
     }
@@ -51,6 +63,16 @@ function syntacticCandidates(sf: ts.SourceFile): Candidate[] {
   };
   visit(sf);
   return out;
+}
+
+const JS_FILE = /\.(js|mjs|cjs|jsx)$/i;
+
+export function siteKind(node: ts.PropertyAccessExpression, file: string): SiteKind {
+  if (JS_FILE.test(file)) return 'js';
+  if (ts.isPrivateIdentifier(node.name)) return 'private';
+  if (node.questionDotToken) return 'optional';
+  if (node.expression.kind === ts.SyntaxKind.ThisKeyword) return 'this';
+  return 'member';
 }
 
 /** The member names the checker offers after the dot at `offset`, or undefined when it resolves none. */
@@ -141,6 +163,8 @@ function checkCandidate(project: TsProject, checker: ts.TypeChecker, pkg: string
   const col = cand.dotEnd - lineStart;
   return {
     id: `${pkg}:${relPath}:${line + 1}:${col + 1}`,
+    kind: siteKind(cand.node, file),
+    language: JS_FILE.test(file) ? 'javascript' : 'typescript',
     pkg,
     file,
     relPath,

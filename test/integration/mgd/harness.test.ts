@@ -4,16 +4,41 @@ import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { after, before, describe, it } from 'node:test';
-import { ScriptedCompleter, type CompletionRequest } from '../../../bench/mgd/completer.js';
+import { ScriptedCompleter, type Completer, type CompletionOutcome, type CompletionRequest, type PromptMode } from '../../../bench/mgd/completer.js';
 import { evaluateSite, runEvaluation } from '../../../bench/mgd/evaluate.js';
 import { installPackage, parsePackageList, type InstalledPackage } from '../../../bench/mgd/packages.js';
 import { barChartSvg, buildJson, comparisonMarkdown, formatTables, markdownReport } from '../../../bench/mgd/report.js';
 import { findSites, legalMembers, type Site } from '../../../bench/mgd/sites.js';
-import { TsProject } from '../../../bench/mgd/tsProject.js';
+import { DEFAULT_COMPILER_OPTIONS, TsProject } from '../../../bench/mgd/tsProject.js';
 
 const FIXTURES = path.resolve(__dirname, '../../fixtures/mgd');
 const LIST = path.join(FIXTURES, 'packages.txt');
-const REPORT_TS = path.join(FIXTURES, 'fixture-pkg/src/report.ts');
+const PKG_DIR = path.join(FIXTURES, 'fixture-pkg');
+const REPORT_TS = path.join(PKG_DIR, 'src/report.ts');
+const LEDGER_TS = path.join(PKG_DIR, 'src/ledger.ts');
+const DRIFT_TS = path.join(PKG_DIR, 'src/drift.ts');
+const TALLY_JS = path.join(PKG_DIR, 'src/tally.js');
+const read = (f: string): string => fs.readFileSync(f, 'utf8');
+
+/** Scripted outputs, and the monitored arm reports triggers as the real completer does; records every request. */
+class RecordingCompleter implements Completer {
+  readonly name = 'recording';
+  readonly supportsFim = true;
+  readonly hasMonitor = true;
+  readonly requests: { id: string; mode: PromptMode; monitor: boolean }[] = [];
+
+  constructor(private readonly script: (req: CompletionRequest) => string) {}
+
+  complete(req: CompletionRequest): Promise<CompletionOutcome> {
+    this.requests.push({ id: req.site.id, mode: req.mode, monitor: req.monitor });
+    const triggers = req.monitor ? { total: 2, constrained: 1, timeout: req.site.kind === 'js' ? 1 : 0, noAnswer: req.site.kind === 'js' ? 0 : 1 } : undefined;
+    return Promise.resolve({ text: this.script(req), ms: 1, ...(triggers ? { triggers } : {}) });
+  }
+
+  dispose(): Promise<void> {
+    return Promise.resolve();
+  }
+}
 
 /** Offset just after the dot of the first occurrence of `receiverDot` (e.g. 'warehouse.addStockItem' → after 'warehouse.'). */
 function siteOffset(text: string, receiverDotMember: string): number {
@@ -41,7 +66,8 @@ void describe('mgd harness on the fixture package', () => {
 
   void it('selects dereference sites whose member the checker lists as legal', () => {
     assert.equal(pkg.label, 'mgd-fixture');
-    assert.deepEqual(pkg.files.map((f) => path.basename(f)), ['report.ts', 'shapes.ts']);
+    // build/tally.js is build output, not a source.
+    assert.deepEqual(pkg.files.map((f) => path.relative(pkg.dir, f)), ['src/drift.ts', 'src/ledger.ts', 'src/report.ts', 'src/shapes.ts', 'src/tally.js']);
     assert.ok(sites.length >= 10, `only ${sites.length} sites`);
     for (const s of sites) {
       assert.ok(s.truth.startsWith(s.member), `${s.id}: truth ${s.truth} should start with ${s.member}`);
@@ -67,7 +93,7 @@ void describe('mgd harness on the fixture package', () => {
     const b = findSites(project, pkg.label, pkg.dir, pkg.files, 4, { seed: 5 }).map((s) => s.id);
     assert.deepEqual(a, b);
     assert.equal(a.length, 4);
-    assert.equal(new Set(a.map((id) => id.split(':')[1])).size, 2, `both files sampled: ${a.join(', ')}`);
+    assert.equal(new Set(a.map((id) => id.split(':')[1])).size, 4, `one site from each of 4 files: ${a.join(', ')}`);
     const others = [6, 7, 8, 9].map((seed) => findSites(project, pkg.label, pkg.dir, pkg.files, 4, { seed }).map((s) => s.id).join());
     assert.ok(others.some((o) => o !== a.join()), 'another seed gives another sample');
   });
@@ -88,6 +114,126 @@ void describe('mgd harness on the fixture package', () => {
     // The authors' own line always compiles, whatever else is broken in the file.
     const truth = await evaluateSite(project, site, pkg.dir, ['left'], new ScriptedCompleter('truth', (req) => req.site.truth));
     assert.equal(truth.configs.left!.with.cr, 1);
+  });
+
+  void it('finds this.#x, ?., this. and JavaScript sites, each with its kind, the offset after the dot', () => {
+    const ledger = read(LEDGER_TS);
+    const at = (file: string, offset: number): Site | undefined => sites.find((s) => s.file === file && s.offset === offset);
+    const priv = at(LEDGER_TS, siteOffset(ledger, 'this.#entries.push'));
+    assert.ok(priv, 'this.#entries is a site');
+    assert.deepEqual([priv.kind, priv.member, priv.truth, priv.receiver], ['private', '#entries', '#entries.push(item);', 'this']);
+    const optional = at(LEDGER_TS, ledger.indexOf('?.warehouseName') + 2);
+    assert.ok(optional, 'this.#owner?.warehouseName is a site, at the offset after ?.');
+    assert.deepEqual([optional.kind, optional.member, optional.truth, optional.receiver], ['optional', 'warehouseName', 'warehouseName;', 'this.#owner']);
+    assert.equal(at(LEDGER_TS, ledger.indexOf('ledger?.ownerName') + 'ledger?.'.length)?.kind, 'optional');
+    assert.equal(at(LEDGER_TS, siteOffset(ledger, 'this.label = label'))?.kind, 'this');
+    assert.equal(at(REPORT_TS, siteOffset(reportText, 'warehouse.addStockItem'))?.kind, 'member');
+    const tally = read(TALLY_JS);
+    const js = at(TALLY_JS, siteOffset(tally, 'tally.summary'));
+    assert.ok(js, 'a typed receiver in a JavaScript file is a site');
+    assert.deepEqual([js.kind, js.language, js.truth], ['js', 'javascript', 'summary();']);
+    assert.equal(at(TALLY_JS, siteOffset(tally, 'this.#count += 1'))?.member, '#count');
+    // JSON.parse gives any: its members are no sites, in JavaScript as in TypeScript.
+    assert.ok(!at(TALLY_JS, siteOffset(tally, 'data.name')), 'any receiver in JavaScript');
+    assert.ok(!at(TALLY_JS, siteOffset(tally, 'data.keys')), 'any receiver in JavaScript');
+    for (const kind of ['member', 'this', 'private', 'optional', 'js']) assert.ok(sites.some((s) => s.kind === kind), `a ${kind} site`);
+  });
+
+  void it('checks with the package\'s own tsconfig.json: its paths resolve receivers, its options decide errors', async () => {
+    assert.deepEqual(project.config, { source: 'tsconfig', file: 'tsconfig.json' });
+    assert.equal(project.options.noUncheckedIndexedAccess, true);
+    assert.deepEqual([project.options.skipLibCheck, project.options.noEmit, project.options.allowJs, project.options.checkJs], [true, true, true, true]);
+    const ledger = read(LEDGER_TS);
+    const optionalOffset = ledger.indexOf('?.warehouseName') + 2;
+    // `#shapes` is a tsconfig paths alias: under the default options the receiver's type is unresolved.
+    const defaults = new TsProject(pkg.files, pkg.dir, DEFAULT_COMPILER_OPTIONS);
+    try {
+      const defaultSites = findSites(defaults, pkg.label, pkg.dir, pkg.files, 1000, { seed: 1 });
+      assert.ok(!defaultSites.some((s) => s.file === LEDGER_TS && s.offset === optionalOffset), 'no site through an unresolved alias');
+      assert.ok(sites.some((s) => s.file === LEDGER_TS && s.offset === optionalOffset));
+      // noUncheckedIndexedAccess: `skus()[0].length` is an error with the package's options only.
+      const site = sites.find((s) => s.file === REPORT_TS && s.offset === siteOffset(reportText, 'warehouse.skus'));
+      assert.ok(site, 'warehouse.skus is a site');
+      const unchecked = new ScriptedCompleter('unchecked', () => 'skus()[0].length ?? 0;');
+      const own = await evaluateSite(project, site, pkg.dir, ['left'], unchecked);
+      const dflt = await evaluateSite(defaults, site, pkg.dir, ['left'], unchecked);
+      assert.equal(own.configs.left!.with.cr, 0);
+      assert.match(own.configs.left!.with.newErrors.join(), /TS2532/);
+      assert.equal(dflt.configs.left!.with.cr, 1, 'the same line compiles under the defaults');
+    } finally {
+      defaults.dispose();
+    }
+  });
+
+  void it('compile rate compares the set of errors: a vanished error does not pay for a new one', async () => {
+    const drift = read(DRIFT_TS);
+    const site = sites.find((s) => s.file === DRIFT_TS && s.offset === siteOffset(drift, 'warehouse.warehouseName'));
+    assert.ok(site, 'warehouse.warehouseName in drift.ts is a site');
+    const answers = ['warehouseName;', 'totalQuantity();', 'totalQuantity().toFixd(2);'];
+    const results = [];
+    for (const answer of answers) results.push(await evaluateSite(project, site, pkg.dir, ['left'], new ScriptedCompleter('fixed', () => answer)));
+    // The file ships with one error (string assigned to number two lines down).
+    assert.deepEqual(results.map((r) => r.baselineErrors), [1, 1, 1]);
+    // The authors' line keeps it; a number removes it; a typo removes it and adds one on the site's line.
+    assert.deepEqual(results.map((r) => r.configs.left!.with.errors), [1, 0, 1]);
+    assert.deepEqual(results.map((r) => r.configs.left!.with.cr), [1, 1, 0]);
+    const typo = results[2].configs.left!.with;
+    assert.deepEqual(typo.newErrors.map((k) => k.replace(/:.*/, '')), [`${site.line + 1} TS2551`]);
+    assert.equal(read(DRIFT_TS), drift);
+  });
+
+  void it('scores the same sites in every arm and configuration, whatever the completer answers', async () => {
+    const specs = parsePackageList(fs.readFileSync(LIST, 'utf8'), FIXTURES);
+    const runWith = async (c: RecordingCompleter) => runEvaluation({ specs, cacheDir: path.join(os.tmpdir(), 'mgd-unused-cache'), limit: 12, seed: 4, completer: c });
+    const truthful = new RecordingCompleter((req) => req.site.truth);
+    const wrong = new RecordingCompleter((req) => (req.monitor ? req.site.truth : wrongIdentifier(req)));
+    const a = await runWith(truthful);
+    const b = await runWith(wrong);
+    const ids = a.results.map((r) => r.site.id);
+    assert.equal(ids.length, 12);
+    assert.deepEqual(b.results.map((r) => r.site.id), ids);
+    for (const c of [truthful, wrong]) {
+      for (const mode of ['left', 'fim'] as const) {
+        for (const monitor of [false, true]) {
+          assert.deepEqual(c.requests.filter((q) => q.mode === mode && q.monitor === monitor).map((q) => q.id), ids, `${mode}, monitor ${monitor}`);
+        }
+      }
+    }
+  });
+
+  void it('reports triggers and results by site kind per configuration, in the JSON and the tables', async () => {
+    const specs = parsePackageList(fs.readFileSync(LIST, 'utf8'), FIXTURES);
+    const completer = new RecordingCompleter((req) => (req.monitor ? req.site.truth : wrongIdentifier(req)));
+    const run = await runEvaluation({ specs, cacheDir: path.join(os.tmpdir(), 'mgd-unused-cache'), limit: 1000, seed: 2, completer });
+    const json = buildJson(run, { model: 'scripted', monitor: true, seed: 2, limit: 1000, packageList: LIST, wallMs: 1 });
+    const n = run.results.length;
+    const js = run.results.filter((r) => r.site.kind === 'js').length;
+    for (const mode of ['left', 'fim'] as const) {
+      const c = json.configs[mode]!;
+      assert.deepEqual(c.triggers, { total: 2 * n, constrained: n, timeout: js, noAnswer: n - js });
+      assert.deepEqual(Object.keys(c.byKind), ['member', 'this', 'private', 'optional', 'js']);
+      assert.equal(Object.values(c.byKind).reduce((sum, k) => sum + k.sites, 0), n);
+      for (const [kind, k] of Object.entries(c.byKind)) {
+        assert.deepEqual([k.without.nim, k.with.nim, k.with.cr], [0, 100, 100], kind);
+        assert.equal(k.sites, run.results.filter((r) => r.site.kind === kind).length);
+      }
+      assert.equal(c.byKind.js!.triggers.timeout, js);
+    }
+    assert.deepEqual(json.byKind, json.configs.fim!.byKind, 'the top level is the default configuration');
+    assert.deepEqual(json.triggers, json.configs.fim!.triggers);
+    const wire = JSON.parse(JSON.stringify(json)) as typeof json;
+    assert.equal(wire.configs.left!.byKind.private!.sites, run.results.filter((r) => r.site.kind === 'private').length);
+    assert.equal(wire.results.find((r) => r.id.includes('tally.js'))?.kind, 'js');
+    assert.deepEqual(wire.packageRuns[0].compilerOptions, { source: 'tsconfig', file: 'tsconfig.json' });
+    assert.equal(wire.packageRuns[0].jsFiles, 1);
+    assert.equal(Object.values(wire.packageRuns[0].sitesByKind).reduce((s, k) => s + (k ?? 0), 0), n);
+    const table = formatTables(json);
+    assert.match(table, /trig\s+constr\s+tmo\s+no-ans/);
+    assert.match(table, new RegExp(`^overall .* ${2 * n}\\s+${n}\\s+${js}\\s+${n - js}$`, 'm'));
+    assert.match(table, /^private\s+\d+\s+0\.0\s+100\.0/m);
+    assert.match(table, new RegExp(`triggers \\(with monitor\\): ${2 * n} total, ${n} constrained, ${js} timed out, ${n - js} no answer`));
+    const md = markdownReport(json, (m) => `chart-${m}.svg`);
+    assert.match(md, /\| js \| \d+ \| 0\.0 \| 100\.0 \|/);
   });
 
   void it('runs end to end: wrong identifiers without, the authors\' text with, and writes the JSON keys and report', async () => {

@@ -1,10 +1,15 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
-import { firstLine, identifiers, lex, matchScores, pairedBootstrap, spliceLine } from '../../../bench/mgd/metrics.js';
+import { firstLine, identifiers, introducedErrors, lex, matchScores, pairedBootstrap, spliceLine } from '../../../bench/mgd/metrics.js';
 
 void describe('mgd metrics: lexing and identifiers', () => {
   void it('lexes TypeScript tokens without trivia', () => {
     assert.deepEqual(lex('get(id) // note').map((t) => t.text), ['get', '(', 'id', ')']);
+  });
+
+  void it('takes a #private name as an identifier, also first in the text', () => {
+    assert.deepEqual(identifiers('#entries.push(item)'), ['#entries', 'push', 'item']);
+    assert.equal(matchScores('#entries.length;', '#entries.push(item);').nim, 1);
   });
 
   void it('treats member names spelled like keywords as identifiers, but not reserved words elsewhere', () => {
@@ -64,5 +69,21 @@ void describe('mgd metrics: splice and bootstrap', () => {
     assert.ok(iv.lo >= 0, 'with never loses a site, so no resample can show a negative difference');
     assert.deepEqual(pairedBootstrap(a, b, 3), iv);
     assert.throws(() => pairedBootstrap([1], [1, 0], 1));
+  });
+});
+
+void describe('mgd metrics: introduced errors', () => {
+  const a = "7 TS2322: Type 'string' is not assignable to type 'number'.";
+  const b = "6 TS2551: Property 'toFixd' does not exist on type 'number'. Did you mean 'toFixed'?";
+
+  void it('counts an error the baseline lacks even when another one vanished', () => {
+    assert.deepEqual(introducedErrors([a], [b]), [b]);
+    assert.deepEqual(introducedErrors([a], []), []);
+    assert.deepEqual(introducedErrors([a, b], [b, a]), []);
+  });
+
+  void it('compares as a multiset: a second copy of a baseline error is new', () => {
+    assert.deepEqual(introducedErrors([a], [a, a]), [a]);
+    assert.deepEqual(introducedErrors([a, a], [a]), []);
   });
 });
