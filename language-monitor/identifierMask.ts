@@ -190,6 +190,19 @@ export class MaskBuilder {
     return this.count;
   }
 
+  /**
+   * Legal tokens among those whose bytes start with the vocabulary trie node `tokNode`'s bytes (e.g. the
+   * `.` node): the bytes after that start must lead to an identifier of `set`, as `compute` would demand
+   * of a token right after those bytes. Returns the number of legal ids.
+   */
+  computeUnder(set: CandidateSet, tokNode: number): number {
+    this.generation++;
+    if (this.generation === 0xffffffff) { this.stamp.fill(0); this.generation = 1; }
+    this.count = 0;
+    this.intersect(set, 0, tokNode, true);
+    return this.count;
+  }
+
   isAllowed(id: number): boolean { return this.stamp[id] === this.generation; }
 
   allowedIds(): Int32Array { return this.ids.subarray(0, this.count); }

@@ -8,7 +8,9 @@
  * await monitors.prepare({ languageId, uri, text });          // optional: start the server early
  * const processors = monitors.createProcessors({ languageId, uri, text, offset, tokenizer, signal });
  * for await (const t of engine.generate(prompt, { maxTokens, processors })) { ... }
- * monitors.finish(processors);                                // roll the server's copy back
+ * const report = monitors.finish(processors);   // roll the server's copy back; per-trigger outcomes
+ * monitors.syncDocument({ languageId, uri, text });           // the editor's edits (didOpen/didChange)
+ * monitors.closeDocument(uri);                                 // the editor closed it (didClose)
  * monitors.statistics();  // triggers, server ms, masked steps, argmax changes, fast-forward savings
  * await monitors.dispose();                                   // stops every server
  * ```
@@ -25,6 +27,7 @@
  *   legal identifier and forces the rest of an identifier when only one is left (ProcessResult.force).
  * - Never stalls: a server slower than `timeoutMs` (default 300) leaves that trigger unconstrained; a
  *   crashed or not-yet-started server means no constraint; answers are cached across steps and keystrokes.
+ *   A reply read within the bound is used however long a forward pass blocked the thread (lspSession.ts).
  * - Returns no processors for languages without a server or URIs outside `file:`.
  */
 import fs from 'node:fs';
@@ -34,9 +37,9 @@ import type { LogitsProcessor, TextTokenizer } from '../model/types.js';
 import { identifierByteTable, languageFamily, MaskBuilder } from './identifierMask.js';
 import { LspSession, type LspClient, type LspSessionOptions } from './lspSession.js';
 import { AnswerCache } from './monitors.js';
-import { emptyStatistics, MonitorProcessor, type MonitorStatistics } from './monitorProcessor.js';
+import { emptyStatistics, MonitorProcessor, type MonitorReport, type MonitorStatistics } from './monitorProcessor.js';
+import { ServerDocuments } from './serverDocuments.js';
 import { ServerRegistry, type BuiltinServerName, type CustomServerSetting } from './serverRegistry.js';
-import { ShadowDocument } from './shadowDocument.js';
 import { TokenIndex } from './tokenIndex.js';
 import { TriggerDetector, grammarFor, type TriggerKind } from './triggers.js';
 
@@ -45,7 +48,8 @@ export { ServerRegistry, builtinServer, type ServerSpec, type CustomServerSettin
 export { TriggerDetector, lexicalState, type Trigger, type TriggerKind } from './triggers.js';
 export { TokenIndex } from './tokenIndex.js';
 export { CandidateSet, MaskBuilder, identifierByteTable } from './identifierMask.js';
-export { MonitorProcessor, emptyStatistics, type MonitorStatistics } from './monitorProcessor.js';
+export { MonitorProcessor, emptyStatistics, type MonitorStatistics, type MonitorReport, type TriggerReport, type TriggerOutcome } from './monitorProcessor.js';
+export { ServerDocuments } from './serverDocuments.js';
 export { ShadowDocument } from './shadowDocument.js';
 export * from './monitors.js';
 
@@ -94,6 +98,7 @@ export class MonitorService {
   private readonly registry: ServerRegistry;
   private readonly sessions = new Map<string, LspClient>();
   private readonly cache = new AnswerCache();
+  private readonly documents = new ServerDocuments();
   private readonly masks = new WeakMap<TokenIndex, Map<string, MaskBuilder>>();
   private stats = emptyStatistics();
   private readonly kinds: ReadonlySet<TriggerKind>;
@@ -140,7 +145,7 @@ export class MonitorService {
     const session = this.sessionFor(req.languageId, req.uri, req.rootUri);
     if (!session) return false;
     try { await session.start(); } catch { return false; }
-    session.openDocument(req.uri, req.languageId, req.text);
+    this.documents.ensureOpen(session, req.uri, req.languageId, req.text);
     // One throwaway completion makes the server load the project now: a cold project load takes far
     // longer than the per-answer bound, so otherwise the first trigger would go unconstrained.
     if (req.warmupMs !== 0) {
@@ -161,17 +166,46 @@ export class MonitorService {
     const identByte = identifierByteTable(family);
     // One mask buffer per processor: completions may overlap (a new keystroke while one finishes).
     const mask = new MaskBuilder(index, identByte);
-    const shadow = new ShadowDocument(client, req.uri, req.languageId, req.text, req.offset);
+    const shadow = this.documents.shadow(client, req.uri, req.languageId, req.text, req.offset);
     return [new MonitorProcessor({
       client, shadow, detector: this.detector, index, mask, identByte, tokenizer: req.tokenizer,
-      languageId: req.languageId, cache: this.cache, stats: this.stats, timeoutMs: this.timeoutMs,
-      kinds: this.kinds, signal: req.signal,
+      languageId: req.languageId, cache: this.cache, cacheSalt: String(this.documents.editsElsewhere(req.uri)),
+      stats: this.stats, timeoutMs: this.timeoutMs, kinds: this.kinds, signal: req.signal,
     })];
   }
 
-  /** Ends a completion: the server's copy of the document goes back to the user's text. */
-  finish(processors: readonly LogitsProcessor[]): void {
-    for (const p of processors) if (p instanceof MonitorProcessor) p.finish();
+  /**
+   * Ends a completion: stops its server requests, puts the server's copy of the document back to the
+   * editor's latest text, and reports each trigger (kind, candidates, answer ms, outcome).
+   */
+  finish(processors: readonly LogitsProcessor[]): MonitorReport {
+    const triggers: MonitorReport['triggers'][number][] = [];
+    let maskedSteps = 0, changed = 0, forcedTokens = 0;
+    for (const p of processors) {
+      if (!(p instanceof MonitorProcessor)) continue;
+      p.finish();
+      const r = p.report();
+      triggers.push(...r.triggers);
+      maskedSteps += r.maskedSteps;
+      changed += r.changed;
+      forcedTokens += r.forcedTokens;
+    }
+    return { triggers, maskedSteps, changed, forcedTokens };
+  }
+
+  /**
+   * The editor's text of an open document: the server's copy follows it (incremental didChange when the
+   * session has it open, didOpen otherwise). Starts the session when needed (not awaited).
+   */
+  syncDocument(req: { languageId: string; uri: string; text: string; rootUri?: string }): void {
+    if (!grammarFor(req.languageId)) return;
+    const session = this.sessionFor(req.languageId, req.uri, req.rootUri);
+    if (session) this.documents.sync(session, req.uri, req.languageId, req.text);
+  }
+
+  /** The editor closed the document: didClose (the server reads the file from disk again). */
+  closeDocument(uri: string): void {
+    this.documents.close(uri);
   }
 
   statistics(): MonitorStatistics { return this.stats; }

@@ -5,8 +5,7 @@
 import { spawn, type ChildProcess } from 'node:child_process';
 import {
   createProtocolConnection,
-  StreamMessageReader,
-  StreamMessageWriter,
+  type Message,
   type ProtocolConnection,
   type CompletionItem,
   type CompletionList,
@@ -16,6 +15,7 @@ import {
   type SignatureHelp,
   type TextDocumentContentChangeEvent,
 } from 'vscode-languageserver-protocol/node';
+import { SyncMessageReader, SyncMessageWriter } from './rpcStreams.js';
 import type { ServerSpec } from './serverRegistry.js';
 
 export type SessionState = 'idle' | 'starting' | 'ready' | 'restarting' | 'failed' | 'disposed';
@@ -59,6 +59,22 @@ export interface LspClient {
 
 /** A server up this long before it exits counts as healthy (its backoff starts over). */
 const STABLE_MS = 60_000;
+/** Ids of bounded requests start here; the connection numbers its own (initialize, shutdown) from 0. */
+const FIRST_REQUEST_ID = 1_000_000;
+/** Most extra turns a deadline waits while a reply is still being read from the pipe. */
+const MAX_DRAIN_TURNS = 8;
+
+type Settled =
+  | { kind: 'reply'; msg: { result?: unknown; error?: { code?: number; message?: string } }; at: number }
+  | { kind: 'timeout' | 'aborted' | 'error' };
+
+/**
+ * Resolves after the event loop has run an I/O poll phase that began after the call. One setImmediate
+ * is not enough: called from an I/O callback it runs in the same loop iteration, before the next poll.
+ */
+export function ioTurn(): Promise<void> {
+  return new Promise((resolve) => { setImmediate(() => setImmediate(resolve)); });
+}
 
 export class LspSession implements LspClient {
   private proc: ChildProcess | undefined;
@@ -76,6 +92,13 @@ export class LspSession implements LspClient {
   lastRestartDelayMs = 0;
   private readyWaiters: { minStarts: number; resolve: () => void; reject: (err: Error) => void }[] = [];
   private readonly log: (message: string) => void;
+  private reader: SyncMessageReader | undefined;
+  private writer: SyncMessageWriter | undefined;
+  /** Bounded requests in flight, by id: settled by the reader the moment their reply is read. */
+  private readonly pending = new Map<number, (s: Settled) => void>();
+  private nextRequestId = FIRST_REQUEST_ID;
+  /** `$/cancelRequest` notifications sent (tests read it). */
+  cancelsSent = 0;
 
   constructor(readonly spec: ServerSpec, readonly rootUri: string, private readonly opts: LspSessionOptions = {}) {
     this.log = opts.log ?? (() => undefined);
@@ -104,8 +127,12 @@ export class LspSession implements LspClient {
       stdio: ['pipe', 'pipe', 'pipe'],
     });
     this.proc = proc;
-    const conn = createProtocolConnection(new StreamMessageReader(proc.stdout!), new StreamMessageWriter(proc.stdin!));
+    const reader = new SyncMessageReader(proc.stdout!, (msg) => this.intercept(msg));
+    const writer = new SyncMessageWriter(proc.stdin!);
+    const conn = createProtocolConnection(reader, writer);
     this.conn = conn;
+    this.reader = reader;
+    this.writer = writer;
     proc.stderr?.on('data', () => undefined); // drain; servers log noisily
     proc.stdin?.on('error', () => undefined); // EPIPE after a crash is handled by 'exit'
     const exited = new Promise<never>((_, reject) => {
@@ -179,11 +206,25 @@ export class LspSession implements LspClient {
     return value ?? null;
   }
 
+  /** Replies to our bounded requests settle them here, in the I/O callback that read them. */
+  private intercept(msg: Message): boolean {
+    const m = msg as { id?: unknown; method?: unknown };
+    if (typeof m.id !== 'number' || m.id < FIRST_REQUEST_ID || m.method !== undefined) return false;
+    const settle = this.pending.get(m.id);
+    this.pending.delete(m.id);
+    settle?.({ kind: 'reply', msg: msg as { result?: unknown; error?: { code?: number; message?: string } }, at: performance.now() });
+    return true; // a reply to a request that timed out or was cancelled is dropped
+  }
+
   private onExit(proc: ChildProcess, code: number | null, signal: NodeJS.Signals | null, err?: Error): void {
     if (this.proc !== proc) return;
     this.conn?.dispose();
     this.conn = undefined;
+    this.reader = undefined;
+    this.writer = undefined;
     this.proc = undefined;
+    for (const settle of this.pending.values()) settle({ kind: 'error' });
+    this.pending.clear();
     if (this._state === 'disposed') return;
     this.logOnce('exit', `${this.spec.name}: server ${err ? `failed: ${err.message}` : `exited (code ${code}, signal ${signal})`}; restarting with backoff, completions continue unconstrained`);
     // A crash after a long healthy run starts the backoff over.
@@ -304,43 +345,68 @@ export class LspSession implements LspClient {
     return { text, outcome: 'ok', ms: answer.ms };
   }
 
-  /** One request bounded by `timeoutMs`; a late answer is dropped (the caller goes on unconstrained). */
+  /**
+   * One request bounded by `timeoutMs`; a late answer is dropped (the caller goes on unconstrained) and
+   * the server is told to stop working on it (`$/cancelRequest`), as it is when `signal` aborts.
+   *
+   * The bound is judged by when the reply was read, and the deadline lets the pipe be read first. A
+   * model's forward pass blocks this thread for longer than the bound; when the loop resumes, its timers
+   * run before its I/O, so a plain timeout would fire before the reply that sat in the pipe all along is
+   * read. Here the timer only starts the end: after it fires, the loop gets an I/O turn (more while a
+   * reply is still arriving), the reader settles any reply it reads at once (rpcStreams.ts), and only a
+   * request still unanswered then is a timeout. `ms` is measured at the read, so it includes the block.
+   */
   async request(method: string, params: unknown, timeoutMs: number, signal?: AbortSignal): Promise<{ value: unknown; outcome: RequestOutcome; ms: number }> {
     const t0 = performance.now();
-    const done = (value: unknown, outcome: RequestOutcome) => ({ value, outcome, ms: performance.now() - t0 });
-    if (this._state !== 'ready' || !this.conn) {
+    const done = (value: unknown, outcome: RequestOutcome, at = performance.now()) => ({ value, outcome, ms: at - t0 });
+    const writer = this.writer;
+    if (this._state !== 'ready' || !writer) {
       if (this._state === 'idle') this.start().catch(() => undefined);
       return done(undefined, 'notReady');
     }
     if (signal?.aborted) return done(undefined, 'aborted');
-    const conn = this.conn;
+    const id = this.nextRequestId++;
+    let settle!: (s: Settled) => void;
+    const settled = new Promise<Settled>((resolve) => { settle = resolve; });
+    this.pending.set(id, settle);
     let timer: NodeJS.Timeout | undefined;
-    let onAbort: (() => void) | undefined;
-    let onExit: (() => void) | undefined;
-    const proc = this.proc;
+    const onAbort = () => settle({ kind: 'aborted' });
     try {
-      const request = conn.sendRequest(method, params);
-      request.catch(() => undefined);
-      const raced = await Promise.race([
-        request.then((value) => ({ value })),
-        new Promise<'timeout'>((resolve) => { timer = setTimeout(() => resolve('timeout'), timeoutMs); }),
-        new Promise<'aborted'>((resolve) => { onAbort = () => resolve('aborted'); signal?.addEventListener('abort', onAbort, { once: true }); }),
-        new Promise<'error'>((resolve) => { onExit = () => resolve('error'); proc?.once('exit', onExit); }),
-      ]);
-      if (raced === 'timeout') this.logOnce('timeout', `${this.spec.name}: ${method} slower than ${timeoutMs} ms; decoding continues unconstrained`);
-      // raced === 'error': the server exited mid-request; onExit logs that once.
-      if (typeof raced === 'string') return done(undefined, raced);
+      writer.write({ jsonrpc: '2.0', id, method, params } as Message).catch(() => settle({ kind: 'error' }));
+      timer = setTimeout(() => { void this.drain().then(() => settle({ kind: 'timeout' })); }, Math.max(0, timeoutMs));
+      signal?.addEventListener('abort', onAbort, { once: true });
+      const result = await settled;
+      if (result.kind !== 'reply') {
+        if (this.pending.delete(id) && result.kind !== 'error') this.cancel(id);
+        if (result.kind === 'timeout') this.logOnce('timeout', `${this.spec.name}: ${method} slower than ${timeoutMs} ms; decoding continues unconstrained`);
+        return done(undefined, result.kind);
+      }
+      if (result.msg.error) {
+        this.logOnce('request', `${this.spec.name}: ${method} failed: ${result.msg.error.message ?? `code ${result.msg.error.code}`}`);
+        return done(undefined, 'error', result.at);
+      }
       // Only a server that answers counts as recovered: one that crashes on every request backs off further.
       this.consecutiveFailures = 0;
-      return done(raced.value, 'ok');
-    } catch (err) {
-      this.logOnce('request', `${this.spec.name}: ${method} failed: ${(err as Error).message}`);
-      return done(undefined, 'error');
+      return done(result.msg.result ?? null, 'ok', result.at);
     } finally {
       clearTimeout(timer);
-      if (onAbort) signal?.removeEventListener('abort', onAbort);
-      if (onExit) proc?.off('exit', onExit);
+      signal?.removeEventListener('abort', onAbort);
     }
+  }
+
+  /** Lets the loop read what the server already wrote: one I/O turn, more while a reply is mid-read. */
+  private async drain(): Promise<void> {
+    for (let turn = 0; turn < MAX_DRAIN_TURNS; turn++) {
+      const before = this.reader?.bytesRead ?? 0;
+      await ioTurn();
+      const reader = this.reader;
+      if (!reader?.midMessage || reader.bytesRead === before) return;
+    }
+  }
+
+  private cancel(id: number): void {
+    this.cancelsSent++;
+    void this.notify('$/cancelRequest', { id });
   }
 
   private kill(proc: ChildProcess): void {

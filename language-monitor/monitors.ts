@@ -19,8 +19,12 @@ export interface AnalysisContext {
   /** Full text before the trigger point (document prefix + generated), for cache keys. */
   readonly textBefore: string;
   readonly timeoutMs: number;
+  /** performance.now() by which the trigger's answer is due; follow-up requests get what is left. */
+  readonly deadline?: number;
   readonly signal?: AbortSignal;
   readonly cache: AnswerCache;
+  /** Part of every cache key: changes when another document of the project was edited. */
+  readonly cacheSalt?: string;
   /** Reports one server query (ms, outcome), for statistics. */
   readonly onQuery: (ms: number, outcome: RequestOutcome | 'cached') => void;
 }
@@ -36,9 +40,19 @@ export interface Monitor {
   update(tokenBytes: Uint8Array): void;
   /** Bytes that are certain to come next (fast-forward), if any. */
   forced(): Uint8Array | undefined;
+  /** How many legal identifiers the answer gave (arguments: the most arguments accepted); 0 without one. */
+  readonly candidateCount: number;
+  /** Set when the monitor decided not to constrain although the server answered. */
+  readonly outcome?: MonitorOutcome;
 }
 
-/** Answers cached per (uri, kind, trigger offset, text before the trigger); survives across completions. */
+/**
+ * Answers cached per (uri, kind, trigger offset, the whole text around the trigger, edits to the project's
+ * other documents); survives across completions. The text after the trigger counts whole (an edit
+ * anywhere in the file can change a type), except the identifier typed right after it, so that typing
+ * `store.ge` after `store.g` reuses the answer; an edit to another document (a member added to a class
+ * there) changes the salt and so every key.
+ */
 export class AnswerCache {
   private readonly map = new Map<string, unknown>();
   constructor(private readonly capacity = 256) {}
@@ -57,7 +71,12 @@ export class AnswerCache {
 }
 
 function cacheKey(kind: string, ctx: AnalysisContext, offset: number): string {
-  return `${ctx.shadow.uri}\u0000${kind}\u0000${offset}\u0000${hashString(ctx.textBefore)}\u0000${hashString(ctx.shadow.base.slice(ctx.shadow.cursor, ctx.shadow.cursor + 400))}`;
+  return `${ctx.shadow.uri}\u0000${kind}\u0000${offset}\u0000${ctx.cacheSalt ?? ''}\u0000${hashString(ctx.textBefore)}\u0000${hashString(ctx.shadow.base.slice(ctx.shadow.cursor))}`;
+}
+
+/** What is left of the trigger's bound for a follow-up request (the whole bound without a deadline). */
+function remaining(ctx: AnalysisContext): number {
+  return ctx.deadline === undefined ? ctx.timeoutMs : ctx.deadline - performance.now();
 }
 
 /** FNV-1a over UTF-16 code units, two lanes (collisions only cost a wrong constraint, never a crash). */
@@ -124,6 +143,9 @@ export abstract class IdentifierMonitor implements Monitor {
 
   get state(): MonitorState { return this._state; }
   get candidates(): readonly string[] { return this.set?.identifiers ?? []; }
+  get candidateCount(): number { return this.set?.size ?? 0; }
+  /** The legal set once the answer came (the pre-dot monitor masks with it). */
+  get candidateSet(): CandidateSet | undefined { return this.set; }
 
   pre(trigger: Trigger): boolean {
     if (trigger.kind !== this.kind || this._state !== 'idle') return false;
@@ -241,14 +263,61 @@ export class DereferenceMonitor extends IdentifierMonitor {
       if (id) members.push(id);
     }
     if (members.length === 0 && words > 0) this.outcome = 'unconstrained-any';
-    else if (answer.items.length === 0 && trigger.offset >= 2) {
+    else if (answer.items.length === 0 && trigger.offset >= 2 && remaining(ctx) > 0) {
       // TypeScript files: an `any` receiver gets no items at all; the hover on the receiver says why.
-      const hover = await ctx.client.hover(ctx.shadow.uri, ctx.shadow.positionAt(trigger.offset - 2), ctx.timeoutMs, ctx.signal);
+      const hover = await ctx.client.hover(ctx.shadow.uri, ctx.shadow.positionAt(trigger.offset - 2), remaining(ctx), ctx.signal);
       ctx.onQuery(hover.ms, hover.outcome);
       if (hover.text !== undefined && /:\s*any\s*(?:$|\n|`)/.test(hover.text)) this.outcome = 'unconstrained-any';
     }
     return members;
   }
+}
+
+/**
+ * Right before a possible `.`, for vocabularies that merge the dot with names (`.get`, `.length`): the
+ * members the receiver would have after the `.` decide which `.name` tokens are legal, exactly as they
+ * decide which tokens may follow a plain `.` (the token's bytes after the dot must lead to a member).
+ * Every other token is left alone, the `.` token too (the dereference trigger after it takes over).
+ * It asks as if the `.` were there (the same question, and cache key, as that trigger's) and ends with
+ * the next token; a `.name` token then starts the dereference monitor with `name` already typed.
+ */
+export class MergedDotMonitor implements Monitor {
+  readonly kind = 'dereference' as const;
+  private readonly inner: DereferenceMonitor;
+  private ended = false;
+
+  constructor(identByte: Uint8Array, private readonly index: TokenIndex) {
+    this.inner = new DereferenceMonitor(identByte);
+  }
+
+  get state(): MonitorState { return this.ended ? 'done' : this.inner.state; }
+  get candidates(): readonly string[] { return this.inner.candidates; }
+  get candidateCount(): number { return this.inner.candidateCount; }
+  get outcome(): MonitorOutcome | undefined { return this.inner.outcome; }
+
+  pre(trigger: Trigger): boolean { return this.inner.pre(trigger); }
+  analyze(ctx: AnalysisContext): Promise<void> { return this.inner.analyze(ctx); }
+
+  maskgen(mask: MaskBuilder, logits: Float32Array): number {
+    const set = this.inner.candidateSet;
+    if (this.state !== 'constraining' || !set) return 0;
+    const dot = this.index.child(0, 0x2e);
+    if (dot < 0) return 0;
+    mask.computeUnder(set, dot);
+    const { sortedIds, rangeLo, rangeHi, tokenAt } = this.index;
+    const plainDot = tokenAt[dot];
+    let blocked = 0;
+    for (let r = rangeLo[dot], hi = rangeHi[dot]; r < hi; r++) {
+      const id = sortedIds[r];
+      if (id === plainDot || mask.isAllowed(id) || logits[id] === -Infinity) continue;
+      logits[id] = -Infinity;
+      blocked++;
+    }
+    return blocked > 0 ? -1 : 0;
+  }
+
+  update(): void { this.ended = true; }
+  forced(): Uint8Array | undefined { return undefined; }
 }
 
 // LSP CompletionItemKind values.
@@ -521,6 +590,7 @@ export class ArgumentCountMonitor implements Monitor {
 
   get state(): MonitorState { return this._state; }
   get arity(): number { return this.maxArgs; }
+  get candidateCount(): number { return Number.isFinite(this.maxArgs) && this._state !== 'analyzing' ? this.maxArgs : 0; }
 
   pre(trigger: Trigger): boolean {
     if (trigger.kind !== 'arguments' || this._state !== 'idle') return false;
