@@ -174,12 +174,13 @@ export class OnnxCausalLm {
         const m = inputs.get(`past_key_values.${i}.${t}`)!;
         if (!m.isTensor || m.type !== kvDtype) throw new ModelError(file, `past_key_values.${i}.${t} is not ${kvDtype} like layer 0`);
         const [, heads, , dim] = m.shape;
-        if (typeof heads === 'number' && heads !== config.numKvHeads) {
+        if (typeof heads === 'number' && heads !== config.numKvHeads && m.shape.length === 4 && typeof m.shape[2] !== 'number') {
           throw new ModelError(file, `past_key_values.${i}.${t} has ${heads} heads; config.json says num_key_value_heads = ${config.numKvHeads}`);
         }
-        if (typeof dim === 'number' && dim !== config.headDim) {
+        if (typeof dim === 'number' && dim !== config.headDim && m.shape.length === 4 && typeof m.shape[2] !== 'number') {
           throw new ModelError(file, `past_key_values.${i}.${t} has head size ${dim}; config.json says head_dim = ${config.headDim}`);
         }
+        OnnxCausalLm.checkKvDims(file, `past_key_values.${i}.${t}`, m.shape, config, undefined);
       }
     }
     for (const name of ['input_ids', 'attention_mask', 'position_ids']) {
@@ -218,9 +219,11 @@ export class OnnxCausalLm {
    */
   private static checkKvDims(file: string, name: string, dims: readonly (number | string | undefined)[], config: ModelConfig, seq: number | undefined): void {
     const want = [1, config.numKvHeads, seq, config.headDim];
-    const bad = dims.length !== 4 || dims.some((d, i) => typeof d === 'number' && want[i] !== undefined && d !== want[i]);
+    // Declared shapes (seq undefined): the sequence axis is dynamic in every export, so a fixed axis 2
+    // means the layout differs (e.g. [batch, seq, kv_heads, head_dim]).
+    const bad = dims.length !== 4 || dims.some((d, i) => typeof d === 'number' && (want[i] === undefined ? i === 2 : d !== want[i]));
     if (bad) {
-      throw new ModelError(file, `output ${name} has shape [${dims.join(', ')}]; expected [batch, kv_heads = ${config.numKvHeads}, ${seq ?? 'seq'}, head_dim = ${config.headDim}] (the optimum/transformers.js KV layout) with num_key_value_heads and head_dim from config.json`);
+      throw new ModelError(file, `${name} has shape [${dims.join(', ')}]; expected [batch, kv_heads = ${config.numKvHeads}, ${seq ?? 'seq'}, head_dim = ${config.headDim}] (the optimum/transformers.js KV layout) with num_key_value_heads and head_dim from config.json`);
     }
   }
 
