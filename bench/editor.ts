@@ -1,0 +1,370 @@
+// npm run bench:editor -- [--package NAME@VERSION] [--files 4] [--sites-per-file 4] [--storm-seconds 60]
+//   [--cap-ms 10000] [--seed 1] [--json docs/bench-editor/last.json] [--keep]
+// TypeGuide as a user meets it: the packaged VSIX in code-server (VS Code 1.139) driven through Chromium
+// (as test/e2e/editor.test.ts does), default TypeGuide settings, a real package from
+// shared/eval/dev-packages.txt with its dependencies installed as the workspace (a temporary copy;
+// files.autoSave off and nothing is ever saved). It measures, with the page's own clock:
+//  - dereference sites across several files, visited as a person hops between files: at each, the text
+//    after `receiver.` is deleted with the dot, the dot retyped, and the time from its keydown to the
+//    first ghost text in the DOM taken (capped; nothing within the cap is "no suggestion");
+//  - a typing storm: real statement lines of the package retyped in place at ~10 characters/s with
+//    pauses ≥300 ms between words and lines; pauses with a suggestion, stale ghost texts;
+//  - RSS of the extension host and of TypeGuide's language servers (/proc, code-server's process tree)
+//    at start, after the sites, after the storm; the extension host's event-loop delay from Show Statistics.
+// Prints one JSON object and a table; writes the JSON (default docs/bench-editor/last.json).
+import { execFileSync } from 'node:child_process';
+import fs from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { parseArgs } from 'node:util';
+import { CODE_SERVER_VERSION, REPO_ROOT } from '../test/e2e/installVsCode.js';
+import { distribution, firstGhostAfter, pauseOutcomes, staleGhosts, typingRate, type Pause } from './editor/analysis.js';
+import { ensureVsCode, packageVsix, startEditor, typeGuideLog, type EditorSession } from './editor/codeServer.js';
+import { Workbench, sleep } from './editor/driver.js';
+import { chooseSites, classFiles, installFromDevList, makeWorkspace, stormChunks, type EditorSite } from './editor/fixture.js';
+import { formatTable } from './editor/report.js';
+import { sampleMemory, type MemorySample } from './editor/procTree.js';
+import { Rng } from './mgd/random.js';
+
+const { values: args } = parseArgs({
+  options: {
+    package: { type: 'string', default: 'prosemirror-model@1.25.13' },
+    files: { type: 'string', default: '4' },
+    'sites-per-file': { type: 'string', default: '4' },
+    'storm-seconds': { type: 'string', default: '60' },
+    'cap-ms': { type: 'string', default: '10000' },
+    seed: { type: 'string', default: '1' },
+    json: { type: 'string', default: path.join(REPO_ROOT, 'docs', 'bench-editor', 'last.json') },
+    keep: { type: 'boolean', default: false },
+  },
+});
+const CAP_MS = Number(args['cap-ms']);
+const STORM_MS = Number(args['storm-seconds']) * 1000;
+const SEED = Number(args.seed);
+const CACHE = path.join(REPO_ROOT, '.cache', 'bench-editor');
+const DEV_LIST = path.resolve(REPO_ROOT, '..', 'shared', 'eval', 'dev-packages.txt');
+const log = (m: string): void => console.error(`[bench:editor] ${m}`);
+const load = (): number[] => os.loadavg().map((l) => Math.round(l * 100) / 100);
+
+/** VS Code settings for scripted typing; TypeGuide's own settings stay at their defaults. */
+const USER_SETTINGS = {
+  'chat.disableAIFeatures': true,
+  'workbench.secondarySideBar.defaultVisibility': 'hidden',
+  'workbench.startupEditor': 'none',
+  'workbench.tips.enabled': false,
+  'security.workspace.trust.enabled': false,
+  // The fixture is a temporary copy that must never be written: the browser would save it on focus changes.
+  'files.autoSave': 'off',
+  'files.hotExit': 'off',
+  // The suggest widget would take Enter and change what is typed; ghost text is what is measured.
+  'editor.quickSuggestions': { other: 'off', comments: 'off', strings: 'off' },
+  'editor.suggestOnTriggerCharacters': false,
+  'editor.acceptSuggestionOnEnter': 'off',
+  'editor.inlineSuggest.enabled': true,
+  'extensions.autoCheckUpdates': false,
+  'extensions.autoUpdate': false,
+  'telemetry.telemetryLevel': 'off',
+};
+
+interface SiteResult {
+  site: string;
+  receiver: string;
+  authorsMember: string;
+  msToGhost: number | null;
+  firstGhost: string | null;
+  settledGhost: string | null;
+  /** The settled ghost text starts with the member the authors wrote. */
+  authorsMemberFirst: boolean;
+  note?: string;
+}
+
+async function runSite(wb: Workbench, site: EditorSite): Promise<SiteResult> {
+  const { page } = wb;
+  const base: Omit<SiteResult, 'msToGhost' | 'firstGhost' | 'settledGhost' | 'authorsMemberFirst'> = {
+    site: `${site.file}:${site.line}:${site.dotColumn}`, receiver: site.receiver, authorsMember: site.member,
+  };
+  await wb.openFile(site.file);
+  await wb.goTo(site.line, site.dotColumn);
+  await sleep(600); // a person reads before typing
+  // Delete from the dot to the end of the line, then retype the dot.
+  await page.keyboard.press('Shift+End');
+  await page.keyboard.press('Delete');
+  await sleep(400);
+  await wb.dismissGhost();
+  const line = await wb.cursorLine();
+  const note = line !== null && line.trimEnd() !== site.lineText.slice(0, site.dotColumn - 1).trimEnd() ? `line before the dot reads ${JSON.stringify(line)}` : undefined;
+  const from = await wb.marks();
+  await page.keyboard.type('.');
+  await wb.waitForGhostAfterKey(from, '.', CAP_MS);
+  const dump = await wb.dump(from);
+  const key = dump.keys.find((k) => k.key === '.');
+  const first = key ? firstGhostAfter(dump.ghosts, key.t, CAP_MS) : undefined;
+  let settled: string | null = null;
+  if (first) {
+    // Streaming extends the text: wait until it has not changed for 1 s (at most 4 s).
+    let last = '';
+    for (let stable = 0, t0 = Date.now(); stable < 4 && Date.now() - t0 < 4000; await sleep(250)) {
+      const c = await wb.current();
+      const text = c.more ? `${c.ghost}\n${c.more}` : c.ghost;
+      stable = text === last ? stable + 1 : 0;
+      last = text;
+    }
+    settled = last;
+  }
+  // Put the line back as it was (Escape, then undo the dot and the deletion).
+  await page.keyboard.press('Escape');
+  for (let i = 0; i < 4 && (await wb.cursorLine())?.trimEnd() !== site.lineText.trimEnd(); i++) {
+    await page.keyboard.press('Control+Z');
+    await sleep(150);
+  }
+  const restored = (await wb.cursorLine())?.trimEnd() === site.lineText.trimEnd();
+  const ghostText = first ? (first.record.more ? `${first.record.ghost}\n${first.record.more}` : first.record.ghost) : null;
+  return {
+    ...base,
+    msToGhost: first ? Math.round(first.ms) : null,
+    firstGhost: ghostText,
+    settledGhost: settled,
+    authorsMemberFirst: settled !== null && new RegExp(`^${site.member}\\b`).test(settled),
+    ...(note || !restored ? { note: [note, restored ? undefined : 'line not restored by undo'].filter(Boolean).join('; ') } : {}),
+  };
+}
+
+interface StormResult {
+  seconds: number;
+  chunks: string[];
+  keys: number;
+  charactersPerSecondWhileTyping: number;
+  pauses: number;
+  pausesWithSuggestion: number;
+  pausesWithSuggestionAtEnd: number;
+  pauseMsToGhost: ReturnType<typeof distribution>;
+  pauseDurationMs: ReturnType<typeof distribution>;
+  /** After the last key of the storm, the time to a ghost text (null: none within the cap). */
+  msToGhostAfterTypingStops: number | null;
+  ghostStatesSeen: number;
+  staleGhostTexts: number;
+  staleByRule: Record<string, number>;
+  staleExamples: { rule: string; before: string; ghost: string; earlierBefore?: string }[];
+}
+
+/** Playwright's per-key delay: keydown, this wait, keyup; with its own overhead about 10 keys/s. */
+const KEY_DELAY_MS = 85;
+
+async function runStorm(wb: Workbench, chunks: ReturnType<typeof stormChunks>, rng: Rng): Promise<StormResult> {
+  const { page } = wb;
+  const start = await wb.marks();
+  const pauses: Pause[] = [];
+  const pauseAt: number[] = []; // index of the first key after each pause
+  const t0 = Date.now();
+  const used: string[] = [];
+  // A pause of min..max ms in the page: from the last keydown (`sinceKey` ms ago) to the next one.
+  const pause = async (min: number, max: number, sinceKey: number): Promise<void> => {
+    pauseAt.push((await wb.marks()).keys - start.keys);
+    await sleep(Math.max(0, min + rng.next() * (max - min) - sinceKey));
+  };
+  typing: for (const chunk of chunks) {
+    if (Date.now() - t0 >= STORM_MS) break;
+    used.push(`${chunk.file}:${chunk.line} (${chunk.lines.length} lines)`);
+    await wb.openFile(chunk.file);
+    await wb.goTo(chunk.line, chunk.indent.length + 1);
+    for (let i = 1; i < chunk.lines.length; i++) await page.keyboard.press('Shift+ArrowDown');
+    await page.keyboard.press('Shift+End');
+    await page.keyboard.press('Delete');
+    await pause(500, 700, 0);
+    for (const [i, text] of chunk.lines.entries()) {
+      if (i > 0) {
+        await page.keyboard.press('Enter'); // auto-indent keeps the chunk's indentation
+        await pause(400, 700, 0);
+      }
+      const words = text.split(/(?<= )/);
+      for (const [w, word] of words.entries()) {
+        await page.keyboard.type(word, { delay: KEY_DELAY_MS });
+        const endOfLine = w === words.length - 1;
+        await pause(endOfLine ? 400 : 300, endOfLine ? 700 : 450, KEY_DELAY_MS);
+        if (Date.now() - t0 >= STORM_MS) break typing;
+      }
+    }
+  }
+  const endOfTyping = (await wb.marks()).now;
+  // Then the person stops: how long until a suggestion shows (capped like the sites).
+  for (const deadline = Date.now() + CAP_MS; Date.now() < deadline; await sleep(200)) {
+    const c = await wb.current();
+    if (c.ghost.trim() !== '' || c.more.trim() !== '') break;
+  }
+  const dump = await wb.dump(start);
+  await page.keyboard.press('Escape');
+  for (const at of pauseAt) {
+    const before = dump.keys[at - 1];
+    const after = dump.keys[at];
+    if (before) pauses.push({ start: before.t, end: after?.t ?? endOfTyping });
+  }
+  const lastKeyT = dump.keys.at(-1)?.t;
+  const afterStop = lastKeyT === undefined ? undefined : firstGhostAfter(dump.ghosts, lastKeyT, CAP_MS);
+  const outcomes = pauseOutcomes(pauses, dump.ghosts);
+  const stale = staleGhosts(dump.ghosts);
+  const byRule: Record<string, number> = {};
+  for (const s of stale) byRule[s.rule] = (byRule[s.rule] ?? 0) + 1;
+  return {
+    seconds: Math.round((endOfTyping - (dump.keys[0]?.t ?? endOfTyping)) / 100) / 10,
+    chunks: used,
+    keys: dump.keys.length,
+    charactersPerSecondWhileTyping: typingRate(dump.keys, 300),
+    pauses: outcomes.length,
+    pausesWithSuggestion: outcomes.filter((o) => o.suggested).length,
+    pausesWithSuggestionAtEnd: outcomes.filter((o) => o.shownAtEnd).length,
+    pauseMsToGhost: distribution(outcomes.flatMap((o) => (o.msToGhost === undefined ? [] : [o.msToGhost]))),
+    pauseDurationMs: distribution(outcomes.map((o) => o.durationMs)),
+    msToGhostAfterTypingStops: afterStop ? Math.round(afterStop.ms) : null,
+    ghostStatesSeen: dump.ghosts.filter((g) => g.ghost.trim() !== '' || g.more.trim() !== '').length,
+    staleGhostTexts: stale.length,
+    staleByRule: byRule,
+    staleExamples: stale.slice(0, 8).map((s) => ({ rule: s.rule, before: s.before, ghost: s.ghost, ...(s.earlierBefore !== undefined ? { earlierBefore: s.earlierBefore } : {}) })),
+  };
+}
+
+/** Show Statistics' table rows (label → value), read from the TypeGuide log where the command writes it. */
+async function extensionStatistics(wb: Workbench, session: EditorSession): Promise<Record<string, string> | undefined> {
+  const before = typeGuideLog(session.userDir).length;
+  await wb.runCommand('TypeGuide: Show Statistics');
+  const deadline = Date.now() + 10_000;
+  let report: string | undefined;
+  while (Date.now() < deadline && report === undefined) {
+    await sleep(250);
+    const text = typeGuideLog(session.userDir);
+    report = /# TypeGuide statistics.*$/m.exec(text.slice(Math.max(0, before - 1)))?.[0] ?? /# TypeGuide statistics.*$/m.exec(text)?.[0];
+  }
+  // The command opens an untitled document: close it without saving.
+  await wb.page.locator('.editor-instance .view-lines', { hasText: 'TypeGuide statistics' }).waitFor({ state: 'visible', timeout: 10_000 }).catch(() => undefined);
+  await wb.runCommand('View: Revert and Close Editor').catch(() => undefined);
+  if (!report) return undefined;
+  const rows: Record<string, string> = {};
+  for (const m of report.matchAll(/\|\s*([^|]+?)\s*\|\s*([^|]+?)\s*(?=\|)/g)) {
+    if (!/^-+$/.test(m[1]) && m[1].trim() !== '') rows[m[1]] = m[2];
+  }
+  return rows;
+}
+
+function eventLoopDelay(stats: Record<string, string> | undefined): Record<string, unknown> {
+  const row = stats && Object.entries(stats).find(([k]) => /event-loop delay/i.test(k));
+  if (!row) return { skipped: 'Show Statistics reported no event-loop delay (the extension exposes it nowhere else)' };
+  const nums = (v: string): number[] => [...v.matchAll(/([\d.]+) ms/g)].map((m) => Number(m[1]));
+  const out: Record<string, unknown> = { source: 'TypeGuide: Show Statistics (perf_hooks in the extension host)' };
+  for (const [k, v] of Object.entries(stats!).filter(([k]) => /event-loop delay|while generating/i.test(k))) {
+    const [p50, p99, max] = nums(v);
+    out[/while generating/i.test(k) ? 'whileGenerating' : 'all'] = { p50, p99, max, raw: v };
+  }
+  return out;
+}
+
+function gitState(): { commit: string; dirty: string[] } {
+  const git = (a: string[]): string => execFileSync('git', a, { cwd: REPO_ROOT, encoding: 'utf8' }).trim();
+  try {
+    return { commit: git(['rev-parse', 'HEAD']), dirty: git(['status', '--porcelain', '--', 'extension', 'engine', 'language-monitor', 'model', 'package.json']).split('\n').filter(Boolean) };
+  } catch {
+    return { commit: 'unknown', dirty: [] };
+  }
+}
+
+async function main(): Promise<void> {
+  const startedAt = new Date().toISOString();
+  const loadStart = load();
+  const git = gitState();
+  const vscode = await ensureVsCode(log);
+  const tmp = fs.mkdtempSync(path.join(os.tmpdir(), 'typeguide-bench-editor-'));
+  let session: EditorSession | undefined;
+  const onSignal = (sig: NodeJS.Signals): void => {
+    log(`${sig}: ending code-server`);
+    void (session?.close() ?? Promise.resolve()).finally(() => process.exit(130));
+  };
+  process.once('SIGINT', onSignal);
+  process.once('SIGTERM', onSignal);
+  const notes: string[] = [];
+  try {
+    log('packaging the VSIX (scripts/package.mjs)');
+    const vsix = packageVsix(tmp);
+    const pkg = await installFromDevList(DEV_LIST, args.package!, CACHE, log);
+    const ws = makeWorkspace(pkg, path.join(tmp, 'workspace', pkg.spec.name.replace(/^@/, '').replace(/\//g, '-')));
+    const files = classFiles(ws.dir, Number(args.files));
+    const sites = chooseSites(ws.dir, files, Number(args['sites-per-file']), SEED);
+    const chunks = stormChunks(ws.dir, files, 3, SEED);
+    if (sites.length < 15) notes.push(`only ${sites.length} sites found`);
+    log(`${ws.label}: ${sites.length} sites in ${files.length} files, ${chunks.length} storm chunks`);
+
+    const t0 = Date.now();
+    session = await startEditor({ vscode, vsix, tmp, workspace: ws.dir, userSettings: USER_SETTINGS, log });
+    const wb = new Workbench(session.page);
+    const { page } = session;
+    await page.locator('.monaco-workbench').waitFor({ state: 'visible', timeout: 60_000 });
+    const workbenchMs = Date.now() - t0;
+    const marker = session.extensionFolder;
+    const memory: Record<string, MemorySample> = {};
+    await page.locator('.statusbar-item', { hasText: /TypeGuide: ready/ }).waitFor({ state: 'visible', timeout: 180_000 });
+    const readyMs = Date.now() - t0;
+    log(`workbench ${workbenchMs} ms, TypeGuide ready ${readyMs} ms`);
+    await wb.installProbe();
+    memory.start = sampleMemory(session.serverPid, marker);
+
+    const siteResults: SiteResult[] = [];
+    for (const [i, site] of sites.entries()) {
+      const r = await runSite(wb, site).catch((e: unknown) => ({ site: `${site.file}:${site.line}:${site.dotColumn}`, receiver: site.receiver, authorsMember: site.member,
+        msToGhost: null, firstGhost: null, settledGhost: null, authorsMemberFirst: false, note: `failed: ${(e as Error).message.split('\n')[0]}` }));
+      log(`site ${i + 1}/${sites.length} ${r.site} ${site.receiver}.: ${r.msToGhost === null ? 'no suggestion' : `${r.msToGhost} ms`} ${JSON.stringify(r.settledGhost ?? '')}${r.note ? ` (${r.note})` : ''}`);
+      siteResults.push(r);
+    }
+    memory.afterSites = sampleMemory(session.serverPid, marker);
+    const loadAfterSites = load();
+
+    log(`typing storm, ${STORM_MS / 1000} s`);
+    const storm = await runStorm(wb, chunks, new Rng(SEED));
+    memory.afterStorm = sampleMemory(session.serverPid, marker);
+    log(`storm: ${storm.pausesWithSuggestion}/${storm.pauses} pauses with a suggestion, ${storm.staleGhostTexts} stale`);
+
+    const stats = await extensionStatistics(wb, session).catch((e: unknown) => {
+      notes.push(`Show Statistics failed: ${(e as Error).message.split('\n')[0]}`);
+      return undefined;
+    });
+    await page.screenshot({ path: path.join(tmp, 'final.png') }).catch(() => undefined);
+    const latencies = siteResults.flatMap((r) => (r.msToGhost === null ? [] : [r.msToGhost]));
+    const noSuggestion = siteResults.filter((r) => r.msToGhost === null).length;
+    const result = {
+      bench: 'editor',
+      startedAt,
+      git,
+      machine: { cpus: os.cpus().length, memGb: Math.round(os.totalmem() / 2 ** 30), loadavg: { start: loadStart, afterSites: loadAfterSites, end: load() } },
+      editor: `code-server ${CODE_SERVER_VERSION} (VS Code ${CODE_SERVER_VERSION.replace(/^4\./, '1.')}) + ${vscode.chromium} (headless)`,
+      workspace: { package: ws.label, files: files.map((f) => path.relative(ws.dir, f)), sourceFiles: ws.sourceFiles, tsconfigAdded: ws.tsconfigAdded },
+      settings: { typeguide: 'defaults', vscode: USER_SETTINGS },
+      startup: { workbenchMs, typeGuideReadyMs: readyMs },
+      sites: {
+        count: siteResults.length,
+        capMs: CAP_MS,
+        msToGhost: distribution(latencies),
+        // No suggestion counted as the cap: what a person waiting at every site experiences.
+        msToGhostCensored: distribution(siteResults.map((r) => r.msToGhost ?? CAP_MS)),
+        noSuggestion,
+        authorsMemberFirst: siteResults.filter((r) => r.authorsMemberFirst).length,
+        list: siteResults,
+      },
+      storm,
+      memoryMb: memory,
+      eventLoop: eventLoopDelay(stats),
+      extensionStatistics: stats ?? null,
+      notes,
+    };
+    fs.mkdirSync(path.dirname(args.json!), { recursive: true });
+    fs.writeFileSync(args.json!, JSON.stringify(result, null, 2) + '\n');
+    console.log(JSON.stringify(result));
+    console.log(formatTable(result));
+    log(`wrote ${path.relative(process.cwd(), args.json!)}`);
+  } finally {
+    if (session) fs.writeFileSync(path.join(tmp, 'code-server.log'), session.serverLog.join(''));
+    await session?.close();
+    if (args.keep) log(`kept ${tmp}`);
+    else fs.rmSync(tmp, { recursive: true, force: true });
+  }
+}
+
+main().catch((e: unknown) => {
+  console.error(e);
+  process.exit(1);
+});

@@ -1,0 +1,91 @@
+// What runs inside the workbench page: a capture-phase keydown listener and a MutationObserver that
+// record, with the page's own performance.now(), each key press and each change of the ghost text in
+// the focused editor. Timing in the page leaves out Playwright's round trips and the extension's own
+// view of its latency. The script is a plain string: functions passed to page.evaluate are serialized
+// from tsx's transpiled output, which may call helpers that do not exist in the page.
+
+/** A key press, as the page saw it. */
+export interface KeyRecord {
+  /** performance.now() in the page when the keydown reached the window (capture phase). */
+  readonly t: number;
+  readonly key: string;
+}
+
+/** The ghost text of the focused editor after a DOM change that altered it (or the text before it). */
+export interface GhostRecord {
+  readonly t: number;
+  /** Ghost text on the cursor's line (VS Code's `.ghost-text-decoration` spans), spaces normalized. */
+  readonly ghost: string;
+  /** Further lines of a multi-line suggestion (`.ghost-text` view zones), joined by '\n'. */
+  readonly more: string;
+  /** The line's text before the ghost text (what is before the cursor), when a ghost text is shown. */
+  readonly before: string;
+  /** The line's text after the ghost text. */
+  readonly after: string;
+}
+
+export interface ProbeDump {
+  readonly keys: KeyRecord[];
+  readonly ghosts: GhostRecord[];
+  readonly now: number;
+}
+
+/** Selectors of VS Code 1.139's inline-suggestion rendering (checked against its workbench CSS). */
+export const GHOST_INLINE = '.ghost-text-decoration, .ghost-text-decoration-preview';
+export const GHOST_LINES = '.ghost-text';
+
+export const PROBE_SCRIPT = String.raw`
+(() => {
+  if (window.__tgBench) return 'already installed';
+  const INLINE = ${JSON.stringify(GHOST_INLINE)};
+  const LINES = ${JSON.stringify(GHOST_LINES)};
+  const norm = (s) => s.replace(/\u00a0/g, ' ');
+  const b = { keys: [], ghosts: [], last: '' };
+  const editorEl = () => document.querySelector('.monaco-editor.focused') || document.querySelector('.editor-instance .monaco-editor');
+  const state = () => {
+    const ed = editorEl();
+    if (!ed) return { ghost: '', more: '', before: '', after: '' };
+    const inline = [...ed.querySelectorAll('.view-lines ' + INLINE.split(', ').join(', .view-lines '))];
+    const zones = [...ed.querySelectorAll(LINES)].filter((z) => !z.closest('.view-lines'));
+    const ghost = norm(inline.map((e) => e.textContent || '').join(''));
+    const more = zones.map((z) => norm(z.innerText || z.textContent || '')).filter((t) => t.length > 0).join('\n');
+    let before = '', after = '';
+    const line = inline.length > 0 ? inline[0].closest('.view-line') : null;
+    if (line) {
+      let seen = false;
+      const walker = document.createTreeWalker(line, NodeFilter.SHOW_TEXT);
+      for (let n = walker.nextNode(); n; n = walker.nextNode()) {
+        const inGhost = n.parentElement && n.parentElement.closest(INLINE);
+        if (inGhost) { seen = true; continue; }
+        if (seen) after += n.textContent; else before += n.textContent;
+      }
+    }
+    return { ghost, more, before: norm(before), after: norm(after) };
+  };
+  const record = () => {
+    const s = state();
+    const key = JSON.stringify(s);
+    if (key === b.last) return;
+    b.last = key;
+    b.ghosts.push({ t: performance.now(), ...s });
+  };
+  window.addEventListener('keydown', (e) => {
+    b.keys.push({ t: performance.now(), key: e.key });
+  }, true);
+  new MutationObserver(record).observe(document.body, { subtree: true, childList: true, characterData: true, attributes: true, attributeFilter: ['class'] });
+  b.current = () => ({ t: performance.now(), ...state() });
+  // The text of the line the (primary) cursor is on: the view line at the cursor's top offset.
+  b.cursorLine = () => {
+    const ed = editorEl();
+    const cur = ed && ed.querySelector('.cursors-layer .cursor');
+    if (!cur) return null;
+    const line = [...ed.querySelectorAll('.view-lines .view-line')].find((l) => l.style.top === cur.style.top);
+    return line ? norm(line.textContent || '') : null;
+  };
+  b.dump = (fromKey, fromGhost) => ({ keys: b.keys.slice(fromKey), ghosts: b.ghosts.slice(fromGhost), now: performance.now() });
+  b.marks = () => ({ keys: b.keys.length, ghosts: b.ghosts.length, now: performance.now() });
+  window.__tgBench = b;
+  record();
+  return 'installed';
+})()
+`;
