@@ -327,9 +327,12 @@ export class CompletionEngine {
   }
 
   private buildPrompt(req: EngineRequest): ReturnType<CodeModel['buildPrompt']> {
-    return this.options.model.buildPrompt(req.prefix, req.suffix, {
+    const windowTokens = req.maxPromptTokens ?? this.promptWindowTokens;
+    const docStart = req.documentOffset !== undefined ? Math.max(0, req.documentOffset - req.prefix.length) : 0;
+    const { prefix, suffix } = anchoredWindow(req.prefix, req.suffix, docStart, windowTokens, req.fim !== false && this.options.model.fim !== undefined);
+    return this.options.model.buildPrompt(prefix, suffix, {
       maxTokens: req.maxTokens,
-      maxPromptTokens: req.maxPromptTokens ?? this.promptWindowTokens,
+      maxPromptTokens: windowTokens,
       heal: req.heal ?? true,
       noFim: req.fim === false,
       fimOrder: req.fimOrder,
@@ -412,6 +415,43 @@ export class CompletionEngine {
     void this.warm({ file: filePath, languageId: doc.languageId, text: doc.text, workspaceRoot: doc.workspaceRoot });
     monitor.syncDocument?.({ languageId: doc.languageId, uri, text: doc.text, rootUri });
   }
+}
+
+/** Characters per token assumed when cutting windows (code averages ~3.5; less leaves room to spare). */
+const CHARS_PER_TOKEN = 3;
+
+/**
+ * Cuts the text around the cursor to what a prompt of `windowTokens` holds, at ends that stay put while
+ * the user types at the cursor, so that each keystroke only appends to the cached prompt:
+ *  - the prefix starts at a line start at or after a block boundary in document offsets (the text before
+ *    the cursor does not move when the user types there); it moves by a whole block, rarely;
+ *  - the suffix is whole lines after the cursor, as many as fit (the text after the cursor does not change
+ *    when the user types).
+ * A window that slid with each character would change the prompt's first tokens at every keystroke, and
+ * every keystroke would re-encode or reposition the whole prompt. `docStart`: the document offset of
+ * `prefix[0]` (the editor may send a window of its own).
+ */
+export function anchoredWindow(prefix: string, suffix: string, docStart: number, windowTokens: number, fim: boolean): { prefix: string; suffix: string } {
+  const room = Math.max(16, windowTokens - 4);
+  const prefixTokens = fim ? Math.floor(room * 0.75) : room;
+  const maxPrefix = prefixTokens * CHARS_PER_TOKEN;
+  let cutPrefix = prefix;
+  const cursor = docStart + prefix.length;
+  if (prefix.length > maxPrefix) {
+    const block = Math.max(64, Math.floor(maxPrefix / 4));
+    const startDoc = Math.ceil((cursor - maxPrefix) / block) * block;
+    let start = Math.max(0, startDoc - docStart);
+    const nl = prefix.indexOf('\n', start);
+    if (nl >= 0 && nl < start + block && nl + 1 < prefix.length) start = nl + 1;
+    cutPrefix = prefix.slice(start);
+  }
+  let cutSuffix = suffix;
+  const maxSuffix = (room - prefixTokens) * CHARS_PER_TOKEN;
+  if (fim && suffix.length > maxSuffix) {
+    const nl = suffix.lastIndexOf('\n', maxSuffix);
+    cutSuffix = suffix.slice(0, nl > 0 ? nl + 1 : maxSuffix);
+  }
+  return { prefix: cutPrefix, suffix: cutSuffix };
 }
 
 function fileUri(file: string): string | undefined {

@@ -99,6 +99,29 @@ describe('CompletionEngine with the real model', { skip: needsModel }, () => {
     }
   });
 
+  it('typing at the cursor in a document longer than the window reuses the cached prompt: the window does not slide per keystroke', async () => {
+    const engine = new CompletionEngine({ model, ownsModel: false });
+    try {
+      const file = '/tmp/typeguide-engine-typing.ts';
+      const line = '    const total = this.lines.reduce((sum, line) => sum + line.cents, 0);';
+      const start = longDoc.indexOf('\n', cursor) + 1;
+      const first = await engine.complete(request(file, { prefix: longDoc.slice(0, start), suffix: longDoc.slice(start), maxTokens: 1 }));
+      assert.ok(longDoc.length > 4 * engine.promptWindowTokens && first.promptTokens >= engine.promptWindowTokens * 0.4, `${first.promptTokens} prompt tokens`);
+      const paths: string[] = [];
+      let moved = 0;
+      for (let n = 1; n <= line.length; n++) {
+        const r = await engine.complete(request(file, { prefix: longDoc.slice(0, start) + line.slice(0, n), suffix: longDoc.slice(start), maxTokens: 1 }));
+        paths.push(`${r.prompt.path}:${r.prompt.encodedTokens}`);
+        const appended = (r.prompt.path === 'prefix' || r.prompt.path === 'reuse') && r.prompt.encodedTokens <= 6;
+        // The window's start moves by a whole block at most once in a line's worth of typing (never a full encode).
+        if (!appended) moved++;
+        assert.ok(appended || (moved === 1 && r.prompt.path !== 'full'), `after ${JSON.stringify(line.slice(0, n))}: ${paths.join(' ')}`);
+      }
+    } finally {
+      await engine.dispose();
+    }
+  });
+
   it('an abort while decoding stops at the next token', async () => {
     const engine = new CompletionEngine({ model, ownsModel: false });
     try {
