@@ -38,7 +38,8 @@ export class CodeModelWorker implements WorkerModel {
         }),
     ]);
     log('info', `loaded ${model.name} (${model.fim ? `FIM ${model.fim.family}` : 'left-to-right'}, ${model.config.numLayers} layers, vocab ${model.config.vocabSize}, ${threads} thread${threads === 1 ? '' : 's'})`);
-    const engine = new CompletionEngine({ model, monitor: languageMonitor, log });
+    const engine = new CompletionEngine({ model, monitor: languageMonitor, log, promptWindowTokens: spec.promptWindowTokens || undefined });
+    log('info', `prompt window ${engine.promptWindowTokens} tokens`);
     return new CodeModelWorker(engine, log);
   }
 

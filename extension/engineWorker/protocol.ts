@@ -11,6 +11,8 @@ export interface ModelSpec {
   readonly servers?: Record<string, string | { command: string; args?: string[] }>;
   /** The monitor's bound on a server answer (ms); default 300. */
   readonly monitorTimeoutMs?: number;
+  /** Most prompt tokens around the cursor (the typeguide.promptWindowTokens setting); 0 or absent: the engine's default for the model. */
+  readonly promptWindowTokens?: number;
 }
 
 export interface ModelInfo {
