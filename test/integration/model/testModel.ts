@@ -2,11 +2,12 @@
 // same layout). Tests compute their expectations from the model itself, never from a known output.
 import fs from 'node:fs';
 import path from 'node:path';
+import { variantCandidates } from '../../../model/onnxSession.js';
 
 export const testModelDir = path.resolve(process.env.TYPEGUIDE_TEST_MODEL ?? path.join(__dirname, '../../../model/default-model'));
 
 /** `skip` option for tests that need the model: false when it is there, else the reason. */
-export const needsModel: false | string = fs.existsSync(path.join(testModelDir, 'onnx', 'model.onnx'))
+export const needsModel: false | string = variantCandidates('default').some((f) => fs.existsSync(path.join(testModelDir, 'onnx', f)))
   ? false
   : `no ONNX model at ${testModelDir} (build it with npm run train, or set TYPEGUIDE_TEST_MODEL)`;
 

@@ -321,6 +321,28 @@ describe('stand-in files missing or wrong', () => {
     return dir;
   };
 
+  it('reads the same rotation from the transformers 4.x form of a config.json as from the 5 form', async () => {
+    // deepseek-coder's config.json is in the transformers 5 form; the Hub's export carries the 4.x one.
+    const dir = copy('deepseek-coder', () => false);
+    const cfg = JSON.parse(fs.readFileSync(path.join(dir, 'config.json'), 'utf8')) as Record<string, unknown>;
+    const rp = cfg.rope_parameters as { rope_type: string; rope_theta: number; factor: number };
+    assert.equal(rp.rope_type, 'linear', 'the fixture is in the transformers 5 form');
+    delete cfg.rope_parameters;
+    fs.writeFileSync(path.join(dir, 'config.json'), JSON.stringify({ ...cfg, rope_theta: rp.rope_theta, rope_scaling: { type: 'linear', factor: rp.factor } }));
+    const v4 = await CodeModel.load(dir);
+    const v5 = await CodeModel.load(path.join(fixtures, 'deepseek-coder'));
+    try {
+      const a = resolveRotary(v4.config);
+      const b = resolveRotary(v5.config);
+      assert.ok(a.ok && b.ok);
+      assert.deepEqual([...a.spec.invFreq], [...b.spec.invFreq]);
+      assert.equal(v4.config.ropeTheta, 100000);
+    } finally {
+      await v4.dispose();
+      await v5.dispose();
+    }
+  });
+
   it('names the missing external-data file', async () => {
     const dir = copy('qwen2', (f) => f === 'model.onnx_data');
     await assert.rejects(CodeModel.load(dir), (e: unknown) => e instanceof ModelError && /model\.onnx_data, which is missing/.test(e.message));
