@@ -102,7 +102,7 @@ export async function installPackage(spec: PackageSpec, cacheDir: string, log: (
 const SOURCE = /\.(ts|tsx|mts|cts)$/;
 const DECLARATION = /\.d\.(ts|mts|cts)$|\.d\.[\w-]+\.ts$/;
 const TEST_FILE = /\.(test|spec)(-d)?\.[cm]?[jt]sx?$/;
-const SKIPPED_DIRS = new Set(['node_modules', '__tests__', '__mocks__', '.git']);
+const SKIPPED_DIRS = new Set(['node_modules', '__tests__', '__mocks__']);
 const JS_SOURCE = /\.(js|mjs|cjs|jsx)$/;
 /** Folders that hold build output in published packages, not what the authors wrote. */
 const BUILD_DIRS = new Set(['dist', 'build', 'out', 'esm', 'cjs', 'umd', 'es', 'bundle', 'bundles', 'min', 'coverage']);
@@ -123,7 +123,7 @@ export function handWrittenJs(text: string): boolean {
 }
 
 /**
- * Non-declaration TypeScript sources under `dir` (nested node_modules and test files left out), sorted.
+ * Non-declaration TypeScript sources under `dir` (nested node_modules, test files and dot files left out), sorted.
  * With `javascript`, also the hand-written .js/.mjs/.cjs/.jsx sources outside build folders (dist/,
  * build/, esm/, ...) with no TypeScript source of the same base name anywhere in the package (a
  * compiled twin: `lib/a.js` beside `src/a.ts`).
@@ -134,6 +134,8 @@ export function collectSources(dir: string, opts: { javascript?: boolean } = {})
   const walk = (d: string, inBuild: boolean): void => {
     for (const e of fs.readdirSync(d, { withFileTypes: true })) {
       const p = path.join(d, e.name);
+      // Dot folders and files are tooling (.github, .runkit_example.js), not the package's sources.
+      if (e.name.startsWith('.')) continue;
       if (e.isDirectory()) {
         if (!SKIPPED_DIRS.has(e.name)) walk(p, inBuild || BUILD_DIRS.has(e.name));
       } else if (!e.isFile() || TEST_FILE.test(e.name)) {

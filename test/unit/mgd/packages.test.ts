@@ -40,7 +40,7 @@ void describe('mgd package list', () => {
     }
   });
 
-  void it('with javascript, adds hand-written JavaScript: not build output, minified, compiled, Flow or a TypeScript twin', () => {
+  void it('with javascript, adds hand-written JavaScript: not build output, minified, compiled, Flow, a dot file or a TypeScript twin', () => {
     const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'mgd-js-'));
     const code = 'export function add(a, b) {\n  return a + b;\n}\n';
     const files: Record<string, string> = {
@@ -59,6 +59,8 @@ void describe('mgd package list', () => {
       'src/cjs.js': `"use strict";\nObject.defineProperty(exports, "__esModule", { value: true });\n${code}`,
       'src/typed.js': `// @flow\n${code}`,
       'node_modules/dep/index.js': code,
+      '.runkit_example.js': code,
+      '.github/scripts/release.js': code,
     };
     try {
       for (const [f, text] of Object.entries(files)) {
