@@ -1,10 +1,11 @@
-// npm run bench:decode -- [--json OUT] [--model DIR] [--tokens N] [--repeats R] [--prompts 256,1024,2048] [--threads T]
+// npm run bench:decode -- [--json OUT] [--model DIR] [--variant V] [--tokens N] [--repeats R] [--prompts 256,1024,2048] [--threads T]
 // Decode speed of our generation loop (model/generate.ts: KvCache, processors hook, sampler, stop rules,
 // text decoding) against a raw onnxruntime loop (feed presents back as pasts, argmax) over the same
 // session, prompt and number of tokens, in the same process, runs interleaved. Prints a table; --json
 // writes {"model", "rows": [{promptTokens, oursMsPerToken, rawMsPerToken, overhead, ...}]}. overhead is the median
 // over back-to-back pairs of ours/raw − 1 (ms/token are medians over runs); overheadOfBest compares the fastest runs.
 import fs from 'node:fs';
+import os from 'node:os';
 import path from 'node:path';
 import { parseArgs } from 'node:util';
 import { CodeModel, defaultModelDir, generateAll, type RawRunner } from '../model/index.js';
@@ -105,15 +106,21 @@ async function main(): Promise<void> {
   const steps = Number(values.tokens);
   const repeats = Number(values.repeats);
   const sizes = values.prompts!.split(',').map(Number);
+  const loadStart = os.loadavg();
+  const tStart = Date.now();
+  const tLoad = performance.now();
   const model = await CodeModel.load(values.model ?? defaultModelDir, {
     threads: values.threads ? Number(values.threads) : undefined,
     variant: values.variant as never,
   });
+  const loadMs = performance.now() - tLoad;
+  console.error(`model ${model.session.file} loaded in ${Math.round(loadMs)} ms; loadavg ${os.loadavg().map((x) => x.toFixed(2)).join(' ')}`);
   const raw = model.session.raw();
   const rows = [];
   try {
     for (const n of sizes) {
       const prompt = promptOf(model, n);
+      const load0 = os.loadavg()[0];
       await oursLoop(model, prompt, 4); // warm-up for this shape
       await rawLoop(raw, model, prompt, 4);
       const ours: LoopTiming[] = [];
@@ -149,14 +156,26 @@ async function main(): Promise<void> {
         repeats,
         sameTokens: same,
         beyondContext: n + steps > model.config.maxPositions,
+        loadavg1: [r3(load0), r3(os.loadavg()[0])],
       });
+      const last = rows[rows.length - 1];
+      console.error(`${n} tokens: prefill ours ${last.oursPrefillMs} ms / raw ${last.rawPrefillMs} ms, decode ours ${last.oursMsPerToken} / raw ${last.rawMsPerToken} ms/token; loadavg ${last.loadavg1.join('→')}`);
     }
   } finally {
     await model.dispose();
   }
   const result = {
     model: model.dir,
-    params: { numLayers: model.config.numLayers, hiddenSize: model.config.hiddenSize, vocabSize: model.config.vocabSize, kvDtype: model.session.kvDtype },
+    file: path.basename(model.session.file),
+    variant: values.variant ?? 'default',
+    params: { numLayers: model.config.numLayers, hiddenSize: model.config.hiddenSize, numHeads: model.config.numHeads, numKvHeads: model.config.numKvHeads, headDim: model.config.headDim, vocabSize: model.config.vocabSize, kvDtype: model.session.kvDtype },
+    loadMs: Math.round(loadMs),
+    cpus: os.cpus().length,
+    cpuModel: os.cpus()[0]?.model,
+    loadavgStart: loadStart.map(r3),
+    loadavgEnd: os.loadavg().map(r3),
+    elapsedS: Math.round((Date.now() - tStart) / 1000),
+    date: new Date().toISOString(),
     threads: values.threads ? Number(values.threads) : 'default',
     node: process.version,
     rows,

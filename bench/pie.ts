@@ -1,5 +1,7 @@
-// npm run bench:pie -- [--json OUT] [--model DIR] [--sizes 512,1024,2048,4096] [--package NAME@VER]
-//   [--trials N] [--repeats N] [--keystrokes TEXT] [--line-tokens N] [--threads T]
+// npm run bench:pie -- [--json OUT] [--model DIR] [--variant V] [--sizes 512,1024,2048,4096] [--package NAME@VER]
+//   [--trials N] [--repeats N] [--keystrokes TEXT] [--line-tokens N] [--threads T] [--edits LIST]
+// --line-tokens 0 skips the next-line quality columns (random-weight models: timing only).
+// --edits: a comma-separated subset of type,delete,rename,keystroke (default all).
 // PIE against the alternatives on real TypeScript from the evaluation list (shared/eval/dev-packages.txt,
 // fetched with `npm pack` into .cache/pie-bench/): for FIM prompts of each size and realistic edits
 // (type a line, delete a line, rename in several places, keystrokes at the FIM cursor), the time to
@@ -11,10 +13,12 @@
 import { execFileSync } from 'node:child_process';
 import fs from 'node:fs';
 import path from 'node:path';
+import os from 'node:os';
 import { parseArgs } from 'node:util';
 import { CodeModel, KvCache, defaultModelDir } from '../model/index.js';
+import type { ModelVariant } from '../model/onnxSession.js';
 import { editSimilarity } from '../model/pie/metrics.js';
-import { PieRepositioner, estimateCallCost, type RebuildStrategy, type Rebuilt } from '../model/pie/repositioner.js';
+import { PieRepositioner, estimateCallCost, type PieModel, type RebuildStrategy, type Rebuilt } from '../model/pie/repositioner.js';
 import { RotaryShifter, resolveRotary } from '../model/pie/rotary.js';
 
 const root = path.resolve(__dirname, '..');
@@ -137,7 +141,15 @@ interface Row {
   conflictFastMs: number;
   pieMs: number;
   pieRotateMs: number;
+  /** pieRotateMs / pieMs: the rotation's share of PIE's path. */
+  pieRotateShare: number;
+  /** Time in the model's forward calls on PIE's path; the rest (pieMs − forward − rotate) is slicing/joining the cache. */
+  pieForwardMs: number;
+  pieCopyMs: number;
+  pieForwardCalls: number;
   pieEncodedTokens: number;
+  pieRotatedTokens: number;
+  prefixEncodedTokens: number;
   speedupVsFull: number;
   speedupVsPrefix: number;
   emFull: number;
@@ -149,6 +161,8 @@ interface Row {
   esPie: number;
   esConflictFast: number;
   beyondTrainedContext: boolean;
+  /** os.loadavg()[0] when the row's first and last case ran (a shared machine). */
+  loadavg1: [number, number];
 }
 
 const median = (xs: number[]): number => {
@@ -170,24 +184,48 @@ async function main(): Promise<void> {
       'line-tokens': { type: 'string', default: '24' },
       keystrokes: { type: 'string', default: 'const r' },
       threads: { type: 'string' },
+      variant: { type: 'string' },
+      edits: { type: 'string', default: 'type,delete,rename,keystroke' },
     },
   });
   const sizes = values.sizes!.split(',').map(Number);
   const trials = Number(values.trials);
   const repeats = Math.max(1, Number(values.repeats));
   const lineTokens = Number(values['line-tokens']);
+  const quality = lineTokens > 0;
+  const edits = new Set(values.edits!.split(',').map((e) => e.trim()));
+  const editKey = (edit: string): string => (edit.startsWith('rename') ? 'rename' : edit === 'type a line' ? 'type' : edit === 'delete a line' ? 'delete' : 'keystroke');
+  const loadStart = os.loadavg();
+  const tStart = Date.now();
   const evalList = fs.readFileSync(path.join(root, '..', 'shared', 'eval', 'dev-packages.txt'), 'utf8').split('\n').map((l) => l.trim()).filter((l) => l && !l.startsWith('#'));
   const pkg = values.package ?? evalList[0];
   const sources = packageSources(pkg);
-  const model = await CodeModel.load(values.model ?? defaultModelDir, { threads: values.threads ? Number(values.threads) : undefined });
+  const tLoad = performance.now();
+  const model = await CodeModel.load(values.model ?? defaultModelDir, { threads: values.threads ? Number(values.threads) : undefined, variant: values.variant as ModelVariant | undefined });
+  const loadMs = performance.now() - tLoad;
   // PIE splits an edit into forward calls; weigh a call's fixed cost (measured here) against tokens.
   const callCost = await estimateCallCost(model.session);
-  const rp = new PieRepositioner(model.session, { callCost });
+  // The session, with the time spent in its forward calls counted (to split PIE's path into forward,
+  // rotation and cache copies).
+  let forwardMs = 0;
+  const timed: PieModel = {
+    config: model.session.config,
+    hasPositionIds: model.session.hasPositionIds,
+    forward: async (tokens, cache, options) => {
+      const t0 = performance.now();
+      try {
+        return await model.session.forward(tokens, cache, options);
+      } finally {
+        forwardMs += performance.now() - t0;
+      }
+    },
+  };
+  const rp = new PieRepositioner(timed, { callCost });
   if (!rp.rotary.ok) throw new Error(`PIE unavailable for this model: ${rp.rotary.reason}`);
   const tok = model.tokenizer;
   const corpus = sources.map((s) => `// ${s.file}\n${s.text}`).join('\n');
   const corpusLines = corpus.split('\n');
-  console.error(`model ${model.dir} (context ${model.config.maxPositions}), package ${pkg}: ${sources.length} .ts files; a forward call costs ~${callCost} tokens`);
+  console.error(`model ${model.session.file} (context ${model.config.maxPositions}, loaded in ${Math.round(loadMs)} ms), package ${pkg}: ${sources.length} .ts files; a forward call costs ~${callCost} tokens; loadavg ${os.loadavg().map((x) => x.toFixed(2)).join(' ')}`);
 
   /** An excerpt of whole lines holding about `tokens` tokens, starting at line `from`. */
   const excerptOf = (tokens: number, from: number): string => {
@@ -214,15 +252,16 @@ async function main(): Promise<void> {
   }
   const rows: Row[] = [];
   for (const size of sizes) {
-    const samples = new Map<string, { ms: Record<RebuildStrategy, number[]>; em: Record<RebuildStrategy, number[]>; agree: Record<string, number[]>; es: Record<string, number[]>; rot: number[]; enc: number[]; tokens: number[] }>();
+    const samples = new Map<string, { ms: Record<RebuildStrategy, number[]>; em: Record<RebuildStrategy, number[]>; agree: Record<string, number[]>; es: Record<string, number[]>; rot: number[]; enc: number[]; tokens: number[]; fwd: number[]; calls: number[]; rotated: number[]; prefixEnc: number[]; load: number[] }>();
     for (let trial = 0; trial < trials; trial++) {
       const from = Math.floor(((trial + 0.5) / trials) * Math.max(0, corpusLines.length - size / 4));
       const excerpt = excerptOf(size - 4, from);
-      const cases = scenarios(excerpt);
+      const all = scenarios(excerpt);
+      const cases = all.filter((c) => edits.has(editKey(c.edit)));
       // Keystrokes at the FIM cursor: each one edits the previous keystroke's prompt.
-      const ks = cases[0];
+      const ks = all[0];
       let typed = '';
-      for (const ch of values.keystrokes!) {
+      for (const ch of edits.has('keystroke') ? values.keystrokes! : '') {
         const before = ks.before.slice(0, ks.cursorBefore) + typed + ks.before.slice(ks.cursorBefore);
         typed += ch;
         const after = ks.before.slice(0, ks.cursorBefore) + typed + ks.before.slice(ks.cursorBefore);
@@ -235,11 +274,15 @@ async function main(): Promise<void> {
         const results = {} as Record<RebuildStrategy, PathResult>;
         // Paths interleaved, each timed `repeats` times (median): the machine may be shared.
         const times: Record<string, number[]> = { full: [], prefix: [], conflictFast: [], pie: [] };
+        const pieForward: number[] = [];
+        const load0 = os.loadavg()[0];
         for (let rep = 0; rep < repeats; rep++) {
           for (const s of strategies) {
             const t0 = performance.now();
+            forwardMs = 0;
             const rebuilt = await rp.rebuild(old, newIds, s);
             times[s].push(performance.now() - t0);
+            if (s === 'pie') pieForward.push(forwardMs);
             if (rep === repeats - 1) results[s] = { ms: median(times[s]), rebuilt, line: '' };
             else rebuilt.cache.dispose();
           }
@@ -252,7 +295,7 @@ async function main(): Promise<void> {
         const key = sc.edit.startsWith('rename') ? 'rename in several places' : sc.edit;
         let smp = samples.get(key);
         if (!smp) {
-          smp = { ms: { full: [], prefix: [], conflictFast: [], pie: [] }, em: { full: [], prefix: [], conflictFast: [], pie: [] }, agree: { pie: [], conflictFast: [] }, es: { pie: [], conflictFast: [] }, rot: [], enc: [], tokens: [] };
+          smp = { ms: { full: [], prefix: [], conflictFast: [], pie: [] }, em: { full: [], prefix: [], conflictFast: [], pie: [] }, agree: { pie: [], conflictFast: [] }, es: { pie: [], conflictFast: [] }, rot: [], enc: [], tokens: [], fwd: [], calls: [], rotated: [], prefixEnc: [], load: [] };
           samples.set(key, smp);
         }
         for (const s of strategies) {
@@ -266,34 +309,53 @@ async function main(): Promise<void> {
         smp.rot.push(results.pie.rebuilt.rotateMs);
         smp.enc.push(results.pie.rebuilt.encodedTokens);
         smp.tokens.push(newIds.length);
+        smp.fwd.push(median(pieForward));
+        smp.calls.push(results.pie.rebuilt.forwardCalls);
+        smp.rotated.push(results.pie.rebuilt.rotatedTokens);
+        smp.prefixEnc.push(results.prefix.rebuilt.encodedTokens);
+        smp.load.push(load0, os.loadavg()[0]);
       }
     }
     for (const [edit, s] of samples) {
       const row: Row = {
         promptTokens: Math.round(mean(s.tokens)), edit, trials: s.tokens.length,
         fullMs: r2(median(s.ms.full)), prefixMs: r2(median(s.ms.prefix)), conflictFastMs: r2(median(s.ms.conflictFast)), pieMs: r2(median(s.ms.pie)),
-        pieRotateMs: r2(median(s.rot)), pieEncodedTokens: r2(mean(s.enc)),
+        pieRotateMs: r2(median(s.rot)), pieRotateShare: r2(median(s.rot) / median(s.ms.pie)),
+        pieForwardMs: r2(median(s.fwd)), pieCopyMs: r2(Math.max(0, median(s.ms.pie) - median(s.fwd) - median(s.rot))),
+        pieForwardCalls: r2(mean(s.calls)), pieEncodedTokens: r2(mean(s.enc)), pieRotatedTokens: r2(mean(s.rotated)), prefixEncodedTokens: r2(mean(s.prefixEnc)),
         speedupVsFull: r2(median(s.ms.full) / median(s.ms.pie)), speedupVsPrefix: r2(median(s.ms.prefix) / median(s.ms.pie)),
         emFull: r2(mean(s.em.full)), emPrefix: r2(mean(s.em.prefix)), emPie: r2(mean(s.em.pie)), emConflictFast: r2(mean(s.em.conflictFast)),
         agreePie: r2(mean(s.agree.pie)), agreeConflictFast: r2(mean(s.agree.conflictFast)), esPie: r2(mean(s.es.pie)), esConflictFast: r2(mean(s.es.conflictFast)),
         beyondTrainedContext: mean(s.tokens) > model.config.maxPositions,
+        loadavg1: [r2(s.load[0]), r2(s.load[s.load.length - 1])],
       };
       rows.push(row);
-      console.error(`${row.promptTokens} tokens, ${edit}: full ${row.fullMs} ms, prefix ${row.prefixMs}, conflict-fast ${row.conflictFastMs}, PIE ${row.pieMs} (${row.speedupVsFull}x full)`);
+      console.error(`${row.promptTokens} tokens, ${edit}: full ${row.fullMs} ms, prefix ${row.prefixMs}, conflict-fast ${row.conflictFastMs}, PIE ${row.pieMs} (forward ${row.pieForwardMs}, rotate ${row.pieRotateMs}, copies ${row.pieCopyMs}; ${row.speedupVsFull}x full, ${row.speedupVsPrefix}x prefix); loadavg ${row.loadavg1.join('→')}`);
     }
   }
 
   const rotation = rotationCost(model);
-  console.log('| tokens | edit | n | full ms | prefix ms | conflict-fast ms | PIE ms | PIE rotate ms | PIE encoded | ×full | ×prefix | EM full | EM PIE | EM CF | agree PIE | agree CF | ES PIE | ES CF |');
-  console.log('|---:|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|');
+  const q = (r: Row): string => (quality ? ` ${r.emFull} | ${r.emPie} | ${r.emConflictFast} | ${r.agreePie} | ${r.agreeConflictFast} | ${r.esPie} | ${r.esConflictFast} |` : '');
+  console.log(`| tokens | edit | n | full ms | prefix ms | conflict-fast ms | PIE ms | PIE forward ms | PIE rotate ms | rotate share | PIE copies ms | PIE encoded | prefix encoded | ×full | ×prefix |${quality ? ' EM full | EM PIE | EM CF | agree PIE | agree CF | ES PIE | ES CF |' : ''}`);
+  console.log(`|---:|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|${quality ? '---:|'.repeat(7) : ''}`);
   for (const r of rows) {
-    console.log(`| ${r.promptTokens}${r.beyondTrainedContext ? '*' : ''} | ${r.edit} | ${r.trials} | ${r.fullMs} | ${r.prefixMs} | ${r.conflictFastMs} | ${r.pieMs} | ${r.pieRotateMs} | ${r.pieEncodedTokens} | ${r.speedupVsFull} | ${r.speedupVsPrefix} | ${r.emFull} | ${r.emPie} | ${r.emConflictFast} | ${r.agreePie} | ${r.agreeConflictFast} | ${r.esPie} | ${r.esConflictFast} |`);
+    console.log(`| ${r.promptTokens}${r.beyondTrainedContext ? '*' : ''} | ${r.edit} | ${r.trials} | ${r.fullMs} | ${r.prefixMs} | ${r.conflictFastMs} | ${r.pieMs} | ${r.pieForwardMs} | ${r.pieRotateMs} | ${(r.pieRotateShare * 100).toFixed(1)}% | ${r.pieCopyMs} | ${r.pieEncodedTokens} | ${r.prefixEncodedTokens} | ${r.speedupVsFull} | ${r.speedupVsPrefix} |${q(r)}`);
   }
+  if (!quality) console.log('(next-line quality not measured: --line-tokens 0)');
   if (rows.some((r) => r.beyondTrainedContext)) console.log(`* beyond the model's trained context (${model.config.maxPositions} positions)`);
   console.log(`\na forward call costs about ${callCost} tokens of encoding (measured); PIE and conflict-fast re-encode shorter unchanged runs between edits`);
   console.log('rotation kernel (float32, JS):');
   for (const r of rotation) console.log(`  ${r.shape}: ${r.ms} ms for ${r.tokens} tokens (${r.nsPerPair} ns per rotated pair)`);
-  const result = { model: model.dir, package: pkg, maxPositions: model.config.maxPositions, callCostTokens: callCost, rows, rotation };
+  const c = model.config;
+  const result = {
+    model: model.dir, file: path.basename(model.session.file), variant: values.variant ?? 'default',
+    shape: { numLayers: c.numLayers, hiddenSize: c.hiddenSize, numHeads: c.numHeads, numKvHeads: c.numKvHeads, headDim: c.headDim, vocabSize: c.vocabSize, ropeTheta: c.ropeTheta, kvDtype: model.session.kvDtype },
+    package: pkg, maxPositions: c.maxPositions, callCostTokens: callCost, loadMs: Math.round(loadMs),
+    options: { sizes, trials, repeats, lineTokens, keystrokes: values.keystrokes, edits: [...edits], threads: values.threads ? Number(values.threads) : 'default' },
+    quality, node: process.version, cpus: os.cpus().length, cpuModel: os.cpus()[0]?.model,
+    loadavgStart: loadStart.map(r2), loadavgEnd: os.loadavg().map(r2), elapsedS: Math.round((Date.now() - tStart) / 1000),
+    date: new Date().toISOString(), rows, rotation,
+  };
   if (values.json) {
     fs.mkdirSync(path.dirname(path.resolve(values.json)), { recursive: true });
     fs.writeFileSync(values.json, JSON.stringify(result, null, 2));
