@@ -1,7 +1,9 @@
 // Composition root: builds the services, wires them to VS Code, and owns every disposable.
 import path from 'node:path';
 import * as vscode from 'vscode';
+import { ACTIVATION_LANGUAGES, CompletionGate, FailureNotices } from './completion/completionGate.js';
 import { CompletionService } from './completion/completionService.js';
+import { DocumentSync, type EditorDocument } from './completion/documentSync.js';
 import { EngineClient } from './completion/engineClient.js';
 import { EventLoopMonitor } from './completion/eventLoopMonitor.js';
 import { registerCommands } from './host/commands.js';
@@ -14,6 +16,20 @@ import { ModelStore } from './models/modelStore.js';
 
 let engine: EngineClient | undefined;
 
+const SNOOZE_KEY = 'typeguide.snoozedUntil';
+
+/** A VS Code document as the vscode-free DocumentSync sees it. */
+function editorDocument(d: vscode.TextDocument): EditorDocument {
+  return {
+    key: d.uri.toString(),
+    filePath: d.uri.scheme === 'file' ? d.uri.fsPath : undefined,
+    languageId: d.languageId,
+    version: d.version,
+    workspaceRoot: vscode.workspace.getWorkspaceFolder(d.uri)?.uri.fsPath,
+    getText: () => d.getText(),
+  };
+}
+
 export async function activate(context: vscode.ExtensionContext): Promise<void> {
   const settings = new Settings();
   const log = new OutputLog(() => settings.logLevel());
@@ -21,54 +37,102 @@ export async function activate(context: vscode.ExtensionContext): Promise<void> 
   try {
     const status = new StatusBar();
     const loop = new EventLoopMonitor();
-    engine = new EngineClient(path.join(context.extensionPath, 'dist', 'engineWorker.js'), log);
+    const gate = new CompletionGate(() => ({ enabled: settings.enabled(), languages: settings.languages() }), Date.now, context.globalState.get<number>(SNOOZE_KEY, 0));
+    const notices = new FailureNotices();
+    const e = new EngineClient(path.join(context.extensionPath, 'dist', 'engineWorker.js'), log);
+    engine = e;
     const store = new ModelStore(path.join(context.extensionPath, 'model', 'default-model'), path.join(context.globalStorageUri.fsPath, 'models'));
-    const models = new ModelController(engine, store, settings, status, log);
-    const service = new CompletionService(engine, () => settings.completion(), {
+    const models = new ModelController(e, store, settings, status, log);
+    const sync = new DocumentSync((event) => e.document(event), () => settings.languages());
+    const openDocuments = (): EditorDocument[] => vscode.workspace.textDocuments.map(editorDocument);
+
+    const gateChanged = (): void => {
+      void context.globalState.update(SNOOZE_KEY, gate.snoozedUntil);
+      const language = vscode.window.activeTextEditor?.document.languageId;
+      const off = language !== undefined && ACTIVATION_LANGUAGES.includes(language) && !settings.languages().includes(language) ? language : undefined;
+      status.setGate(gate.state(), off);
+    };
+
+    const service = new CompletionService(e, () => settings.completion(), {
       log,
+      ready: () => e.state.kind === 'ready',
       onGenerating: (on) => {
         loop.setGenerating(on);
         status.setGenerating(on);
       },
-      // The rest of a streamed generation arrived: ask VS Code again, the cache now holds the longer text.
-      onExtended: (documentKey) => {
-        if (vscode.window.activeTextEditor?.document.uri.toString() === documentKey) {
-          void vscode.commands.executeCommand('editor.action.inlineSuggest.trigger');
-        }
+      // More text is ready where it was shown: ask VS Code again (the cache has it) if the cursor is still there.
+      onExtended: (documentKey, offset) => {
+        const editor = vscode.window.activeTextEditor;
+        if (!editor || editor.document.uri.toString() !== documentKey || !editor.selection.isEmpty || editor.document.offsetAt(editor.selection.active) !== offset) return false;
+        void vscode.commands.executeCommand('editor.action.inlineSuggest.trigger');
+        return true;
+      },
+      onFailure: (message) => {
+        if (!notices.first(`generation: ${message}`)) return;
+        void vscode.window.showErrorMessage(`TypeGuide: completions failed: ${message}`, 'Show Log', 'Select Model').then((a) => {
+          if (a === 'Show Log') log.channel.show();
+          if (a === 'Select Model') void vscode.commands.executeCommand('typeguide.selectModel');
+        });
       },
     });
-    const provider = new TypeGuideInlineProvider(service, (ms, shown) => {
+    const provider = new TypeGuideInlineProvider(service, sync, gate, (ms, shown) => {
       if (shown) status.setLatency(ms);
     });
     let registration = register(provider, settings);
-    const e = engine;
+
+    // The model loads when a document of a configured language is first open, not with every window.
+    let modelWanted = false;
+    const wantModel = (): void => {
+      if (modelWanted) return;
+      modelWanted = true;
+      void models.reload();
+    };
+    const opened = (d: vscode.TextDocument): void => {
+      sync.opened(editorDocument(d));
+      if (settings.languages().includes(d.languageId)) wantModel();
+    };
+
     context.subscriptions.push(
       status,
       { dispose: () => loop.dispose() },
       { dispose: () => service.dispose() },
       { dispose: () => registration.dispose() },
-      e.onStateChange((s) => status.setEngine(s)),
-      ...registerCommands({ settings, service, engine: e, models, store, loop, log }),
+      e.onStateChange((s) => {
+        status.setEngine(s);
+        if (s.kind === 'ready') {
+          notices.clear();
+          sync.reopenAll(openDocuments()); // a new model's engine starts with an empty mirror
+        }
+      }),
+      ...registerCommands({ settings, service, engine: e, models, store, loop, log, gate, gateChanged }),
+      vscode.workspace.onDidOpenTextDocument(opened),
+      vscode.workspace.onDidChangeTextDocument((ev) => sync.changed(editorDocument(ev.document), ev.contentChanges)),
+      vscode.workspace.onDidCloseTextDocument((d) => sync.closed({ key: d.uri.toString() })),
+      vscode.window.onDidChangeActiveTextEditor(gateChanged),
       vscode.workspace.onDidChangeConfiguration((ev) => {
         if (!ev.affectsConfiguration(SECTION)) return;
-        if (ev.affectsConfiguration(`${SECTION}.languages`)) {
+        // The model's card decides the default languages: a model change can change them too.
+        if (ev.affectsConfiguration(`${SECTION}.languages`) || ev.affectsConfiguration(`${SECTION}.model`)) {
           registration.dispose();
           registration = register(provider, settings);
+          sync.reconcile(openDocuments());
         }
+        if (ev.affectsConfiguration(`${SECTION}.enabled`) || ev.affectsConfiguration(`${SECTION}.languages`) || ev.affectsConfiguration(`${SECTION}.model`)) gateChanged();
         if (['model', 'modelVariant', 'threads', 'languageServers', 'monitor.timeoutMs'].some((k) => ev.affectsConfiguration(`${SECTION}.${k}`))) {
           service.clear();
-          void models.reload();
+          if (modelWanted) void models.reload();
         }
       }),
     );
     log.info(`TypeGuide activated (workspace ${vscode.workspace.isTrusted ? 'trusted' : 'untrusted: monitor and workspace model folders are off'})`);
-    void models.reload();
-  } catch (e) {
-    log.error('activation failed', e);
-    void vscode.window.showErrorMessage(`TypeGuide failed to start: ${e instanceof Error ? e.message : String(e)}`, 'Show Log').then((a) => {
+    gateChanged();
+    for (const d of vscode.workspace.textDocuments) opened(d);
+  } catch (err) {
+    log.error('activation failed', err);
+    void vscode.window.showErrorMessage(`TypeGuide failed to start: ${err instanceof Error ? err.message : String(err)}`, 'Show Log').then((a) => {
       if (a === 'Show Log') log.channel.show();
     });
-    throw e;
+    throw err;
   }
 }
 

@@ -1,4 +1,4 @@
-import { CompletionCache } from './completionCache.js';
+import { CompletionCache, type CompletionCacheLimits, type CursorWindow } from './completionCache.js';
 import { Debouncer } from './debounce.js';
 import { InflightGeneration } from './inflightGeneration.js';
 import { completionFilters, isMidLine, isUseful, pipe } from './postprocess.js';
@@ -14,27 +14,51 @@ export interface CompletionResult {
 export interface CompletionServiceOptions {
   log?: Log;
   stats?: CompletionStats;
-  /** Called when a generation finished with more than its requests showed: re-trigger to show or extend it. */
-  onExtended?: (documentKey: string) => void;
+  /**
+   * Called when more than was shown at (document, cursor offset) is ready: a streamed generation finished,
+   * or a manual trigger's alternatives arrived. The host re-triggers when the cursor is still there and
+   * returns whether it did.
+   */
+  onExtended?: (documentKey: string, offset: number) => boolean;
   /** Called when a generation starts and ends (the host measures its event loop meanwhile). */
   onGenerating?: (generating: boolean) => void;
-  cacheSize?: number;
+  /** A generation failed: called once per distinct failure, again only after a generation succeeded. */
+  onFailure?: (message: string) => void;
+  /** False while the engine has no model: requests are then answered from the cache only, nothing is generated. */
+  ready?: () => boolean;
+  cache?: CompletionCacheLimits;
+  /**
+   * How long a generation whose every waiting request VS Code cancelled waits for a next request to take
+   * it over (the user typed what it predicted) before it is aborted (ms, default 50).
+   */
+  cancelGraceMs?: number;
 }
 
 const MAX_ALTERNATIVES = 3;
 /** Upper bound on waiting for a first chunk after the time budget (the engine's own maxTokens bounds the rest). */
 const FIRST_TEXT_LIMIT_MS = 30_000;
 
+interface Alternatives {
+  readonly documentKey: string;
+  readonly offset: number;
+  readonly controller: AbortController;
+  readonly done: Promise<void>;
+}
+
 /**
  * debounce → reuse (cache, in-flight) → generate → postprocess, for one editor. Owns at most one running
- * generation: a request that cannot reuse it aborts it.
+ * generation: a request that cannot reuse it aborts it, and so does the editor cancelling every request
+ * that waited on it.
  */
 export class CompletionService {
   private readonly cache: CompletionCache;
   private readonly debouncer = new Debouncer();
   private current: InflightGeneration | undefined;
-  /** Document whose suggestion is being re-requested because its generation grew after it was shown. */
+  /** Sampled alternatives being generated for a manual trigger (after its first suggestion was shown). */
+  private alternatives: Alternatives | undefined;
+  /** Document whose suggestion is being re-requested because more text arrived after it was shown. */
   private extending: string | undefined;
+  private lastFailure: string | undefined;
   private readonly log: Log;
   readonly stats: CompletionStats;
 
@@ -43,7 +67,7 @@ export class CompletionService {
     private readonly settings: () => CompletionSettings,
     private readonly options: CompletionServiceOptions = {},
   ) {
-    this.cache = new CompletionCache(options.cacheSize ?? 64);
+    this.cache = new CompletionCache(options.cache);
     this.log = options.log ?? silentLog;
     this.stats = options.stats ?? new CompletionStats();
   }
@@ -51,6 +75,7 @@ export class CompletionService {
   /** Ghost text for a request, or undefined (nothing useful, superseded, or cancelled). */
   async complete(req: CompletionRequest, signal: AbortSignal): Promise<CompletionResult | undefined> {
     const started = Date.now();
+    const at: CursorWindow = { offset: req.documentOffset ?? req.prefix.length, prefix: req.prefix, suffix: req.suffix };
     this.stats.request();
     if (signal.aborted || /^[\w$]/.test(req.suffix)) return undefined; // mid-identifier: nothing sensible to add
 
@@ -60,48 +85,49 @@ export class CompletionService {
         this.log.debug(`nothing useful to show (${source}): ${JSON.stringify(texts)}`);
         return undefined;
       }
-      this.stats.shownAfter(source, Date.now() - started);
+      const now = Date.now();
+      this.stats.shownAfter(source, now - started, req.requestedAt !== undefined ? now - req.requestedAt : undefined);
       return { texts: useful.slice(0, MAX_ALTERNATIVES), source };
     };
 
-    // Our own re-trigger after a streamed generation finished wants the longer cached text, not alternatives.
+    // Our own re-trigger after more text arrived wants that text, not a new round of alternatives.
     const explicit = req.explicit && this.extending !== req.documentKey;
     this.extending = undefined;
-    const cached = this.cache.lookup(req.documentKey, req.prefix, req.suffix);
+    // Alternatives sampled for a point the user has left are of no use any more.
+    const alt = this.alternatives;
+    if (alt && (alt.documentKey !== req.documentKey || alt.offset !== at.offset)) this.stopAlternatives();
+
+    const cached = this.cache.lookup(req.documentKey, at);
     if (cached && (!explicit || cached.length > 1)) return served(cached, 'cache');
+    if (cached) {
+      // Manual trigger at a cached greedy completion: show it now, sample the others after.
+      this.sampleAlternatives(req, at, Promise.resolve(cached[0]));
+      return served(cached, 'cache');
+    }
 
     const running = this.current;
     if (running) {
-      const typed = running.typedSince(req.documentKey, req.prefix, req.suffix);
-      if (typed !== undefined && running.consistentWith(typed) && !explicit) {
-        const text = await this.streamed(running, typed, signal);
-        return text === undefined ? undefined : served([text], 'inflight');
+      const typed = running.seed === 0 ? running.typedSince(req.documentKey, at) : undefined;
+      if (typed !== undefined && running.consistentWith(typed)) {
+        const text = await this.streamed(running, typed, at.offset, signal);
+        if (text === undefined) return undefined;
+        if (explicit) this.sampleAlternatives(req, at, this.finalText(running, typed));
+        return served([text], 'inflight');
       }
       this.log.debug('typing diverged from the running generation: aborting it');
       this.abortCurrent();
     }
 
+    if (this.options.ready && !this.options.ready()) return undefined;
     if (!(await this.debouncer.wait(this.settings().debounceMs, signal))) return undefined;
 
-    if (!explicit) {
-      const text = await this.streamed(this.start(req, 0), '', signal);
-      return text === undefined ? undefined : served([text], 'engine');
-    }
-
-    // Asked for alternatives (manual trigger, next/previous): the greedy one (cached or new) plus sampled ones.
-    const texts = cached ? [...cached] : [];
-    if (texts.length === 0) {
-      const first = this.start(req, 0);
-      await first.waitUntil(() => false, Number.MAX_SAFE_INTEGER, signal);
-      if (first.text) texts.push(first.text);
-    }
-    for (let seed = 1; texts.length < MAX_ALTERNATIVES && seed < MAX_ALTERNATIVES + 2 && !signal.aborted; seed++) {
-      const alt = this.start(req, seed);
-      await alt.waitUntil(() => false, Number.MAX_SAFE_INTEGER, signal);
-      if (alt.text && !texts.includes(alt.text)) texts.push(alt.text);
-    }
-    if (texts.length > 0) this.cache.put({ documentKey: req.documentKey, prefix: req.prefix, suffix: req.suffix, texts });
-    return signal.aborted ? undefined : served(texts, 'engine');
+    // A manual trigger shows the greedy suggestion as soon as it streams, like typing does; the sampled
+    // alternatives follow once it has finished (the engine runs one generation at a time).
+    const gen = this.start(req, at, 0);
+    const text = await this.streamed(gen, '', at.offset, signal);
+    if (text === undefined) return undefined;
+    if (explicit) this.sampleAlternatives(req, at, this.finalText(gen, ''));
+    return served([text], 'engine');
   }
 
   /** Drops cached completions and stops the running generation. */
@@ -110,21 +136,77 @@ export class CompletionService {
     this.cache.clear();
   }
 
+  /** Settles when the running generation and any alternatives being sampled have ended. */
+  async idle(): Promise<void> {
+    for (;;) {
+      const waits = [this.current?.finished, this.alternatives?.done].filter((p) => p !== undefined);
+      if (waits.length === 0) return;
+      await Promise.all(waits);
+    }
+  }
+
   dispose(): void {
     this.abortCurrent();
   }
 
   private abortCurrent(): void {
+    this.stopAlternatives();
     this.current?.abort();
     this.current = undefined;
   }
 
+  private stopAlternatives(): void {
+    this.alternatives?.controller.abort();
+    this.alternatives = undefined;
+  }
+
+  /** The generation's whole text `typed` characters past its start, once it ended (undefined when aborted or failed). */
+  private async finalText(gen: InflightGeneration, typed: string): Promise<string | undefined> {
+    await gen.finished;
+    return gen.signal.aborted || gen.error !== undefined ? undefined : gen.remainder(typed);
+  }
+
+  /**
+   * After a manual trigger's first suggestion: samples up to two more, one generation at a time, then
+   * caches all of them at the cursor and asks the host to show them (stopped when the user moves on).
+   */
+  private sampleAlternatives(req: CompletionRequest, at: CursorWindow, first: Promise<string | undefined>): void {
+    this.stopAlternatives();
+    const controller = new AbortController();
+    const run = async (): Promise<void> => {
+      const best = await first;
+      if (best === undefined || controller.signal.aborted) return;
+      const texts = [best];
+      for (let seed = 1; texts.length < MAX_ALTERNATIVES && seed < MAX_ALTERNATIVES + 2; seed++) {
+        if (controller.signal.aborted) return;
+        const gen = this.start(req, at, seed);
+        const stop = (): void => gen.abort();
+        controller.signal.addEventListener('abort', stop, { once: true });
+        await gen.finished;
+        controller.signal.removeEventListener('abort', stop);
+        if (gen.signal.aborted) return;
+        if (gen.text && !texts.includes(gen.text)) texts.push(gen.text);
+      }
+      if (controller.signal.aborted) return;
+      this.alternatives = undefined;
+      if (texts.length < 2) return;
+      this.cache.put({ documentKey: req.documentKey, ...at, texts });
+      this.extend(req.documentKey, at.offset);
+    };
+    const done = run().catch((e: unknown) => this.log.error('sampling alternatives failed', e));
+    this.alternatives = { documentKey: req.documentKey, offset: at.offset, controller, done };
+  }
+
+  private extend(documentKey: string, offset: number): void {
+    if (this.options.onExtended?.(documentKey, offset)) this.extending = documentKey;
+  }
+
   /** Starts a generation (seed 0 = the configured temperature; later seeds sample for alternatives). */
-  private start(req: CompletionRequest, seed: number): InflightGeneration {
-    this.abortCurrent();
+  private start(req: CompletionRequest, at: CursorWindow, seed: number): InflightGeneration {
+    this.current?.abort();
     const s = this.settings();
     const singleLine = isMidLine(req.suffix);
-    const gen = new InflightGeneration(req.documentKey, req.prefix, req.suffix, async (signal, append) => {
+    const gen = new InflightGeneration(req.documentKey, at, async (signal, append) => {
       this.options.onGenerating?.(true);
       try {
         const stream = this.engine.generate(
@@ -140,6 +222,9 @@ export class CompletionService {
             singleLine,
             monitor: s.monitor(req.languageId),
             pie: s.pie,
+            documentOffset: req.documentOffset,
+            documentVersion: req.documentVersion,
+            requestedAt: req.requestedAt,
           },
           signal,
         );
@@ -151,46 +236,78 @@ export class CompletionService {
         this.options.onGenerating?.(false);
       }
     });
+    gen.seed = seed;
     this.current = gen;
     void gen.finished.then(() => this.finished(gen, seed));
     return gen;
   }
 
   private finished(gen: InflightGeneration, seed: number): void {
-    if (gen.error !== undefined) this.log.error('generation failed', gen.error);
+    if (gen.error !== undefined) this.failed(gen.error);
+    else this.lastFailure = undefined;
     const summary: GenerateSummary | undefined = gen.summary;
     if (summary) {
       this.stats.generation(summary);
-      this.log.debug(`generation ${summary.stopReason}: ${summary.tokens} tokens, first ${summary.msFirstToken.toFixed(0)} ms, total ${summary.msTotal.toFixed(0)} ms${summary.piePath ? `, PIE ${summary.piePath}` : ''}`);
+      this.log.debug(`generation ${summary.stopReason}: ${summary.tokens} tokens, first ${summary.msFirstToken.toFixed(0)} ms, total ${summary.msTotal.toFixed(0)} ms${summary.msQueue !== undefined ? `, queued ${summary.msQueue.toFixed(0)} ms` : ''}${summary.piePath ? `, PIE ${summary.piePath}` : ''}`);
     }
     if (this.current === gen) this.current = undefined;
     if (seed !== 0 || gen.signal.aborted || gen.error !== undefined || !gen.text) return;
-    this.cache.put({ documentKey: gen.documentKey, prefix: gen.prefix, suffix: gen.suffix, texts: [gen.text] });
-    // More text than any request showed (a streamed part, or nothing: the request was cancelled while the
-    // first completion in a project waited for its language server): ask the editor to request again.
-    if (gen.text.length > gen.shownLength && isUseful(gen.text, gen.suffix) && this.options.onExtended) {
-      this.extending = gen.documentKey;
-      this.options.onExtended(gen.documentKey);
+    this.cache.put({ documentKey: gen.documentKey, ...gen.at, texts: [gen.text] });
+    // More text than a request showed: ask the editor to request again. Only text a live request showed
+    // grows; a generation nobody is shown (its requests were cancelled) never comes back by itself.
+    if (gen.shownAt !== undefined && gen.shownLength > 0 && gen.text.length > gen.shownLength && isUseful(gen.text, gen.at.suffix)) {
+      this.extend(gen.documentKey, gen.shownAt);
     }
+  }
+
+  private failed(error: unknown): void {
+    const message = error instanceof Error ? error.message : String(error);
+    if (message === this.lastFailure) {
+      this.log.debug(`generation failed again: ${message}`);
+      return;
+    }
+    this.lastFailure = message;
+    this.log.error('generation failed', error);
+    this.options.onFailure?.(message);
   }
 
   /**
    * What a generation has ready for a request `typed` characters past its start: the whole text when it
    * ends within the time budget, else what streamed by then, cut after its last complete word (waiting on
-   * for one: a half-streamed identifier is no use as a suggestion).
+   * for one: a half-streamed identifier is no use as a suggestion). When the editor cancels the request
+   * and no other request waits on the generation, the generation is aborted.
    */
-  private async streamed(gen: InflightGeneration, typed: string, signal: AbortSignal): Promise<string | undefined> {
+  private async streamed(gen: InflightGeneration, typed: string, offset: number, signal: AbortSignal): Promise<string | undefined> {
     const ready = (): string | undefined => {
       const rest = gen.remainder(typed);
       return rest === undefined || gen.done ? rest : completeWords(rest);
     };
-    await gen.waitUntil(() => false, Date.now() + this.settings().timeBudgetMs, signal);
-    if (ready() === undefined && gen.consistentWith(typed)) {
-      await gen.waitUntil(() => ready() !== undefined || !gen.consistentWith(typed), Date.now() + FIRST_TEXT_LIMIT_MS, signal);
+    gen.waiters++;
+    try {
+      await gen.waitUntil(() => false, Date.now() + this.settings().timeBudgetMs, signal);
+      if (ready() === undefined && gen.consistentWith(typed)) {
+        await gen.waitUntil(() => ready() !== undefined || !gen.consistentWith(typed), Date.now() + FIRST_TEXT_LIMIT_MS, signal);
+      }
+      const text = signal.aborted ? undefined : ready();
+      if (text !== undefined) {
+        gen.shownLength = Math.max(gen.shownLength, typed.length + text.length);
+        gen.shownAt = offset;
+      }
+      return text;
+    } finally {
+      gen.waiters--;
+      if (signal.aborted) this.abandonIfUnwanted(gen);
     }
-    const text = signal.aborted ? undefined : ready();
-    if (text !== undefined) gen.shownLength = Math.max(gen.shownLength, typed.length + text.length);
-    return text;
+  }
+
+  /** The editor cancelled a request: unless another request takes the generation over shortly, stop it. */
+  private abandonIfUnwanted(gen: InflightGeneration): void {
+    const check = (): void => {
+      if (gen.waiters > 0 || gen.done || this.current !== gen) return;
+      this.log.debug('the editor cancelled the request: aborting its generation');
+      this.abortCurrent();
+    };
+    setTimeout(check, this.options.cancelGraceMs ?? 50);
   }
 }
 

@@ -1,5 +1,5 @@
 import { Worker, type WorkerOptions } from 'node:worker_threads';
-import type { FromWorker, ModelInfo, ModelSpec, ToWorker } from '../engineWorker/protocol.js';
+import type { DocumentEvent, FromWorker, ModelInfo, ModelSpec, ToWorker } from '../engineWorker/protocol.js';
 import { silentLog, type CompletionEngine, type GenerateRequest, type GenerateSummary, type GenerationStream, type Log } from './types.js';
 
 export type EngineState = { kind: 'idle' } | { kind: 'loading'; dir: string } | { kind: 'ready'; info: ModelInfo } | { kind: 'error'; message: string };
@@ -92,6 +92,11 @@ export class EngineClient implements CompletionEngine {
       }
     }
     return Object.assign(stream(), { summary });
+  }
+
+  /** An editor document opened, changed or closed: the worker mirrors it (requests then carry a window only). */
+  document(event: DocumentEvent): void {
+    this.post({ type: 'document', event });
   }
 
   clearCaches(): void {

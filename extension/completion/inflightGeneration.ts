@@ -1,4 +1,4 @@
-import { remainderAfterTyping } from './completionCache.js';
+import { remainderAfterTyping, typedBetween, type CursorWindow } from './completionCache.js';
 import type { GenerateSummary } from './types.js';
 
 /**
@@ -12,14 +12,19 @@ export class InflightGeneration {
   summary: GenerateSummary | undefined;
   /** Longest text a request has already shown; when the final text is longer, the suggestion can grow. */
   shownLength = 0;
+  /** Document offset of the cursor where text of this generation was last shown. */
+  shownAt: number | undefined;
+  /** Requests waiting on this generation's text now. */
+  waiters = 0;
+  /** 0: the configured temperature (greedy by default); more: a sampled alternative. */
+  seed = 0;
   private readonly controller = new AbortController();
   private readonly listeners = new Set<() => void>();
   readonly finished: Promise<void>;
 
   constructor(
     readonly documentKey: string,
-    readonly prefix: string,
-    readonly suffix: string,
+    readonly at: CursorWindow,
     run: (signal: AbortSignal, append: (text: string) => void) => Promise<GenerateSummary>,
   ) {
     this.finished = run(this.controller.signal, (t) => {
@@ -49,10 +54,9 @@ export class InflightGeneration {
     this.controller.abort();
   }
 
-  /** The typed text since this generation's prefix, when the request is at a later point of the same edit. */
-  typedSince(documentKey: string, prefix: string, suffix: string): string | undefined {
-    if (documentKey !== this.documentKey || suffix !== this.suffix || !prefix.startsWith(this.prefix)) return undefined;
-    return prefix.slice(this.prefix.length);
+  /** The typed text since this generation's cursor, when the request is at a later point of the same edit. */
+  typedSince(documentKey: string, at: CursorWindow): string | undefined {
+    return documentKey === this.documentKey ? typedBetween(this.at, at) : undefined;
   }
 
   /** Still consistent with what the user typed: the prediction so far starts with it, or could still. */

@@ -21,6 +21,12 @@ export interface StatsSnapshot {
   generations: number;
   /** Request arrival to suggestion returned, ms. */
   shownLatency: { p50: number; p90: number };
+  /** Keystroke (the request's requestedAt) to its suggestion handed to the editor, ms: what the user waits for. */
+  keystrokeToShown: { p50: number; p90: number; samples: number };
+  /** Generation request's keystroke to the worker starting it (time behind other work), ms. */
+  queueMs: { p50: number; p90: number };
+  /** Worker start to the prompt's KV cache being ready (PIE / prefill), ms. */
+  promptMs: { p50: number; p90: number };
   firstTokenMs: { p50: number; p90: number };
   tokensPerSecond: number;
   piePaths: Record<string, number>;
@@ -32,6 +38,8 @@ export interface StatsSnapshot {
   monitorChanges: number;
   /** Generations whose output the monitor changed at least once. */
   monitorChangedOutputs: number;
+  /** Monitor triggers by outcome (summed over generations that report them). */
+  monitorOutcomes: { constrained: number; timeout: number; noAnswer: number; unconstrainedAny: number; error: number };
   stopReasons: Record<string, number>;
 }
 
@@ -40,7 +48,11 @@ export class CompletionStats {
   private requests = 0;
   private readonly served: Record<CompletionSource, number> = { cache: 0, inflight: 0, engine: 0 };
   private readonly shown: number[] = [];
+  private readonly keystroke: number[] = [];
+  private readonly queue: number[] = [];
+  private readonly prompt: number[] = [];
   private readonly firstToken: number[] = [];
+  private readonly outcomes = { constrained: 0, timeout: 0, noAnswer: 0, unconstrainedAny: 0, error: 0 };
   private tokens = 0;
   private generatingMs = 0;
   private generations = 0;
@@ -56,9 +68,11 @@ export class CompletionStats {
     this.requests++;
   }
 
-  shownAfter(source: CompletionSource, ms: number): void {
+  /** A suggestion was handed to the editor `ms` after its request arrived and `keystrokeMs` after the keystroke. */
+  shownAfter(source: CompletionSource, ms: number, keystrokeMs?: number): void {
     this.served[source]++;
     push(this.shown, ms);
+    if (keystrokeMs !== undefined) push(this.keystroke, Math.max(0, keystrokeMs));
   }
 
   generation(s: GenerateSummary): void {
@@ -69,6 +83,9 @@ export class CompletionStats {
       this.tokens += s.tokens;
       this.generatingMs += s.msTotal;
     }
+    if (s.msQueue !== undefined) push(this.queue, s.msQueue);
+    if (s.msPrompt !== undefined && s.stopReason !== 'aborted') push(this.prompt, s.msPrompt);
+    if (s.monitor) for (const k of Object.keys(this.outcomes) as (keyof typeof this.outcomes)[]) this.outcomes[k] += s.monitor[k];
     if (s.piePath) this.piePaths[s.piePath] = (this.piePaths[s.piePath] ?? 0) + 1;
     this.pieEncodedTokens += s.pieEncodedTokens ?? 0;
     if (s.healed) this.healed++;
@@ -80,11 +97,17 @@ export class CompletionStats {
   snapshot(): StatsSnapshot {
     const shown = [...this.shown].sort((a, b) => a - b);
     const first = [...this.firstToken].sort((a, b) => a - b);
+    const keystroke = sorted(this.keystroke);
+    const queue = sorted(this.queue);
+    const prompt = sorted(this.prompt);
     return {
       requests: this.requests,
       served: { ...this.served },
       generations: this.generations,
       shownLatency: { p50: percentile(shown, 50), p90: percentile(shown, 90) },
+      keystrokeToShown: { p50: percentile(keystroke, 50), p90: percentile(keystroke, 90), samples: keystroke.length },
+      queueMs: { p50: percentile(queue, 50), p90: percentile(queue, 90) },
+      promptMs: { p50: percentile(prompt, 50), p90: percentile(prompt, 90) },
       firstTokenMs: { p50: percentile(first, 50), p90: percentile(first, 90) },
       tokensPerSecond: this.generatingMs > 0 ? (this.tokens * 1000) / this.generatingMs : 0,
       piePaths: { ...this.piePaths },
@@ -93,10 +116,13 @@ export class CompletionStats {
       monitorTriggers: this.monitorTriggers,
       monitorChanges: this.monitorChanges,
       monitorChangedOutputs: this.monitorChangedOutputs,
+      monitorOutcomes: { ...this.outcomes },
       stopReasons: { ...this.stopReasons },
     };
   }
 }
+
+const sorted = (list: readonly number[]): number[] => [...list].sort((a, b) => a - b);
 
 function push(list: number[], v: number): void {
   list.push(v);
@@ -115,13 +141,17 @@ export function formatStats(s: StatsSnapshot, loop: { idle: EventLoopDelay; duri
     `| Model | ${model} |`,
     `| Requests | ${s.requests} |`,
     `| Served from | cache ${s.served.cache}, in-flight ${s.served.inflight}, new generation ${s.served.engine} |`,
-    `| Suggestion latency p50 / p90 | ${ms(s.shownLatency.p50)} / ${ms(s.shownLatency.p90)} |`,
-    `| First token p50 / p90 | ${ms(s.firstTokenMs.p50)} / ${ms(s.firstTokenMs.p90)} |`,
+    `| Keystroke to ghost text p50 / p90 | ${s.keystrokeToShown.samples > 0 ? `${ms(s.keystrokeToShown.p50)} / ${ms(s.keystrokeToShown.p90)} (${s.keystrokeToShown.samples} suggestions)` : '—'} |`,
+    `| Request to suggestion p50 / p90 | ${ms(s.shownLatency.p50)} / ${ms(s.shownLatency.p90)} |`,
+    `| Queue (behind other work) p50 / p90 | ${ms(s.queueMs.p50)} / ${ms(s.queueMs.p90)} |`,
+    `| Prompt (PIE / prefill) p50 / p90 | ${ms(s.promptMs.p50)} / ${ms(s.promptMs.p90)} |`,
+    `| Engine first token p50 / p90 | ${ms(s.firstTokenMs.p50)} / ${ms(s.firstTokenMs.p90)} |`,
     `| Generations | ${s.generations} (${kv(s.stopReasons)}) |`,
     `| Tokens/s | ${s.tokensPerSecond.toFixed(1)} |`,
     `| PIE cache paths | ${kv(s.piePaths)} (${s.pieEncodedTokens} prompt tokens encoded) |`,
     `| Token-healed prompts | ${s.healed} |`,
     `| Monitor triggers / changed tokens / changed outputs | ${s.monitorTriggers} / ${s.monitorChanges} / ${s.monitorChangedOutputs} |`,
+    `| Monitor outcomes | constrained ${s.monitorOutcomes.constrained}, timeout ${s.monitorOutcomes.timeout}, no answer ${s.monitorOutcomes.noAnswer}, any receiver ${s.monitorOutcomes.unconstrainedAny}, error ${s.monitorOutcomes.error} |`,
     `| Extension host event-loop delay, all (p50 / p99 / max) | ${ms(loop.idle.p50)} / ${ms(loop.idle.p99)} / ${ms(loop.idle.max)} |`,
     `| … while generating (p50 / p99 / max, samples) | ${ms(loop.duringCompletions.p50)} / ${ms(loop.duringCompletions.p99)} / ${ms(loop.duringCompletions.max)} (${loop.duringCompletions.samples}) |`,
     ``,

@@ -15,6 +15,16 @@ export interface CompletionRequest {
   readonly suffix: string;
   /** True for a manual trigger or when VS Code asks for more suggestions (next/previous). */
   readonly explicit: boolean;
+  /**
+   * Cursor offset in the whole document when `prefix`/`suffix` are a bounded window around it (absent:
+   * they are the whole document, the offset is `prefix.length`). Also passed to the engine, whose mirror
+   * of the document (DocumentEvents) has the rest.
+   */
+  readonly documentOffset?: number;
+  /** The document version the window was cut from. */
+  readonly documentVersion?: number;
+  /** When the keystroke that led to this request happened (Date.now()). */
+  readonly requestedAt?: number;
 }
 
 /** What the engine is asked to generate; settings are folded in by the service. */

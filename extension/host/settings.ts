@@ -1,4 +1,5 @@
 import * as vscode from 'vscode';
+import { effectiveLanguages, writeTarget, type WriteTarget } from '../completion/completionGate.js';
 import type { CompletionSettings, LogLevel } from '../completion/types.js';
 import type { Variant } from '../models/registry.js';
 
@@ -12,6 +13,12 @@ export interface ModelSettings {
   /** How long the monitor waits for a server's answer at a trigger before decoding on unconstrained. */
   readonly monitorTimeoutMs: number;
 }
+
+const TARGET: Record<WriteTarget['scope'], vscode.ConfigurationTarget> = {
+  global: vscode.ConfigurationTarget.Global,
+  workspace: vscode.ConfigurationTarget.Workspace,
+  workspaceFolder: vscode.ConfigurationTarget.WorkspaceFolder,
+};
 
 /** Reads `typeguide.*` afresh each time, so changes apply without a reload. */
 export class Settings {
@@ -32,8 +39,13 @@ export class Settings {
     };
   }
 
-  languages(): string[] {
-    return this.config.get<string[]>('languages', []);
+  /** `typeguide.languages` where the user set it, else the selected model's languages. */
+  languages(): readonly string[] {
+    return effectiveLanguages(this.config.inspect<string[]>('languages'), this.model().model);
+  }
+
+  enabled(): boolean {
+    return this.config.get<boolean>('enabled', true);
   }
 
   logLevel(): LogLevel {
@@ -58,9 +70,29 @@ export class Settings {
     };
   }
 
-  async toggleMonitor(): Promise<boolean> {
-    const next = !this.config.get<boolean>('monitor.enabled', true);
-    await this.config.update('monitor.enabled', next, vscode.ConfigurationTarget.Global);
+  /**
+   * Flips the monitor for the active document's language (or overall), writing the scope its value comes
+   * from: a workspace or `[language]` value would otherwise override what was written.
+   */
+  async toggleMonitor(document?: vscode.TextDocument): Promise<boolean> {
+    const config = vscode.workspace.getConfiguration(SECTION, document);
+    const next = !config.get<boolean>('monitor.enabled', true);
+    const target = writeTarget(config.inspect<boolean>('monitor.enabled'));
+    await config.update('monitor.enabled', next, TARGET[target.scope], target.language);
     return next;
+  }
+
+  async setEnabled(on: boolean): Promise<void> {
+    const target = writeTarget(this.config.inspect<boolean>('enabled'));
+    await this.config.update('enabled', on, TARGET[target.scope]);
+  }
+
+  /** Adds or removes a language from `typeguide.languages`, in the scope the effective list comes from. */
+  async setLanguage(languageId: string, on: boolean, document?: vscode.TextDocument): Promise<void> {
+    const config = vscode.workspace.getConfiguration(SECTION, document);
+    const current = this.languages();
+    const next = on ? [...new Set([...current, languageId])] : current.filter((l) => l !== languageId);
+    const target = writeTarget(config.inspect<string[]>('languages'));
+    await config.update('languages', next, TARGET[target.scope]);
   }
 }

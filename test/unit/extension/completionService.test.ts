@@ -2,7 +2,7 @@ import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import { completeWords, CompletionService } from '../../../extension/completion/completionService.js';
 import { FakeCompletionEngine } from '../../../extension/completion/fakeCompletionEngine.js';
-import type { CompletionRequest, CompletionSettings } from '../../../extension/completion/types.js';
+import { silentLog, type CompletionEngine, type CompletionRequest, type CompletionSettings } from '../../../extension/completion/types.js';
 
 const settings = (over: Partial<CompletionSettings> = {}): (() => CompletionSettings) => () => ({
   debounceMs: 0, timeBudgetMs: 10_000, maxTokens: 32, temperature: 0, monitor: () => false, pie: false, ...over,
@@ -12,6 +12,22 @@ const request = (typed = '', over: Partial<CompletionRequest> = {}): CompletionR
   documentKey: 'file:///main.ts', languageId: 'typescript', prefix: fixture + typed, suffix: '\n', explicit: false, ...over,
 });
 const live = (): AbortSignal => new AbortController().signal;
+
+/** A callback for the service and a promise of its next call's arguments (a readiness event for the test). */
+function signalled<A extends unknown[]>(): { fire: (...args: A) => boolean; readonly next: Promise<A> } {
+  let resolve!: (a: A) => void;
+  let next = new Promise<A>((r) => (resolve = r));
+  return {
+    fire: (...args: A) => {
+      resolve(args);
+      next = new Promise<A>((r) => (resolve = r));
+      return true;
+    },
+    get next() {
+      return next;
+    },
+  };
+}
 
 describe('CompletionService', () => {
   it('generates, postprocesses and caches; typing the prediction is served from the cache', async () => {
@@ -56,7 +72,7 @@ describe('CompletionService', () => {
   it('shows what streamed within the time budget, then asks to extend when the rest arrives', async () => {
     const engine = new FakeCompletionEngine(() => ['deposit(', '10', ');', ' // done'], 40);
     const extended: string[] = [];
-    const svc = new CompletionService(engine, settings({ timeBudgetMs: 60 }), { onExtended: (k) => extended.push(k) });
+    const svc = new CompletionService(engine, settings({ timeBudgetMs: 60 }), { onExtended: (k) => extended.push(k) > 0 });
     const partial = await svc.complete(request(), live());
     assert.ok(partial && partial.texts[0].length > 0 && 'deposit(10); // done'.startsWith(partial.texts[0]) && partial.texts[0] !== 'deposit(10); // done',
       `a strict prefix of the full completion: ${JSON.stringify(partial)}`);
@@ -68,21 +84,111 @@ describe('CompletionService', () => {
     assert.equal(engine.requests.length, 1);
   });
 
-  it('returns up to three distinct alternatives when asked explicitly', async () => {
-    const engine = new FakeCompletionEngine((r) => [r.seed === undefined ? 'deposit(1);' : r.seed === 1 ? 'withdraw(2);' : 'deposit(1);']);
-    const svc = new CompletionService(engine, settings());
-    const res = await svc.complete(request('', { explicit: true }), live());
-    assert.deepEqual(res?.texts, ['deposit(1);', 'withdraw(2);']);
+  it('a manual trigger shows the greedy suggestion at once, then adds the sampled alternatives', async () => {
+    const engine = new FakeCompletionEngine((r) => [r.seed === undefined ? 'deposit(1);' : r.seed === 1 ? 'withdraw(2);' : 'deposit(1);'], 5);
+    const extended = signalled();
+    const svc = new CompletionService(engine, settings(), { onExtended: extended.fire });
+    const first = await svc.complete(request('', { explicit: true }), live());
+    assert.deepEqual(first, { texts: ['deposit(1);'], source: 'engine' });
+    assert.equal(engine.requests.length, 1, 'shown before any alternative was generated');
+    assert.deepEqual(await extended.next, ['file:///main.ts', fixture.length]);
+    // The host re-triggers (explicitly: VS Code's trigger command): served the alternatives from the cache.
+    assert.deepEqual(await svc.complete(request('', { explicit: true }), live()), { texts: ['deposit(1);', 'withdraw(2);'], source: 'cache' });
     assert.ok(engine.requests.slice(1).every((r) => r.temperature > 0), 'alternatives are sampled');
   });
 
-  it('an explicit request after an automatic one keeps the cached completion first and samples the others', async () => {
+  it('a manual trigger after an automatic one shows the cached completion at once and samples the others', async () => {
     const engine = new FakeCompletionEngine((r) => [r.seed === undefined ? 'deposit(1);' : `withdraw(${r.seed});`]);
-    const svc = new CompletionService(engine, settings());
+    const extended = signalled();
+    const svc = new CompletionService(engine, settings(), { onExtended: extended.fire });
     await svc.complete(request(), live());
+    assert.deepEqual(await svc.complete(request('', { explicit: true }), live()), { texts: ['deposit(1);'], source: 'cache' });
+    await extended.next;
     const res = await svc.complete(request('', { explicit: true }), live());
     assert.deepEqual(res?.texts, ['deposit(1);', 'withdraw(1);', 'withdraw(2);']);
     assert.deepEqual(engine.requests.map((r) => r.seed), [undefined, 1, 2]);
+  });
+
+  it('alternatives stop when the user moves on', async () => {
+    const engine = new FakeCompletionEngine((r) => (r.seed === undefined ? ['deposit(1);'] : ['with', 'draw', '(2);', ' // more']), 20);
+    const svc = new CompletionService(engine, settings(), { onExtended: () => true });
+    await svc.complete(request('', { explicit: true }), live());
+    await new Promise<void>((resolve) => { const t = setInterval(() => { if (engine.requests.length === 2) { clearInterval(t); resolve(); } }, 2); });
+    await svc.complete(request('d'), live()); // typing goes on: served from the cache, and the sampling stops
+    await svc.idle();
+    assert.equal(engine.aborted, 1);
+    assert.equal(engine.requests.length, 2);
+  });
+
+  it('a request VS Code cancels stops its generation in the engine, and its text never comes back', async () => {
+    const engine = new FakeCompletionEngine(() => ['dep', 'osit', '(10);', ' more', ' text'], 20);
+    const extended: string[] = [];
+    const generating = signalled();
+    const svc = new CompletionService(engine, settings({ timeBudgetMs: 50 }), {
+      cancelGraceMs: 0, onExtended: (k) => extended.push(k) > 0, onGenerating: (on) => { if (on) generating.fire(); },
+    });
+    const a = new AbortController();
+    const firstP = svc.complete(request(), a.signal);
+    await generating.next;
+    a.abort(); // the user pressed Escape or moved away: no request takes the generation over
+    assert.equal(await firstP, undefined);
+    await svc.idle();
+    assert.equal(engine.aborted, 1, 'aborted in the engine');
+    assert.deepEqual(extended, [], 'not re-triggered');
+    // Asked again at the same place later: a new generation, nothing of the cancelled one.
+    const again = await svc.complete(request(), live());
+    assert.equal(engine.requests.length, 2);
+    assert.equal(again?.source, 'engine');
+  });
+
+  it('a failing engine reaches the user once, and again only after it worked in between', async () => {
+    let fail = true;
+    const engine: CompletionEngine = {
+      generate: (req, signal) => {
+        if (!fail) return new FakeCompletionEngine(() => ['deposit(10);']).generate(req, signal);
+        const summary = Promise.reject(new Error('no model is loaded'));
+        summary.catch(() => undefined);
+        return Object.assign((async function* () { await summary; yield ''; })(), { summary });
+      },
+    };
+    const errors: string[] = [];
+    const failures: string[] = [];
+    const log = { ...silentLog, error: (m: string) => errors.push(m) };
+    const svc = new CompletionService(engine, settings(), { log, onFailure: (m) => failures.push(m) });
+    for (const typed of ['', 'd', 'de']) {
+      assert.equal(await svc.complete(request(typed), live()), undefined);
+      await svc.idle();
+    }
+    assert.deepEqual(failures, ['no model is loaded']);
+    assert.equal(errors.length, 1, 'logged once, not once per keystroke');
+    fail = false;
+    await svc.complete(request('w'), live());
+    await svc.idle();
+    fail = true;
+    await svc.complete(request('x'), live());
+    await svc.idle();
+    assert.deepEqual(failures, ['no model is loaded', 'no model is loaded']);
+  });
+
+  it('generates nothing while the engine is not ready', async () => {
+    const engine = new FakeCompletionEngine(() => ['deposit(10);']);
+    const svc = new CompletionService(engine, settings(), { ready: () => false });
+    assert.equal(await svc.complete(request(), live()), undefined);
+    assert.equal(engine.requests.length, 0);
+  });
+
+  it('passes the window\'s document offset and version and the keystroke time to the engine, and measures keystroke to suggestion', async () => {
+    const engine = new FakeCompletionEngine(() => ['deposit(10);']);
+    const svc = new CompletionService(engine, settings());
+    const requestedAt = Date.now() - 40;
+    await svc.complete(request('', { documentOffset: 50_000, documentVersion: 7, requestedAt }), live());
+    const r = engine.requests[0];
+    assert.deepEqual([r.documentOffset, r.documentVersion, r.requestedAt], [50_000, 7, requestedAt]);
+    const s = svc.stats.snapshot();
+    assert.equal(s.keystrokeToShown.samples, 1);
+    assert.ok(s.keystrokeToShown.p50 >= 40);
+    // A window of a long document is served from the cache by its document offset.
+    assert.deepEqual((await svc.complete(request('dep', { documentOffset: 50_003 }), live()))?.texts, ['osit(10);']);
   });
 
   it('completes a single line when the cursor sits before text, and skips mid-identifier positions', async () => {
