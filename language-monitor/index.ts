@@ -50,7 +50,7 @@ export { TokenIndex } from './tokenIndex.js';
 export { CandidateSet, MaskBuilder, identifierByteTable } from './identifierMask.js';
 export { MonitorProcessor, emptyStatistics, type MonitorStatistics, type MonitorReport, type TriggerReport, type TriggerOutcome } from './monitorProcessor.js';
 export { ServerDocuments } from './serverDocuments.js';
-export { ShadowDocument } from './shadowDocument.js';
+export { ShadowDocument, changeBetween, setServerText } from './shadowDocument.js';
 export * from './monitors.js';
 
 export interface MonitorServiceOptions {

@@ -7,8 +7,11 @@ import type { CompletionItem } from 'vscode-languageserver-protocol';
 import { CandidateSet, identifierByteTable, MaskBuilder, utf8 } from './identifierMask.js';
 import type { LspClient, RequestOutcome } from './lspSession.js';
 import type { ShadowDocument } from './shadowDocument.js';
+import { hashString } from './textHash.js';
 import type { Trigger, TriggerKind } from './triggers.js';
 import type { TokenIndex } from './tokenIndex.js';
+
+export { hashString };
 
 export type MonitorState = 'idle' | 'analyzing' | 'constraining' | 'done';
 
@@ -71,24 +74,12 @@ export class AnswerCache {
 }
 
 function cacheKey(kind: string, ctx: AnalysisContext, offset: number): string {
-  return `${ctx.shadow.uri}\u0000${kind}\u0000${offset}\u0000${ctx.cacheSalt ?? ''}\u0000${hashString(ctx.textBefore)}\u0000${hashString(ctx.shadow.base.slice(ctx.shadow.cursor))}`;
+  return `${ctx.shadow.uri}\u0000${kind}\u0000${offset}\u0000${ctx.cacheSalt ?? ''}\u0000${hashString(ctx.textBefore)}\u0000${ctx.shadow.suffixHash}`;
 }
 
 /** What is left of the trigger's bound for a follow-up request (the whole bound without a deadline). */
 function remaining(ctx: AnalysisContext): number {
   return ctx.deadline === undefined ? ctx.timeoutMs : ctx.deadline - performance.now();
-}
-
-/** FNV-1a over UTF-16 code units, two lanes (collisions only cost a wrong constraint, never a crash). */
-export function hashString(s: string): string {
-  let a = 0x811c9dc5;
-  let b = 0x01000193 ^ s.length;
-  for (let i = 0; i < s.length; i++) {
-    const c = s.charCodeAt(i);
-    a = Math.imul(a ^ c, 0x01000193);
-    b = Math.imul(b ^ c, 0x5bd1e995) ^ (b >>> 15);
-  }
-  return (a >>> 0).toString(36) + (b >>> 0).toString(36);
 }
 
 /** A name as it is written after the trigger: an identifier, or an ECMAScript private name (`#count`). */

@@ -3,6 +3,7 @@
 // The file on disk and in the editor are never touched (the server only sees in-memory text).
 import type { Position, TextDocumentContentChangeEvent } from 'vscode-languageserver-protocol';
 import type { LspClient } from './lspSession.js';
+import { hashString } from './textHash.js';
 
 /** LSP position (UTF-16 code units, like JS strings) of `offset` in `text`, scanning from a known point. */
 export function positionAt(text: string, offset: number, from: { offset: number; position: Position } = { offset: 0, position: { line: 0, character: 0 } }): Position {
@@ -66,6 +67,13 @@ export class ShadowDocument {
     this.cursorPosition = positionAt(base, cursor);
     setServerText(client, uri, languageId, base);
   }
+
+  /** Hash of the user's text after the cursor (part of answer-cache keys; computed once). */
+  get suffixHash(): string {
+    this.suffixHashMemo ??= hashString(this.base.slice(this.cursor));
+    return this.suffixHashMemo;
+  }
+  private suffixHashMemo: string | undefined;
 
   /** The text the server sees now. */
   get text(): string { return this.base.slice(0, this.cursor) + this.inserted + this.base.slice(this.cursor); }
