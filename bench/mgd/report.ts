@@ -37,11 +37,14 @@ export interface EvalJson extends ConfigReport {
     baselineErrors: number;
     outputs: Partial<Record<PromptMode, {
       without: string; with: string; crWithout: number; crWith: number; errorsWithout: number; errorsWith: number;
-      /** The errors each arm's line introduced (line, code, message), at most 5. */
+      /** The errors each arm's line introduced (line, code, message), at most 5, each at most 200 characters. */
       newErrorsWithout: string[]; newErrorsWith: string[];
     }>>;
   }[];
 }
+
+/** The first errors, each cut to 200 characters (TypeScript's messages quote whole types). */
+const errorSample = (keys: readonly string[]): string[] => keys.slice(0, 5).map((k) => (k.length > 200 ? `${k.slice(0, 199)}…` : k));
 
 /** The extension completes with fill-in-the-middle when the model has a template, else left context only. */
 export function defaultMode(modes: readonly PromptMode[]): PromptMode {
@@ -69,7 +72,7 @@ export function buildJson(run: EvalRun, info: RunInfo): EvalJson {
       outputs: Object.fromEntries(
         Object.entries(r.configs).map(([mode, c]) => [mode, {
           without: c.without.text, with: c.with.text, crWithout: c.without.cr, crWith: c.with.cr, errorsWithout: c.without.errors, errorsWith: c.with.errors,
-          newErrorsWithout: c.without.newErrors.slice(0, 5), newErrorsWith: c.with.newErrors.slice(0, 5),
+          newErrorsWithout: errorSample(c.without.newErrors), newErrorsWith: errorSample(c.with.newErrors),
         }]),
       ),
     })),
@@ -270,6 +273,15 @@ export function markdownReport(json: EvalJson, chartFile: (mode: PromptMode) => 
       `Server queries ${ms.queries} (cache hits ${ms.cacheHits}, timeouts ${ms.timeouts}, failures ${ms.failures}); server answer p50 ${ms.serverMsP50 ?? 'n/a'} ms, p95 ${ms.serverMsP95 ?? 'n/a'} ms. ` +
       `Masked steps ${ms.maskedSteps}, argmax changed ${ms.argmaxChanged}; mask p50 ${ms.maskUsP50 ?? 'n/a'} µs. Fast-forwards ${ms.fastForwards} (${ms.forcedTokens} tokens forced, ${ms.forwardPassesSaved} forward passes saved). ` +
       `Triggers: ${Object.entries(ms.triggers).map(([k, v]) => `${k} ${v}`).join(', ')}.`, '');
+  }
+  const ran = json.packageRuns.filter((p) => !p.error);
+  if (ran.length > 0) {
+    lines.push('## Packages', '', '| package | files | JavaScript | sites | by kind | checker options |', '|---|---:|---:|---:|---|---|');
+    for (const p of ran) {
+      const opts = p.compilerOptions?.source === 'tsconfig' ? `\`${p.compilerOptions.file}\`` : `defaults${p.compilerOptions?.note ? ` (${p.compilerOptions.note.replace(/\|/g, '\\|')})` : ''}`;
+      lines.push(`| ${p.label} | ${p.files} | ${p.jsFiles} | ${p.sites} | ${Object.entries(p.sitesByKind).map(([k, n]) => `${k} ${n}`).join(', ')} | ${opts} |`);
+    }
+    lines.push('');
   }
   const skipped = json.packageRuns.filter((p) => p.error);
   if (skipped.length > 0) {

@@ -234,6 +234,7 @@ void describe('mgd harness on the fixture package', () => {
     assert.match(table, new RegExp(`triggers \\(with monitor\\): ${2 * n} total, ${n} constrained, ${js} timed out, ${n - js} no answer`));
     const md = markdownReport(json, (m) => `chart-${m}.svg`);
     assert.match(md, /\| js \| \d+ \| 0\.0 \| 100\.0 \|/);
+    assert.match(md, new RegExp(`\\| mgd-fixture \\| 5 \\| 1 \\| ${n} \\| member \\d+, this \\d+, private \\d+, optional \\d+, js \\d+ \\| \`tsconfig.json\` \\|`));
   });
 
   void it('runs end to end: wrong identifiers without, the authors\' text with, and writes the JSON keys and report', async () => {
