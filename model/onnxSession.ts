@@ -139,10 +139,31 @@ export class OnnxCausalLm {
       throw new ModelError(file, `onnxruntime cannot load it (${message}); expected a valid ONNX model`, { cause: err });
     }
     try {
-      return OnnxCausalLm.validate(ort, session, config, file);
+      const lm = OnnxCausalLm.validate(ort, session, config, file);
+      await lm.probe();
+      return lm;
     } catch (err) {
       await session.release();
       throw err;
+    }
+  }
+
+  /**
+   * One token with an empty cache, then one with that cache (both branches of a merged decoder): the
+   * declared shapes are often all symbolic, so only a run shows whether the export takes and returns
+   * the cache as [batch, kv_heads, seq, head_dim]. A mismatch is one clear error at load, instead of an
+   * onnxruntime shape error (or wrong text) at the first completion.
+   */
+  private async probe(): Promise<void> {
+    const results: ForwardResult[] = [];
+    try {
+      results.push(await this.forward([0], null));
+      results.push(await this.forward([0], results[0].cache));
+    } catch (err) {
+      const inner = err instanceof ModelError ? err.problem : (err as Error).message;
+      throw new ModelError(this.file, `does not run with the KV cache as [batch, kv_heads = ${this.config.numKvHeads}, seq, head_dim = ${this.config.headDim}] (the optimum/transformers.js layout; config.json's num_key_value_heads and head_dim): a one-token probe ${results.length === 0 ? 'with an empty cache' : 'with a one-token cache'} failed: ${inner}`, { cause: err });
+    } finally {
+      for (const r of results) r.cache.dispose();
     }
   }
 

@@ -529,9 +529,11 @@ def check(path: Path, config, ids, reference, expected, positions: bool, merged:
     expected['onnx'][path.name] = {'last': rounded(no_cache[-1]), 'max_abs_vs_torch': float(f'{d_ref:.3g}')}
 
 
-def write_seq_major(texts: list[str]) -> None:
-    """kv-layout-bshd: a one-layer StarCoder2 whose KV tensors are [batch, seq, kv_heads, head_dim]."""
-    folder = OUT / 'kv-layout-bshd'
+def write_seq_major(texts: list[str], symbolic: bool = False) -> None:
+    """kv-layout-bshd: a one-layer StarCoder2 whose KV tensors are [batch, seq, kv_heads, head_dim];
+    kv-layout-bshd-dynamic: the same with every KV dim symbolic, so only the first present output
+    shows the layout."""
+    folder = OUT / ('kv-layout-bshd-dynamic' if symbolic else 'kv-layout-bshd')
     if folder.exists():
         shutil.rmtree(folder)
     (folder / 'onnx').mkdir(parents=True)
@@ -547,19 +549,77 @@ def write_seq_major(texts: list[str]) -> None:
     (folder / 'config.json').write_text(json.dumps(cfg, indent=2) + '\n')
     with tempfile.TemporaryDirectory() as tmp:
         export(model, config, Path(tmp) / 'm.onnx', with_past=True, seq_major=True)
-        save(dedupe_shared_weights(onnx.load(str(Path(tmp) / 'm.onnx'))), folder / 'onnx' / 'model.onnx', external=False)
-    print(f'kv-layout-bshd: {sum(f.stat().st_size for f in folder.rglob("*") if f.is_file()) / 1e6:.2f} MB')
+        m = dedupe_shared_weights(onnx.load(str(Path(tmp) / 'm.onnx')))
+        if symbolic:
+            for v in [*m.graph.input, *m.graph.output]:
+                if v.name.startswith(('past_key_values.', 'present.')):
+                    for k, dim in enumerate(v.type.tensor_type.shape.dim):
+                        dim.Clear()
+                        dim.dim_param = f'{v.name.split(".")[0]}_dim_{k}'
+        save(m, folder / 'onnx' / 'model.onnx', external=False)
+    print(f'{folder.name}: {sum(f.stat().st_size for f in folder.rglob("*") if f.is_file()) / 1e6:.2f} MB')
+
+
+def write_real_shape(out: Path, texts: list[str], layouts: list[str]) -> None:
+    """A random-weight model with Qwen2.5-Coder-0.5B's exact shape (24 layers, hidden 896, 14/2 heads,
+    head_dim 64, intermediate 4864, vocab 151,936, tied embeddings) for benchmarks at real size. Never
+    committed: ~2.5 GB in fp32 (weights in model.onnx_data, as on the Hub). Its tokenizer is the small
+    Qwen2 stand-in's (ids below 704), so texts tokenize into more tokens than with the real one."""
+    if out.exists():
+        shutil.rmtree(out)
+    (out / 'onnx').mkdir(parents=True)
+    tok = make_tokenizer('qwen2', texts, 640)
+    tok.save(str(out / 'tokenizer.json'))
+    eos = tok.token_to_id('<|endoftext|>')
+    torch.manual_seed(5)
+    config = Qwen2Config(vocab_size=151936, hidden_size=896, intermediate_size=4864, num_hidden_layers=24, num_attention_heads=14,
+                         num_key_value_heads=2, max_position_embeddings=32768, rope_parameters={'rope_type': 'default', 'rope_theta': 1000000.0},
+                         tie_word_embeddings=True, rms_norm_eps=1e-6, bos_token_id=eos, eos_token_id=eos, use_sliding_window=False,
+                         sliding_window=None, attn_implementation='eager')
+    model = Qwen2ForCausalLM(config).eval()
+    cfg = v4_form(json.loads(config.to_json_string()))
+    cfg['architectures'] = ['Qwen2ForCausalLM']
+    cfg.pop('attn_implementation', None)
+    (out / 'config.json').write_text(json.dumps(cfg, indent=2) + '\n')
+    (out / 'tokenizer_config.json').write_text(json.dumps({'eos_token': '<|endoftext|>', 'pad_token': '<|fim_pad|>'}, indent=2) + '\n')
+    plain = out / 'onnx' / 'model.onnx'
+    with tempfile.TemporaryDirectory(dir=out) as tmp:
+        export(model, config, Path(tmp) / 'model.onnx', with_past=True)  # > 2 GB: one file per tensor
+        m = onnx.load(str(Path(tmp) / 'model.onnx'))
+        onnx.save_model(m, str(plain), save_as_external_data=True, all_tensors_to_one_file=True, location='model.onnx_data', size_threshold=1024)
+        del m
+    ids = tok.encode(FIXED_TEXT, add_special_tokens=False).ids[:16]
+    d = float(np.abs(ort_run(plain, config, ids, 0) - torch_logits(model, ids)).max())
+    print(f'  {out.name}/model.onnx: |onnx - torch| {d:.2e}')
+    if d > 1e-3:
+        raise SystemExit(f'{plain}: onnxruntime differs from transformers by {d}')
+    del model
+    if 'model_quantized.onnx' in layouts:
+        quantize_int8(plain, out / 'onnx' / 'model_quantized.onnx')
+    if 'model_q4.onnx' in layouts:
+        from onnxruntime.quantization.matmul_nbits_quantizer import MatMulNBitsQuantizer
+        q = MatMulNBitsQuantizer(str(plain), bits=4, block_size=32, is_symmetric=True)
+        q.process()
+        onnx.save_model(q.model.model, str(out / 'onnx' / 'model_q4.onnx'), save_as_external_data=True, all_tensors_to_one_file=True,
+                        location='model_q4.onnx_data', size_threshold=1024)
+    for f in sorted((out / 'onnx').iterdir()):
+        print(f'  {f.name}: {f.stat().st_size / 1e6:.0f} MB')
 
 
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    ap.add_argument('names', nargs='*', default=[*FAMILIES, 'kv-layout-bshd'], help='which stand-ins to (re)make')
+    ap.add_argument('names', nargs='*', default=[*FAMILIES, 'kv-layout-bshd', 'kv-layout-bshd-dynamic'], help='which stand-ins to (re)make')
+    ap.add_argument('--real-shape', metavar='DIR', help='instead: write a random Qwen2.5-Coder-0.5B-shaped model to DIR (not a fixture)')
+    ap.add_argument('--layouts', default='model.onnx,model_quantized.onnx,model_q4.onnx', help='with --real-shape: which files besides model.onnx')
     args = ap.parse_args()
     torch.set_num_threads(2)
     texts = training_texts()
+    if args.real_shape:
+        write_real_shape(Path(args.real_shape).resolve(), texts, args.layouts.split(','))
+        return
     for name in args.names:
-        if name == 'kv-layout-bshd':
-            write_seq_major(texts)
+        if name.startswith('kv-layout-bshd'):
+            write_seq_major(texts, symbolic=name.endswith('-dynamic'))
         else:
             write_folder(name, FAMILIES[name], texts)
     print(f'python {sys.version.split()[0]}, torch {torch.__version__}, onnx {onnx.__version__}, onnxruntime {ort.__version__}')

@@ -358,6 +358,11 @@ describe('stand-in files missing or wrong', () => {
       (e: unknown) => e instanceof ModelError && /past_key_values\.0\.key has shape \[batch_size, past_sequence_length, 2, 16\]; expected \[batch, kv_heads = 2, seq, head_dim = 16\]/.test(e.message));
   });
 
+  it('refuses an export whose KV layout shows only when it runs (all dims symbolic), at load, with one message', async () => {
+    await assert.rejects(CodeModel.load(path.join(fixtures, 'kv-layout-bshd-dynamic')),
+      (e: unknown) => e instanceof ModelError && /does not run with the KV cache as \[batch, kv_heads = 2, seq, head_dim = 16\]/.test(e.message) && /probe with an empty cache failed/.test(e.message));
+  });
+
   it('refuses a config.json whose KV heads disagree with the export', async () => {
     const dir = copy('starcoder2', () => false);
     const cfg = JSON.parse(fs.readFileSync(path.join(dir, 'config.json'), 'utf8')) as Record<string, unknown>;
