@@ -3,7 +3,7 @@
 import fs from 'node:fs';
 import type { Completer, PromptMode, TriggerCounts } from './completer.js';
 import { introducedErrors, matchScores, pairedBootstrap, spliceLine, firstLine, mean, type Interval } from './metrics.js';
-import { installPackage, specLabel, type InstalledPackage, type PackageSpec } from './packages.js';
+import { installPackage, isJavaScriptFile, specLabel, type InstalledPackage, type PackageSpec } from './packages.js';
 import { findSites, SITE_KINDS, type Site, type SiteKind } from './sites.js';
 import { TsProject, type CompilerOptionsSource } from './tsProject.js';
 
@@ -81,7 +81,7 @@ export async function runEvaluation(opts: EvalOptions): Promise<EvalRun> {
         // The site list is fixed before any completion: every arm and configuration scores the same sites.
         const sites = findSites(project, pkg.label, pkg.dir, pkg.files, want, { seed: opts.seed });
         const sitesByKind = countKinds(sites);
-        const jsFiles = pkg.files.filter((f) => /\.(js|mjs|cjs|jsx)$/i.test(f)).length;
+        const jsFiles = pkg.files.filter(isJavaScriptFile).length;
         const cfg = project.config;
         log(`${pkg.label}: ${pkg.files.length} files (${jsFiles} JavaScript), options from ${cfg.source === 'tsconfig' ? cfg.file : `defaults${cfg.note ? ` (${cfg.note})` : ''}`}, ` +
           `${sites.length} sites (${Object.entries(sitesByKind).map(([k, n]) => `${k} ${n}`).join(', ')})`);

@@ -103,7 +103,12 @@ const SOURCE = /\.(ts|tsx|mts|cts)$/;
 const DECLARATION = /\.d\.(ts|mts|cts)$|\.d\.[\w-]+\.ts$/;
 const TEST_FILE = /\.(test|spec)(-d)?\.[cm]?[jt]sx?$/;
 const SKIPPED_DIRS = new Set(['node_modules', '__tests__', '__mocks__']);
-const JS_SOURCE = /\.(js|mjs|cjs|jsx)$/;
+const JS_SOURCE = /\.(js|mjs|cjs|jsx)$/i;
+
+/** Whether a source file is JavaScript (checked with allowJs/checkJs; its sites are of kind `js`). */
+export function isJavaScriptFile(file: string): boolean {
+  return JS_SOURCE.test(file);
+}
 /** Folders that hold build output in published packages, not what the authors wrote. */
 const BUILD_DIRS = new Set(['dist', 'build', 'out', 'esm', 'cjs', 'umd', 'es', 'bundle', 'bundles', 'min', 'coverage']);
 
@@ -142,7 +147,7 @@ export function collectSources(dir: string, opts: { javascript?: boolean } = {})
         continue;
       } else if (SOURCE.test(e.name) && !DECLARATION.test(e.name)) {
         ts.push(p);
-      } else if (opts.javascript && !inBuild && JS_SOURCE.test(e.name) && !/\.min\.[cm]?js$/.test(e.name)) {
+      } else if (opts.javascript && !inBuild && isJavaScriptFile(e.name) && !/\.min\.[cm]?js$/.test(e.name)) {
         js.push(p);
       }
     }

@@ -3,6 +3,7 @@
 // authors wrote (an identifier or a `#private` name) is among the legal completions there.
 import path from 'node:path';
 import ts from 'typescript';
+import { isJavaScriptFile } from './packages.js';
 import { Rng } from './random.js';
 import type { TsProject } from './tsProject.js';
 
@@ -65,10 +66,9 @@ function syntacticCandidates(sf: ts.SourceFile): Candidate[] {
   return out;
 }
 
-const JS_FILE = /\.(js|mjs|cjs|jsx)$/i;
-
+/** The kind of the access `node` in `file` (see SiteKind). */
 export function siteKind(node: ts.PropertyAccessExpression, file: string): SiteKind {
-  if (JS_FILE.test(file)) return 'js';
+  if (isJavaScriptFile(file)) return 'js';
   if (ts.isPrivateIdentifier(node.name)) return 'private';
   if (node.questionDotToken) return 'optional';
   if (node.expression.kind === ts.SyntaxKind.ThisKeyword) return 'this';
@@ -164,7 +164,7 @@ function checkCandidate(project: TsProject, checker: ts.TypeChecker, pkg: string
   return {
     id: `${pkg}:${relPath}:${line + 1}:${col + 1}`,
     kind: siteKind(cand.node, file),
-    language: JS_FILE.test(file) ? 'javascript' : 'typescript',
+    language: isJavaScriptFile(file) ? 'javascript' : 'typescript',
     pkg,
     file,
     relPath,

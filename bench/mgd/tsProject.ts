@@ -14,6 +14,7 @@
 import fs from 'node:fs';
 import path from 'node:path';
 import ts from 'typescript';
+import { isJavaScriptFile } from './packages.js';
 
 /** Type and syntax errors of one file whose text is given in memory (the file on disk is untouched). */
 export interface DiagnosticsOracle {
@@ -60,13 +61,11 @@ const EMIT_OPTIONS = ['composite', 'incremental', 'tsBuildInfoFile', 'declaratio
 /** "No inputs were found in config file": the tarball lacks the folders `include` names; the options still apply. */
 const NO_INPUTS = 18003;
 
-const JS_FILE = /\.(js|mjs|cjs|jsx)$/i;
-
 /** `base` with what the harness's checker needs forced on top (see packageCompilerOptions). */
 export function checkerOptions(base: ts.CompilerOptions, rootFiles: readonly string[]): ts.CompilerOptions {
   const out: ts.CompilerOptions = { ...base, skipLibCheck: true, noEmit: true };
   for (const k of EMIT_OPTIONS) delete out[k];
-  if (rootFiles.some((f) => JS_FILE.test(f))) Object.assign(out, { allowJs: true, checkJs: true });
+  if (rootFiles.some(isJavaScriptFile)) Object.assign(out, { allowJs: true, checkJs: true });
   // TypeScript 6 reports options deprecated for 7 as errors; the package chose them, keep them working.
   if (out.ignoreDeprecations === undefined) out.ignoreDeprecations = '6.0';
   return out;
