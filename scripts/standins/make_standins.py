@@ -600,8 +600,7 @@ def write_real_shape(out: Path, texts: list[str], layouts: list[str]) -> None:
         from onnxruntime.quantization.matmul_nbits_quantizer import MatMulNBitsQuantizer
         q = MatMulNBitsQuantizer(str(plain), bits=4, block_size=32, is_symmetric=True)
         q.process()
-        onnx.save_model(q.model.model, str(out / 'onnx' / 'model_q4.onnx'), save_as_external_data=True, all_tensors_to_one_file=True,
-                        location='model_q4.onnx_data', size_threshold=1024)
+        onnx.save_model(q.model.model, str(out / 'onnx' / 'model_q4.onnx'))  # ~0.85 GB: one file, as on the Hub
     for f in sorted((out / 'onnx').iterdir()):
         print(f'  {f.name}: {f.stat().st_size / 1e6:.0f} MB')
 
