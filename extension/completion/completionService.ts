@@ -130,6 +130,14 @@ export class CompletionService {
     return served([text], 'engine');
   }
 
+  /**
+   * The user dismissed the suggestion (Escape): stop growing it. Its generation and any alternatives are
+   * aborted, so nothing re-shows it; the cache keeps what was complete for a later request here.
+   */
+  dismiss(): void {
+    this.abortCurrent();
+  }
+
   /** Drops cached completions and stops the running generation. */
   clear(): void {
     this.abortCurrent();

@@ -127,6 +127,11 @@ export function registerCommands(s: CommandServices): vscode.Disposable[] {
       s.engine.clearCaches();
       void vscode.window.showInformationMessage('TypeGuide: caches cleared.');
     },
+    // Escape on a suggestion: hide it as VS Code would, and stop the generation that would grow it back.
+    'typeguide.dismiss': async () => {
+      s.service.dismiss();
+      await vscode.commands.executeCommand('editor.action.inlineSuggest.hide');
+    },
     'typeguide.triggerCompletion': () => vscode.commands.executeCommand('editor.action.inlineSuggest.trigger'),
     'typeguide.showLog': () => s.log.channel.show(),
     'typeguide.snooze': async () => {

@@ -151,7 +151,14 @@ describe('TypeGuide in code-server', { timeout: 30 * 60_000 }, () => {
     fs.writeFileSync(path.join(RESULTS, 'code-server.log'), serverLog.join(''));
   });
 
-  it('activates and loads the default model (status bar says ready)', async () => {
+  it('stays inactive in a window without a TypeScript or JavaScript file, then activates and loads the default model on one', async () => {
+    // An absence can only be watched for a while: the extension host is up well within this time.
+    await page.waitForTimeout(8000);
+    assert.equal(await page.locator('.statusbar-item', { hasText: 'TypeGuide' }).count(), 0, 'not activated by opening the window');
+    await page.keyboard.press('Control+P');
+    await page.locator('.quick-input-widget input').fill('account.ts');
+    await page.locator('.quick-input-list .monaco-list-row', { hasText: 'account.ts' }).first().waitFor({ state: 'visible' });
+    await page.keyboard.press('Enter');
     await page.locator('.statusbar-item', { hasText: 'TypeGuide: ready' }).waitFor({ state: 'visible', timeout: 120_000 });
   });
 
@@ -217,7 +224,7 @@ describe('TypeGuide in code-server', { timeout: 30 * 60_000 }, () => {
     await waitFor(() => userSettings()['typeguide.monitor.enabled'] === true, 'monitor enabled again');
   });
 
-  it('Show Statistics reports latency and the extension host event-loop delay', async () => {
+  it('Show Statistics reports keystroke to ghost text in a read-only document that never asks to be saved', async () => {
     await runCommand('TypeGuide: Show Statistics');
     const stats = page.locator('.editor-instance .view-lines', { hasText: 'TypeGuide statistics' });
     await stats.waitFor({ state: 'visible' });
@@ -227,6 +234,104 @@ describe('TypeGuide in code-server', { timeout: 30 * 60_000 }, () => {
     console.log(text);
     assert.match(text, /event-loop delay/);
     assert.match(text, /Generations \| [1-9]/);
+    assert.match(text, /Keystroke to ghost text p50 \/ p90 \| \d/);
+    assert.match(text, /Queue \(behind other work\)/);
+    await page.locator('.tab.active', { hasText: 'TypeGuide Statistics' }).waitFor({ state: 'visible' });
+    assert.equal(await page.locator('.tab.active.dirty').count(), 0, 'not an unsaved document');
+    await page.keyboard.press('Control+W');
+    await page.locator('.tab', { hasText: 'TypeGuide Statistics' }).waitFor({ state: 'hidden' });
+    assert.equal(await page.locator('.monaco-dialog-box').count(), 0, 'closing asked nothing');
+  });
+
+  /** Opens main.ts and puts the cursor on a new last line. */
+  const newLineInMain = async (): Promise<ReturnType<Page['locator']>> => {
+    await page.keyboard.press('Control+P');
+    await page.locator('.quick-input-widget input').fill('main.ts');
+    await page.locator('.quick-input-list .monaco-list-row', { hasText: 'main.ts' }).first().waitFor({ state: 'visible' });
+    await page.keyboard.press('Enter');
+    const editor = page.locator('.editor-instance .monaco-editor').first();
+    await editor.locator('.view-lines', { hasText: 'new Account' }).waitFor({ state: 'visible' });
+    await editor.locator('.view-lines').click();
+    await page.keyboard.press('Control+End');
+    await page.keyboard.press('Enter');
+    return editor;
+  };
+
+  /** Ghost text stays away while the extension finishes what it was doing and a little after. */
+  const noGhostFor = async (editor: ReturnType<Page['locator']>, ms: number): Promise<void> => {
+    const ghost = editor.locator('.ghost-text-decoration, .ghost-text');
+    const deadline = Date.now() + ms;
+    while (Date.now() < deadline) {
+      assert.equal(await ghost.count(), 0, 'no ghost text');
+      await page.waitForTimeout(100);
+    }
+  };
+
+  it('a dismissed or cancelled suggestion never comes back by itself', async () => {
+    const editor = await newLineInMain();
+    await page.keyboard.type('acc.', { delay: 60 });
+    const ghost = editor.locator('.ghost-text-decoration, .ghost-text').first();
+    await ghost.waitFor({ state: 'visible', timeout: 60_000 });
+    await page.keyboard.press('Escape');
+    await ghost.waitFor({ state: 'hidden' });
+    // Whatever was still generating is stopped, not finished and shown again.
+    await page.locator('.statusbar-item', { hasText: 'TypeGuide: ready' }).waitFor({ state: 'visible', timeout: 60_000 });
+    await noGhostFor(editor, 2000);
+    // Typing on and moving away before anything shows: VS Code cancels the request; nothing appears.
+    await page.keyboard.press('Enter');
+    await page.keyboard.type('acc.', { delay: 30 });
+    await page.keyboard.press('ArrowUp');
+    await page.keyboard.press('End');
+    await page.locator('.statusbar-item', { hasText: 'TypeGuide: ready' }).waitFor({ state: 'visible', timeout: 60_000 });
+    await waitFor(() => /cancelled the request: aborting|typing diverged|generation (eos|stop|maxTokens|aborted)/.test(typeGuideLog()), 'the request was handled');
+    await noGhostFor(editor, 2000);
+    await shot('06-cancelled');
+  });
+
+  it('the status bar menu snoozes completions, and resuming brings them back', async () => {
+    await page.locator('.statusbar-item', { hasText: 'TypeGuide:' }).first().click();
+    await page.locator('.quick-input-list .monaco-list-row', { hasText: 'Snooze for 5 minutes' }).first().click();
+    await page.locator('.statusbar-item', { hasText: 'TypeGuide: snoozed 5 min' }).waitFor({ state: 'visible' });
+    await shot('07-snoozed');
+    const editor = await newLineInMain();
+    const before = (typeGuideLog().match(/generation (eos|stop|maxTokens|aborted)/g) ?? []).length;
+    await page.keyboard.type('acc.', { delay: 60 });
+    await noGhostFor(editor, 3000);
+    assert.equal((typeGuideLog().match(/generation (eos|stop|maxTokens|aborted)/g) ?? []).length, before, 'nothing generated while snoozed');
+    await runCommand('TypeGuide: Resume Completions');
+    await page.locator('.statusbar-item', { hasText: 'TypeGuide: ready' }).waitFor({ state: 'visible' });
+    await runCommand('TypeGuide: Trigger Completion');
+    await editor.locator('.ghost-text-decoration, .ghost-text').first().waitFor({ state: 'visible', timeout: 60_000 });
+    await page.keyboard.press('Escape');
+  });
+
+  it('without a model, the failure is shown once with its actions, not at every keystroke', async () => {
+    const file = path.join(userDir, 'User', 'settings.json');
+    const original = fs.readFileSync(file, 'utf8');
+    fs.writeFileSync(file, JSON.stringify({ ...userSettings(), 'typeguide.model': path.join(workspace, 'no-such-model') }, null, 2));
+    try {
+      const toast = page.locator('.notification-toast', { hasText: 'TypeGuide' });
+      await toast.first().waitFor({ state: 'visible', timeout: 60_000 });
+      await page.locator('.statusbar-item', { hasText: 'TypeGuide: error' }).waitFor({ state: 'visible', timeout: 60_000 });
+      assert.ok(await toast.first().locator('.monaco-button', { hasText: 'Show Log' }).count() > 0, 'the failure offers an action');
+      await shot('08-no-model');
+      // The log may open itself once, for the session's first error; keystrokes must not open it again.
+      const output = page.locator('.part.panel').filter({ visible: true });
+      if (await output.count() > 0) {
+        await runCommand('View: Hide Panel');
+        await output.first().waitFor({ state: 'hidden' });
+      }
+      await newLineInMain();
+      for (const part of ['acc.', 'de', 'p']) {
+        await page.keyboard.type(part, { delay: 60 });
+        await page.waitForTimeout(600); // a pause after typing: when the old code re-opened the Output panel
+      }
+      assert.ok(await toast.count() <= 1, `one notification, not one per pause (${await toast.count()})`);
+      assert.equal(await page.locator('.part.panel').filter({ visible: true }).count(), 0, 'the Output panel was not opened by keystrokes');
+    } finally {
+      fs.writeFileSync(file, original);
+    }
+    await page.locator('.statusbar-item', { hasText: 'TypeGuide: ready' }).waitFor({ state: 'visible', timeout: 120_000 });
   });
 });
 

@@ -141,6 +141,18 @@ describe('CompletionService', () => {
     assert.equal(again?.source, 'engine');
   });
 
+  it('a dismissed suggestion (Escape) stops growing: its generation is aborted and not re-shown', async () => {
+    const engine = new FakeCompletionEngine(() => ['deposit(', '10', ');', ' // done'], 30);
+    const extended: string[] = [];
+    const svc = new CompletionService(engine, settings({ timeBudgetMs: 50 }), { onExtended: (k) => extended.push(k) > 0 });
+    const partial = await svc.complete(request(), live());
+    assert.ok(partial, 'a partial suggestion was shown');
+    svc.dismiss();
+    await svc.idle();
+    assert.equal(engine.aborted, 1);
+    assert.deepEqual(extended, []);
+  });
+
   it('a failing engine reaches the user once, and again only after it worked in between', async () => {
     let fail = true;
     const engine: CompletionEngine = {
