@@ -305,14 +305,16 @@ export function markdownReport(json: EvalJson, chartFile: (mode: PromptMode) => 
 /** Side-by-side comparison of runs (one JSON per model): the paper's question is whether a small model
  *  with the monitor beats a larger one without it. */
 export function comparisonMarkdown(runs: readonly EvalJson[]): string {
-  const header = ['model', 'config', 'n', 'NIM', 'NIM+M', 'ΔNIM [95% CI]', 'CR', 'CR+M', 'ΔCR [95% CI]', 'ISM', 'ISM+M', 'PM', 'PM+M', 'ms', 'ms+M'];
+  const header = ['model', 'config', 'n', 'NIM', 'NIM+M', 'ΔNIM [95% CI]', 'CR', 'CR+M', 'ΔCR [95% CI]', 'ISM', 'ISM+M', 'PM', 'PM+M', 'ms', 'ms+M', 'trig', 'in time %'];
   const lines = ['# Monitor-guided decoding: models side by side', '', `| ${header.join(' | ')} |`, `|${header.map((_, i) => (i < 2 ? '---' : '---:')).join('|')}|`];
   for (const run of runs) {
     for (const [mode, c] of Object.entries(run.configs) as [PromptMode, ConfigReport][]) {
       const label = run.run.model + (run.run.monitorTimeoutMs !== undefined ? `, monitor bound ${run.run.monitorTimeoutMs} ms` : '');
       lines.push(`| ${[label, mode + (mode === run.defaultConfig ? ' (default)' : ''), String(c.sites), c.without.nim.toFixed(1), c.with.nim.toFixed(1), fmtIv(c.nimDelta),
         c.without.cr.toFixed(1), c.with.cr.toFixed(1), fmtIv(c.crDelta), c.without.ism.toFixed(1), c.with.ism.toFixed(1), c.without.pm.toFixed(1), c.with.pm.toFixed(1),
-        c.without.msMean.toFixed(0), c.with.msMean.toFixed(0)].join(' | ')} |`);
+        c.without.msMean.toFixed(0), c.with.msMean.toFixed(0),
+        // JSON written before triggers were reported has none.
+        c.triggers ? String(c.triggers.total) : 'n/a', c.triggers ? String(answeredInTime(c) ?? 'n/a') : 'n/a'].join(' | ')} |`);
     }
   }
   const sameSites = runs.every((r) => r.results.map((x) => x.id).join() === runs[0]?.results.map((x) => x.id).join());

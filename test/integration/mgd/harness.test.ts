@@ -234,6 +234,8 @@ void describe('mgd harness on the fixture package', () => {
     assert.match(table, new RegExp(`triggers \\(with monitor\\): ${2 * n} total, ${n} constrained, ${js} timed out, ${n - js} no answer`));
     const md = markdownReport(json, (m) => `chart-${m}.svg`);
     assert.match(md, /\| js \| \d+ \| 0\.0 \| 100\.0 \|/);
+    const cmp = comparisonMarkdown([json]);
+    assert.match(cmp, new RegExp(`\\| ${2 * n} \\| ${Math.round(((2 * n - js) / (2 * n)) * 1000) / 10} \\|$`, 'm'), 'triggers and the share answered in time');
     assert.match(md, new RegExp(`\\| mgd-fixture \\| 5 \\| 1 \\| ${n} \\| member \\d+, this \\d+, private \\d+, optional \\d+, js \\d+ \\| \`tsconfig.json\` \\|`));
   });
 
