@@ -70,7 +70,7 @@ async function main(): Promise<number> {
       const project = new TsProject(pkg.files, pkg.dir);
       const sites = findSites(project, pkg.label, pkg.dir, pkg.files, Math.ceil(remaining / (specs.length - i)), { seed });
       remaining -= sites.length;
-      for (const s of sites) console.log(`${s.id}\t${s.receiver}.${s.member}\t${s.legalCount} legal\t${s.truth}`);
+      for (const s of sites) console.log(`${s.id}\t${s.kind}\t${s.receiver}.${s.member}\t${s.legalCount} legal\t${s.truth}`);
       project.dispose();
     }
     return 0;
