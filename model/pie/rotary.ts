@@ -31,8 +31,8 @@ function num(scaling: Record<string, unknown>, key: string, fallback?: number): 
 
 /**
  * Resolves the rotation a shift must apply, or says why a shift cannot be exact for this model:
- * none/default and linear scaling (angle p/factor) and llama3 (per-dim θ_i, still linear in p) shift
- * exactly; dynamic NTK changes θ with the sequence length and other kinds are not handled.
+ * none/default and linear scaling (angle p/factor), llama3 and YaRN (per-dim θ_i, still linear in p)
+ * shift exactly; dynamic NTK changes θ with the sequence length and other kinds are not handled.
  */
 export function resolveRotary(config: RotaryConfig): RotarySupport {
   const { headDim, rotaryDim, rotaryStyle } = config;
@@ -64,18 +64,48 @@ export function resolveRotary(config: RotaryConfig): RotarySupport {
     if (low === undefined || high === undefined || oldLen === undefined || high === low) {
       return { ok: false, reason: 'rope_scaling llama3 needs low_freq_factor, high_freq_factor and original_max_position_embeddings' };
     }
+    // In float32 operation by operation, as transformers' tensors compute it (the graph holds those values).
+    const f32 = Math.fround;
     const lowWavelen = oldLen / low;
     const highWavelen = oldLen / high;
     const invFreq = new Float64Array(pairs);
     for (let i = 0; i < pairs; i++) {
       const f = base[i];
-      const wavelen = (2 * Math.PI) / f;
+      const wavelen = f32(f32(2 * Math.PI) / f);
       if (wavelen < highWavelen) invFreq[i] = f;
-      else if (wavelen > lowWavelen) invFreq[i] = Math.fround(f / factor);
+      else if (wavelen > lowWavelen) invFreq[i] = f32(f / factor);
       else {
-        const smooth = (oldLen / wavelen - low) / (high - low);
-        invFreq[i] = Math.fround((1 - smooth) * (f / factor) + smooth * f);
+        const smooth = f32(f32(f32(oldLen / wavelen) - low) / (high - low));
+        invFreq[i] = f32(f32(f32(f32(1 - smooth) * f) / factor) + f32(smooth * f));
       }
+    }
+    return { ok: true, spec: { headDim, rotaryDim, style: rotaryStyle, invFreq } };
+  }
+  if (kind === 'yarn') {
+    // Same as transformers' _compute_yarn_parameters. YaRN also scales cos/sin by an attention factor;
+    // that is a constant on every key, so a rotation by Δ still moves a cached key exactly.
+    const oldLen = num(scaling, 'original_max_position_embeddings', config.maxPositions)!;
+    const betaFast = num(scaling, 'beta_fast') || 32;
+    const betaSlow = num(scaling, 'beta_slow') || 1;
+    const truncate = scaling.truncate !== false;
+    const theta = config.ropeTheta;
+    const correction = (rotations: number) => (rotaryDim * Math.log(oldLen / (rotations * 2 * Math.PI))) / (2 * Math.log(theta));
+    let low = correction(betaFast);
+    let high = correction(betaSlow);
+    if (truncate) {
+      low = Math.floor(low);
+      high = Math.ceil(high);
+    }
+    low = Math.max(low, 0);
+    high = Math.min(high, rotaryDim - 1);
+    if (low === high) high += 0.001;
+    const invFreq = new Float64Array(pairs);
+    for (let i = 0; i < pairs; i++) {
+      const extrapolation = base[i];
+      const interpolation = Math.fround(extrapolation / factor);
+      const ramp = Math.min(1, Math.max(0, (i - low) / (high - low)));
+      const keep = 1 - ramp; // share of the unscaled frequency
+      invFreq[i] = Math.fround(interpolation * (1 - keep) + extrapolation * keep);
     }
     return { ok: true, spec: { headDim, rotaryDim, style: rotaryStyle, invFreq } };
   }

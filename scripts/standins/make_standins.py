@@ -605,13 +605,60 @@ def write_real_shape(out: Path, texts: list[str], layouts: list[str]) -> None:
         print(f'  {f.name}: {f.stat().st_size / 1e6:.0f} MB')
 
 
+def write_rope_reference() -> None:
+    """rope-reference.json: transformers' own inverse frequencies for the RoPE settings the families use,
+    from config.json files in the transformers 5 form (rope_parameters) and in the 4.x form (rope_theta,
+    rope_scaling), so that the engine's reading of them is checked against the library itself."""
+    from transformers import GPTNeoXConfig, PhiConfig
+    from transformers.models.gpt_neox.modeling_gpt_neox import GPTNeoXRotaryEmbedding
+    from transformers.models.llama.modeling_llama import LlamaRotaryEmbedding
+    from transformers.models.phi.modeling_phi import PhiRotaryEmbedding
+    from transformers.models.qwen2.modeling_qwen2 import Qwen2RotaryEmbedding
+    from transformers.models.starcoder2.modeling_starcoder2 import Starcoder2RotaryEmbedding
+
+    shape = dict(vocab_size=1000, hidden_size=256, num_hidden_layers=2, num_attention_heads=4)
+    legacy_base = {**shape, 'model_type': 'llama', 'num_key_value_heads': 4, 'max_position_embeddings': 16384, 'transformers_version': '4.43.1'}
+    cases = [
+        ('qwen2 (5.x, theta 1e6)', Qwen2Config, Qwen2RotaryEmbedding, {**shape, 'num_key_value_heads': 2, 'rope_parameters': {'rope_type': 'default', 'rope_theta': 1e6}}, None),
+        ('deepseek-coder (5.x, linear x4, theta 1e5)', LlamaConfig, LlamaRotaryEmbedding, {**shape, 'rope_parameters': {'rope_type': 'linear', 'factor': 4.0, 'rope_theta': 1e5}}, None),
+        ('deepseek-coder (4.x form)', LlamaConfig, LlamaRotaryEmbedding, None, {**legacy_base, 'rope_theta': 100000, 'rope_scaling': {'type': 'linear', 'factor': 4.0}}),
+        ('llama3.1 (5.x)', LlamaConfig, LlamaRotaryEmbedding, {**shape, 'max_position_embeddings': 131072, 'rope_parameters': {
+            'rope_type': 'llama3', 'rope_theta': 500000.0, 'factor': 8.0, 'low_freq_factor': 1.0, 'high_freq_factor': 4.0, 'original_max_position_embeddings': 8192}}, None),
+        ('qwen2.5 yarn x4 (5.x)', Qwen2Config, Qwen2RotaryEmbedding, {**shape, 'num_key_value_heads': 2, 'max_position_embeddings': 131072, 'rope_parameters': {
+            'rope_type': 'yarn', 'rope_theta': 1e6, 'factor': 4.0, 'original_max_position_embeddings': 32768}}, None),
+        ('qwen2.5 yarn x4 (4.x form, as its model card suggests)', Qwen2Config, Qwen2RotaryEmbedding, None, {
+            **legacy_base, 'model_type': 'qwen2', 'num_key_value_heads': 2, 'max_position_embeddings': 32768, 'rope_theta': 1000000.0,
+            'rope_scaling': {'type': 'yarn', 'factor': 4.0, 'original_max_position_embeddings': 32768}}),
+        ('starcoder2 (5.x)', Starcoder2Config, Starcoder2RotaryEmbedding, {**shape, 'num_key_value_heads': 2, 'rope_parameters': {'rope_type': 'default', 'rope_theta': 999999.4420358813}}, None),
+        ('phi partial rotary 0.5 (5.x)', PhiConfig, PhiRotaryEmbedding, {**shape, 'partial_rotary_factor': 0.5}, None),
+        ('gpt-neox rotary_pct 0.25 (4.x form)', GPTNeoXConfig, GPTNeoXRotaryEmbedding, None, {
+            **shape, 'model_type': 'gpt_neox', 'rotary_pct': 0.25, 'rotary_emb_base': 10000, 'max_position_embeddings': 2048, 'intermediate_size': 1024}),
+        ('dynamic NTK (not shiftable)', LlamaConfig, LlamaRotaryEmbedding, {**shape, 'rope_parameters': {'rope_type': 'dynamic', 'factor': 2.0, 'rope_theta': 10000.0}}, None),
+    ]
+    out = []
+    for name, cls, rotary_cls, kwargs, legacy in cases:
+        config = cls(**copy.deepcopy(kwargs if kwargs is not None else {k: v for k, v in legacy.items() if k not in ('model_type', 'transformers_version')}))
+        rot = rotary_cls(config=config)
+        as_json = legacy if legacy is not None else json.loads(config.to_json_string())
+        as_json.pop('attn_implementation', None)
+        out.append({'name': name, 'shiftable': 'dynamic' not in name, 'config': as_json,
+                    'inv_freq': [float(x) for x in rot.inv_freq.tolist()], 'attention_scaling': float(rot.attention_scaling)})
+    path = OUT / 'rope-reference.json'
+    path.write_text(json.dumps({'source': 'scripts/standins/make_standins.py --rope-reference (transformers ' + __import__('transformers').__version__ + ')', 'cases': out}, indent=1) + '\n')
+    print(f'{path.name}: {len(out)} RoPE settings')
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument('names', nargs='*', default=[*FAMILIES, 'kv-layout-bshd', 'kv-layout-bshd-dynamic'], help='which stand-ins to (re)make')
     ap.add_argument('--real-shape', metavar='DIR', help='instead: write a random Qwen2.5-Coder-0.5B-shaped model to DIR (not a fixture)')
     ap.add_argument('--layouts', default='model.onnx,model_quantized.onnx,model_q4.onnx', help='with --real-shape: which files besides model.onnx')
+    ap.add_argument('--rope-reference', action='store_true', help="instead: write rope-reference.json (transformers' inv_freq per RoPE setting)")
     args = ap.parse_args()
     torch.set_num_threads(2)
+    if args.rope_reference:
+        write_rope_reference()
+        return
     texts = training_texts()
     if args.real_shape:
         write_real_shape(Path(args.real_shape).resolve(), texts, args.layouts.split(','))
