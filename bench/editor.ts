@@ -75,12 +75,14 @@ interface SiteResult {
   settledGhost: string | null;
   /** The settled ghost text starts with the member the authors wrote. */
   authorsMemberFirst: boolean;
+  /** Ghost texts shown after the dot that do not continue the line (see analysis.staleGhosts). */
+  stale: { rule: string; before: string; ghost: string }[];
   note?: string;
 }
 
 async function runSite(wb: Workbench, site: EditorSite): Promise<SiteResult> {
   const { page } = wb;
-  const base: Omit<SiteResult, 'msToGhost' | 'firstGhost' | 'settledGhost' | 'authorsMemberFirst'> = {
+  const base: Omit<SiteResult, 'msToGhost' | 'firstGhost' | 'settledGhost' | 'authorsMemberFirst' | 'stale'> = {
     site: `${site.file}:${site.line}:${site.dotColumn}`, receiver: site.receiver, authorsMember: site.member,
   };
   await wb.openFile(site.file);
@@ -111,6 +113,8 @@ async function runSite(wb: Workbench, site: EditorSite): Promise<SiteResult> {
     }
     settled = last;
   }
+  const after = key ? (await wb.dump(from)).ghosts.filter((g) => g.t > key.t) : [];
+  const stale = staleGhosts(after);
   // Put the line back as it was (Escape, then undo the dot and the deletion).
   await page.keyboard.press('Escape');
   for (let i = 0; i < 4 && (await wb.cursorLine())?.trimEnd() !== site.lineText.trimEnd(); i++) {
@@ -125,6 +129,7 @@ async function runSite(wb: Workbench, site: EditorSite): Promise<SiteResult> {
     firstGhost: ghostText,
     settledGhost: settled,
     authorsMemberFirst: settled !== null && new RegExp(`^${site.member}\\b`).test(settled),
+    stale: stale.map((g) => ({ rule: g.rule, before: g.before, ghost: g.ghost })),
     ...(note || !restored ? { note: [note, restored ? undefined : 'line not restored by undo'].filter(Boolean).join('; ') } : {}),
   };
 }
@@ -147,8 +152,8 @@ interface StormResult {
   staleExamples: { rule: string; before: string; ghost: string; earlierBefore?: string }[];
 }
 
-/** Playwright's per-key delay: keydown, this wait, keyup; with its own overhead about 10 keys/s. */
-const KEY_DELAY_MS = 85;
+/** Target time per character (10 characters/s). */
+const CHAR_MS = 100;
 
 async function runStorm(wb: Workbench, chunks: ReturnType<typeof stormChunks>, rng: Rng): Promise<StormResult> {
   const { page } = wb;
@@ -157,6 +162,7 @@ async function runStorm(wb: Workbench, chunks: ReturnType<typeof stormChunks>, r
   const pauseAt: number[] = []; // index of the first key after each pause
   const t0 = Date.now();
   const used: string[] = [];
+  let keyDelay = CHAR_MS * 0.8;
   // A pause of min..max ms in the page: from the last keydown (`sinceKey` ms ago) to the next one.
   const pause = async (min: number, max: number, sinceKey: number): Promise<void> => {
     pauseAt.push((await wb.marks()).keys - start.keys);
@@ -178,9 +184,14 @@ async function runStorm(wb: Workbench, chunks: ReturnType<typeof stormChunks>, r
       }
       const words = text.split(/(?<= )/);
       for (const [w, word] of words.entries()) {
-        await page.keyboard.type(word, { delay: KEY_DELAY_MS });
+        // Playwright waits `delay` between keydown and keyup; its round trips add to that, more on a
+        // loaded machine: adjust the delay so that characters come at CHAR_MS.
+        const t = Date.now();
+        await page.keyboard.type(word, { delay: keyDelay });
+        const perChar = (Date.now() - t) / word.length;
+        keyDelay = Math.min(CHAR_MS, Math.max(20, keyDelay + (CHAR_MS - perChar) * 0.5));
         const endOfLine = w === words.length - 1;
-        await pause(endOfLine ? 400 : 300, endOfLine ? 700 : 450, KEY_DELAY_MS);
+        await pause(endOfLine ? 400 : 300, endOfLine ? 700 : 450, keyDelay);
         if (Date.now() - t0 >= STORM_MS) break typing;
       }
     }
@@ -298,6 +309,8 @@ async function main(): Promise<void> {
     const workbenchMs = Date.now() - t0;
     const marker = session.extensionFolder;
     const memory: Record<string, MemorySample> = {};
+    // TypeGuide activates on its languages: open the first file, as a person starts, then wait for it.
+    await wb.openFile(sites[0]?.file ?? path.relative(ws.dir, files[0]));
     await page.locator('.statusbar-item', { hasText: /TypeGuide: ready/ }).waitFor({ state: 'visible', timeout: 180_000 });
     const readyMs = Date.now() - t0;
     log(`workbench ${workbenchMs} ms, TypeGuide ready ${readyMs} ms`);
@@ -307,7 +320,7 @@ async function main(): Promise<void> {
     const siteResults: SiteResult[] = [];
     for (const [i, site] of sites.entries()) {
       const r = await runSite(wb, site).catch((e: unknown) => ({ site: `${site.file}:${site.line}:${site.dotColumn}`, receiver: site.receiver, authorsMember: site.member,
-        msToGhost: null, firstGhost: null, settledGhost: null, authorsMemberFirst: false, note: `failed: ${(e as Error).message.split('\n')[0]}` }));
+        msToGhost: null, firstGhost: null, settledGhost: null, authorsMemberFirst: false, stale: [], note: `failed: ${(e as Error).message.split('\n')[0]}` }));
       log(`site ${i + 1}/${sites.length} ${r.site} ${site.receiver}.: ${r.msToGhost === null ? 'no suggestion' : `${r.msToGhost} ms`} ${JSON.stringify(r.settledGhost ?? '')}${r.note ? ` (${r.note})` : ''}`);
       siteResults.push(r);
     }
@@ -343,6 +356,7 @@ async function main(): Promise<void> {
         msToGhostCensored: distribution(siteResults.map((r) => r.msToGhost ?? CAP_MS)),
         noSuggestion,
         authorsMemberFirst: siteResults.filter((r) => r.authorsMemberFirst).length,
+        staleGhostTexts: siteResults.reduce((n, r) => n + r.stale.length, 0),
         list: siteResults,
       },
       storm,
@@ -356,6 +370,9 @@ async function main(): Promise<void> {
     console.log(JSON.stringify(result));
     console.log(formatTable(result));
     log(`wrote ${path.relative(process.cwd(), args.json!)}`);
+  } catch (e) {
+    await session?.page.screenshot({ path: path.join(tmp, 'failure.png') }).catch(() => undefined);
+    throw e;
   } finally {
     if (session) fs.writeFileSync(path.join(tmp, 'code-server.log'), session.serverLog.join(''));
     await session?.close();

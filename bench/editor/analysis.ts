@@ -92,7 +92,7 @@ export function pauseOutcomes(pauses: readonly Pause[], ghosts: readonly GhostRe
   });
 }
 
-export type StaleRule = 'unchanged-after-typing' | 'repeats-typed-word';
+export type StaleRule = 'unchanged-after-typing' | 'repeats-typed-word' | 'repeats-typed-dot';
 
 export interface StaleGhost {
   readonly rule: StaleRule;
@@ -110,7 +110,8 @@ export interface StaleGhost {
  *    typed since (the previous text continued the shorter line; VS Code itself would have trimmed the
  *    typed part or dropped it);
  *  - repeats-typed-word: the ghost text starts with the identifier part just typed before the cursor
- *    (`retu` + `return x`): it was made for the line before that word was typed.
+ *    (`retu` + `return x`): it was made for the line before that word was typed;
+ *  - repeats-typed-dot: after a typed `.` the ghost text starts with `.` (`acc.` + `.balance`).
  * Consecutive records of one stale ghost text (typing on under it) count once.
  */
 export function staleGhosts(ghosts: readonly GhostRecord[]): StaleGhost[] {
@@ -134,6 +135,7 @@ export function staleGhosts(ghosts: readonly GhostRecord[]): StaleGhost[] {
     } else {
       const word = /[A-Za-z_$][\w$]*$/.exec(g.before)?.[0];
       if (word && word.length >= 2 && g.ghost.startsWith(word)) rule = 'repeats-typed-word';
+      else if (/[^.]\.$/.test(g.before) && g.ghost.startsWith('.') && !g.ghost.startsWith('..')) rule = 'repeats-typed-dot';
     }
     if (rule && lastStaleGhost !== g.ghost) out.push({ rule, t: g.t, before: g.before, ghost: g.ghost, earlierBefore });
     lastStaleGhost = rule ? g.ghost : undefined;

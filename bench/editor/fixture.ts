@@ -121,7 +121,7 @@ export function chooseSites(dir: string, files: readonly string[], perFile: numb
       if (!list.some((o) => Math.abs(o.line - s.line) < 3)) byFile.set(s.file, [...list, s]);
     }
     const queues = files.map((f) => spread((byFile.get(f) ?? []).sort((a, b) => a.offset - b.offset), perFile));
-    const rng = new Rng(seed ^ hashString(dir));
+    const rng = new Rng(seed ^ hashString(files.map((f) => path.relative(dir, f)).join("\n")));
     const order: Site[] = [];
     for (let last = -1; queues.some((q) => q.length > 0);) {
       const open = queues.map((q, i) => i).filter((i) => queues[i].length > 0 && (i !== last || queues.filter((q) => q.length > 0).length === 1));

@@ -6,10 +6,10 @@ export interface ReportInput {
   workspace: { package: string };
   machine: { cpus: number; loadavg: { start: number[]; afterSites: number[]; end: number[] } };
   startup: { workbenchMs: number; typeGuideReadyMs: number };
-  sites: { count: number; capMs: number; msToGhost: Distribution; msToGhostCensored: Distribution; noSuggestion: number; authorsMemberFirst: number };
+  sites: { count: number; capMs: number; msToGhost: Distribution; msToGhostCensored: Distribution; noSuggestion: number; authorsMemberFirst: number; staleGhostTexts: number };
   storm: {
     seconds: number; keys: number; charactersPerSecondWhileTyping: number; pauses: number; pausesWithSuggestion: number;
-    pausesWithSuggestionAtEnd: number; pauseMsToGhost: Distribution; staleGhostTexts: number; staleByRule: Record<string, number>;
+    pausesWithSuggestionAtEnd: number; pauseMsToGhost: Distribution; msToGhostAfterTypingStops: number | null; staleGhostTexts: number; staleByRule: Record<string, number>;
   };
   memoryMb: Record<string, MemorySample>;
   eventLoop: Record<string, unknown>;
@@ -31,9 +31,11 @@ export function formatTable(r: ReportInput): string {
     [`… counting no suggestion as ${r.sites.capMs / 1000} s`, `${ms(r.sites.msToGhostCensored.p50)} / ${ms(r.sites.msToGhostCensored.p95)}`],
     [`sites with no suggestion within ${r.sites.capMs / 1000} s`, `${r.sites.noSuggestion} of ${r.sites.count}`],
     ['sites whose ghost text starts with the authors\' member', `${r.sites.authorsMemberFirst} of ${r.sites.count}`],
+    ['sites: stale ghost texts', `${r.sites.staleGhostTexts}`],
     ['storm: keys, chars/s while typing', `${r.storm.keys} keys in ${r.storm.seconds} s, ${r.storm.charactersPerSecondWhileTyping} chars/s`],
     ['storm: pauses with a suggestion (any time / at its end)', `${r.storm.pausesWithSuggestion} / ${r.storm.pausesWithSuggestionAtEnd} of ${r.storm.pauses}`],
     ['storm: pause start → ghost text p50 / p95', `${ms(r.storm.pauseMsToGhost.p50)} / ${ms(r.storm.pauseMsToGhost.p95)}`],
+    ['storm: last key → ghost text (typing stopped)', r.storm.msToGhostAfterTypingStops === null ? 'none' : ms(r.storm.msToGhostAfterTypingStops)],
     ['storm: stale ghost texts', `${r.storm.staleGhostTexts}${r.storm.staleGhostTexts ? ` (${Object.entries(r.storm.staleByRule).map(([k, v]) => `${k} ${v}`).join(', ')})` : ''}`],
     memRow('RSS extension host (start → sites → storm)', (m) => m.extensionHostMb),
     memRow('RSS TypeGuide language servers', (m) => m.typeGuideServersMb),
