@@ -23,8 +23,13 @@
  * - `createProcessors` returns logits processors (model/types.ts) for one completion at `offset` in
  *   `text`. The processor reads the generated tokens, mirrors them into a shadow copy of the document
  *   held by the server (the user's file is never touched), detects triggers with tree-sitter
- *   (`expr.`, `new `, argument lists, `case ` over an enum or literal union, named imports), asks the server, masks tokens that cannot lead to a
- *   legal identifier and forces the rest of an identifier when only one is left (ProcessResult.force).
+ *   (`expr.`, `new `, argument lists, `case ` over an enum or literal union, named imports), asks the
+ *   server, masks tokens that cannot lead to a legal identifier and forces the rest of an identifier when
+ *   only one is left (ProcessResult.force). Monitors nest (`save(store.`: the dereference runs inside the
+ *   argument monitor). With vocabularies that merge the dot with names (`.get`), `.name` tokens are
+ *   constrained as `.` followed by `name`.
+ * - The server's copy of a document follows the editor (`syncDocument`); a completion edits it on top and
+ *   its rollback restores the editor's latest text.
  * - Never stalls: a server slower than `timeoutMs` (default 300) leaves that trigger unconstrained; a
  *   crashed or not-yet-started server means no constraint; answers are cached across steps and keystrokes.
  *   A reply read within the bound is used however long a forward pass blocked the thread (lspSession.ts).
