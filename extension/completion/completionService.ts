@@ -79,6 +79,11 @@ export class CompletionService {
     this.stats.request();
     if (signal.aborted || /^[\w$]/.test(req.suffix)) return undefined; // mid-identifier: nothing sensible to add
 
+    // Our own re-trigger after more text arrived wants that text, not a new round of alternatives.
+    const retrigger = req.explicit && this.extending === req.documentKey;
+    const explicit = req.explicit && !retrigger;
+    this.extending = undefined;
+
     const served = (texts: string[], source: CompletionSource): CompletionResult | undefined => {
       const useful = dedupe(texts.filter((t) => isUseful(t, req.suffix)));
       if (useful.length === 0) {
@@ -86,13 +91,11 @@ export class CompletionService {
         return undefined;
       }
       const now = Date.now();
-      this.stats.shownAfter(source, now - started, req.requestedAt !== undefined ? now - req.requestedAt : undefined);
+      // Our own re-trigger answers no keystroke: it would count a near-zero wait.
+      this.stats.shownAfter(source, now - started, req.requestedAt !== undefined && !retrigger ? now - req.requestedAt : undefined);
       return { texts: useful.slice(0, MAX_ALTERNATIVES), source };
     };
 
-    // Our own re-trigger after more text arrived wants that text, not a new round of alternatives.
-    const explicit = req.explicit && this.extending !== req.documentKey;
-    this.extending = undefined;
     // Alternatives sampled for a point the user has left are of no use any more.
     const alt = this.alternatives;
     if (alt && (alt.documentKey !== req.documentKey || alt.offset !== at.offset)) this.stopAlternatives();

@@ -80,8 +80,9 @@ describe('CompletionService', () => {
     await new Promise<void>((resolve) => { const t = setInterval(() => { if (extended.length) { clearInterval(t); resolve(); } }, 5); });
     assert.deepEqual(extended, ['file:///main.ts']);
     // The host re-triggers explicitly; that request is served the longer text from the cache, no new generation.
-    assert.deepEqual(await svc.complete(request('', { explicit: true }), live()), { texts: ['deposit(10); // done'], source: 'cache' });
+    assert.deepEqual(await svc.complete(request('', { explicit: true, requestedAt: Date.now() }), live()), { texts: ['deposit(10); // done'], source: 'cache' });
     assert.equal(engine.requests.length, 1);
+    assert.equal(svc.stats.snapshot().keystrokeToShown.samples, 0, 'our own re-trigger answers no keystroke');
   });
 
   it('a manual trigger shows the greedy suggestion at once, then adds the sampled alternatives', async () => {
