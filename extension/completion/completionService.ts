@@ -198,13 +198,15 @@ export class CompletionService {
         if (gen.signal.aborted) return;
         if (gen.text && !texts.includes(gen.text)) texts.push(gen.text);
       }
-      if (controller.signal.aborted) return;
-      this.alternatives = undefined;
-      if (texts.length < 2) return;
+      if (controller.signal.aborted || texts.length < 2) return;
       this.cache.put({ documentKey: req.documentKey, ...at, texts });
       this.extend(req.documentKey, at.offset);
     };
-    const done = run().catch((e: unknown) => this.log.error('sampling alternatives failed', e));
+    const done = run()
+      .catch((e: unknown) => this.log.error('sampling alternatives failed', e))
+      .finally(() => {
+        if (this.alternatives?.controller === controller) this.alternatives = undefined;
+      });
     this.alternatives = { documentKey: req.documentKey, offset: at.offset, controller, done };
   }
 

@@ -152,6 +152,13 @@ describe('CompletionService', () => {
     await svc.idle();
     assert.equal(engine.aborted, 1);
     assert.deepEqual(extended, []);
+    // The same for a manual trigger: no alternatives are sampled after a dismissed first suggestion.
+    const manual = await svc.complete(request('', { explicit: true, prefix: 'x.' }), live());
+    assert.ok(manual);
+    svc.dismiss();
+    await svc.idle();
+    assert.equal(engine.requests.length, 2);
+    assert.deepEqual(extended, []);
   });
 
   it('a failing engine reaches the user once, and again only after it worked in between', async () => {
