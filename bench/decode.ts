@@ -1,4 +1,6 @@
-// npm run bench:decode -- [--json OUT] [--model DIR] [--variant V] [--tokens N] [--repeats R] [--prompts 256,1024,2048] [--threads T]
+// npm run bench:decode -- [--json OUT] [--model DIR] [--variant V] [--tokens N] [--repeats R] [--prompts 256,1024,2048] [--threads T] [--warmup full|short|none]
+// --warmup: before each prompt size, 4 tokens of each loop on that prompt ('full', default), on its first 64 tokens
+// ('short': at 4k tokens of a 0.5B model on a CPU a full warm-up is two more whole prefills) or none.
 // Decode speed of our generation loop (model/generate.ts: KvCache, processors hook, sampler, stop rules,
 // text decoding) against a raw onnxruntime loop (feed presents back as pasts, argmax) over the same
 // session, prompt and number of tokens, in the same process, runs interleaved. Prints a table; --json
@@ -101,6 +103,7 @@ async function main(): Promise<void> {
       prompts: { type: 'string', default: '256,1024,2048' },
       threads: { type: 'string' },
       variant: { type: 'string' },
+      warmup: { type: 'string', default: 'full' },
     },
   });
   const steps = Number(values.tokens);
@@ -121,8 +124,11 @@ async function main(): Promise<void> {
     for (const n of sizes) {
       const prompt = promptOf(model, n);
       const load0 = os.loadavg()[0];
-      await oursLoop(model, prompt, 4); // warm-up for this shape
-      await rawLoop(raw, model, prompt, 4);
+      if (values.warmup !== 'none') {
+        const warm = values.warmup === 'short' ? prompt.slice(0, 64) : prompt;
+        await oursLoop(model, warm, 4); // warm-up for this shape
+        await rawLoop(raw, model, warm, 4);
+      }
       const ours: LoopTiming[] = [];
       const base: LoopTiming[] = [];
       for (let i = 0; i < repeats; i++) {
@@ -177,6 +183,7 @@ async function main(): Promise<void> {
     elapsedS: Math.round((Date.now() - tStart) / 1000),
     date: new Date().toISOString(),
     threads: values.threads ? Number(values.threads) : 'default',
+    warmup: values.warmup,
     node: process.version,
     rows,
   };

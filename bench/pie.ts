@@ -1,5 +1,9 @@
 // npm run bench:pie -- [--json OUT] [--model DIR] [--variant V] [--sizes 512,1024,2048,4096] [--package NAME@VER]
-//   [--trials N] [--repeats N] [--keystrokes TEXT] [--line-tokens N] [--threads T] [--edits LIST]
+//   [--trials N] [--repeats N] [--cheap-repeats N] [--keystrokes TEXT] [--line-tokens N] [--threads T] [--edits LIST]
+// --repeats: timings of full recomputation and prefix reuse per case; --cheap-repeats (default: --repeats):
+// of PIE and conflict-fast, which cost little, so a shared machine's noise can be taken out by the median.
+// Each path is timed in wall-clock ms and in this process's CPU ms (process.cpuUsage: less disturbed by
+// other processes on a shared machine; onnxruntime's spinning worker threads count in it).
 // --line-tokens 0 skips the next-line quality columns (random-weight models: timing only).
 // --edits: a comma-separated subset of type,delete,rename,keystroke (default all).
 // PIE against the alternatives on real TypeScript from the evaluation list (shared/eval/dev-packages.txt,
@@ -140,6 +144,12 @@ interface Row {
   prefixMs: number;
   conflictFastMs: number;
   pieMs: number;
+  /** CPU time of this process on each path (user + system, all threads). */
+  fullCpuMs: number;
+  prefixCpuMs: number;
+  pieCpuMs: number;
+  speedupVsFullCpu: number;
+  speedupVsPrefixCpu: number;
   pieRotateMs: number;
   /** pieRotateMs / pieMs: the rotation's share of PIE's path. */
   pieRotateShare: number;
@@ -186,11 +196,15 @@ async function main(): Promise<void> {
       threads: { type: 'string' },
       variant: { type: 'string' },
       edits: { type: 'string', default: 'type,delete,rename,keystroke' },
+      'cheap-repeats': { type: 'string' },
+      'no-rotation-ort': { type: 'boolean' },
     },
   });
   const sizes = values.sizes!.split(',').map(Number);
   const trials = Number(values.trials);
   const repeats = Math.max(1, Number(values.repeats));
+  const cheapRepeats = Math.max(1, Number(values['cheap-repeats'] ?? values.repeats));
+  const repeatsOf = (s: RebuildStrategy): number => (s === 'pie' || s === 'conflictFast' ? cheapRepeats : repeats);
   const lineTokens = Number(values['line-tokens']);
   const quality = lineTokens > 0;
   const edits = new Set(values.edits!.split(',').map((e) => e.trim()));
@@ -252,7 +266,7 @@ async function main(): Promise<void> {
   }
   const rows: Row[] = [];
   for (const size of sizes) {
-    const samples = new Map<string, { ms: Record<RebuildStrategy, number[]>; em: Record<RebuildStrategy, number[]>; agree: Record<string, number[]>; es: Record<string, number[]>; rot: number[]; enc: number[]; tokens: number[]; fwd: number[]; calls: number[]; rotated: number[]; prefixEnc: number[]; load: number[] }>();
+    const samples = new Map<string, { ms: Record<RebuildStrategy, number[]>; em: Record<RebuildStrategy, number[]>; agree: Record<string, number[]>; es: Record<string, number[]>; rot: number[]; enc: number[]; tokens: number[]; fwd: number[]; calls: number[]; rotated: number[]; prefixEnc: number[]; load: number[]; cpu: Record<RebuildStrategy, number[]> }>();
     for (let trial = 0; trial < trials; trial++) {
       const from = Math.floor(((trial + 0.5) / trials) * Math.max(0, corpusLines.length - size / 4));
       const excerpt = excerptOf(size - 4, from);
@@ -274,16 +288,25 @@ async function main(): Promise<void> {
         const results = {} as Record<RebuildStrategy, PathResult>;
         // Paths interleaved, each timed `repeats` times (median): the machine may be shared.
         const times: Record<string, number[]> = { full: [], prefix: [], conflictFast: [], pie: [] };
+        const cpu: Record<string, number[]> = { full: [], prefix: [], conflictFast: [], pie: [] };
         const pieForward: number[] = [];
+        const pieRotate: number[] = [];
         const load0 = os.loadavg()[0];
-        for (let rep = 0; rep < repeats; rep++) {
+        for (let rep = 0; rep < Math.max(repeats, cheapRepeats); rep++) {
           for (const s of strategies) {
+            if (rep >= repeatsOf(s)) continue;
+            const c0 = process.cpuUsage();
             const t0 = performance.now();
             forwardMs = 0;
             const rebuilt = await rp.rebuild(old, newIds, s);
             times[s].push(performance.now() - t0);
-            if (s === 'pie') pieForward.push(forwardMs);
-            if (rep === repeats - 1) results[s] = { ms: median(times[s]), rebuilt, line: '' };
+            const c = process.cpuUsage(c0);
+            cpu[s].push((c.user + c.system) / 1000);
+            if (s === 'pie') {
+              pieForward.push(forwardMs);
+              pieRotate.push(rebuilt.rotateMs);
+            }
+            if (rep === repeatsOf(s) - 1) results[s] = { ms: median(times[s]), rebuilt, line: '' };
             else rebuilt.cache.dispose();
           }
         }
@@ -295,18 +318,19 @@ async function main(): Promise<void> {
         const key = sc.edit.startsWith('rename') ? 'rename in several places' : sc.edit;
         let smp = samples.get(key);
         if (!smp) {
-          smp = { ms: { full: [], prefix: [], conflictFast: [], pie: [] }, em: { full: [], prefix: [], conflictFast: [], pie: [] }, agree: { pie: [], conflictFast: [] }, es: { pie: [], conflictFast: [] }, rot: [], enc: [], tokens: [], fwd: [], calls: [], rotated: [], prefixEnc: [], load: [] };
+          smp = { ms: { full: [], prefix: [], conflictFast: [], pie: [] }, em: { full: [], prefix: [], conflictFast: [], pie: [] }, agree: { pie: [], conflictFast: [] }, es: { pie: [], conflictFast: [] }, rot: [], enc: [], tokens: [], fwd: [], calls: [], rotated: [], prefixEnc: [], load: [], cpu: { full: [], prefix: [], conflictFast: [], pie: [] } };
           samples.set(key, smp);
         }
         for (const s of strategies) {
           smp.ms[s].push(results[s].ms);
+          smp.cpu[s].push(median(cpu[s]));
           smp.em[s].push(results[s].line.trim() === sc.truth.trim() ? 100 : 0);
         }
         for (const s of ['pie', 'conflictFast'] as const) {
           smp.agree[s].push(results[s].line === results.full.line ? 100 : 0);
           smp.es[s].push(editSimilarity(results[s].line, results.full.line) * 100);
         }
-        smp.rot.push(results.pie.rebuilt.rotateMs);
+        smp.rot.push(median(pieRotate));
         smp.enc.push(results.pie.rebuilt.encodedTokens);
         smp.tokens.push(newIds.length);
         smp.fwd.push(median(pieForward));
@@ -320,7 +344,9 @@ async function main(): Promise<void> {
       const row: Row = {
         promptTokens: Math.round(mean(s.tokens)), edit, trials: s.tokens.length,
         fullMs: r2(median(s.ms.full)), prefixMs: r2(median(s.ms.prefix)), conflictFastMs: r2(median(s.ms.conflictFast)), pieMs: r2(median(s.ms.pie)),
-        pieRotateMs: r2(median(s.rot)), pieRotateShare: r2(median(s.rot) / median(s.ms.pie)),
+        fullCpuMs: r2(median(s.cpu.full)), prefixCpuMs: r2(median(s.cpu.prefix)), pieCpuMs: r2(median(s.cpu.pie)),
+        speedupVsFullCpu: r2(median(s.cpu.full) / median(s.cpu.pie)), speedupVsPrefixCpu: r2(median(s.cpu.prefix) / median(s.cpu.pie)),
+        pieRotateMs: r2(median(s.rot)), pieRotateShare: Math.round((median(s.rot) / median(s.ms.pie)) * 1e4) / 1e4,
         pieForwardMs: r2(median(s.fwd)), pieCopyMs: r2(Math.max(0, median(s.ms.pie) - median(s.fwd) - median(s.rot))),
         pieForwardCalls: r2(mean(s.calls)), pieEncodedTokens: r2(mean(s.enc)), pieRotatedTokens: r2(mean(s.rotated)), prefixEncodedTokens: r2(mean(s.prefixEnc)),
         speedupVsFull: r2(median(s.ms.full) / median(s.ms.pie)), speedupVsPrefix: r2(median(s.ms.prefix) / median(s.ms.pie)),
@@ -330,31 +356,38 @@ async function main(): Promise<void> {
         loadavg1: [r2(s.load[0]), r2(s.load[s.load.length - 1])],
       };
       rows.push(row);
-      console.error(`${row.promptTokens} tokens, ${edit}: full ${row.fullMs} ms, prefix ${row.prefixMs}, conflict-fast ${row.conflictFastMs}, PIE ${row.pieMs} (forward ${row.pieForwardMs}, rotate ${row.pieRotateMs}, copies ${row.pieCopyMs}; ${row.speedupVsFull}x full, ${row.speedupVsPrefix}x prefix); loadavg ${row.loadavg1.join('→')}`);
+      console.error(`${row.promptTokens} tokens, ${edit}: full ${row.fullMs} ms, prefix ${row.prefixMs}, conflict-fast ${row.conflictFastMs}, PIE ${row.pieMs} (forward ${row.pieForwardMs}, rotate ${row.pieRotateMs}, copies ${row.pieCopyMs}; ${row.speedupVsFull}x full, ${row.speedupVsPrefix}x prefix; CPU time ${row.speedupVsFullCpu}x, ${row.speedupVsPrefixCpu}x); loadavg ${row.loadavg1.join('→')}`);
     }
   }
 
   const rotation = rotationCost(model);
+  // Rotated rows seen on PIE's paths above (and a whole 2k cache), for the JS-vs-onnxruntime comparison.
+  const rotatedRows = [...new Set([...rows.map((r) => Math.round(r.pieRotatedTokens)).filter((n) => n > 0), 2048])].sort((a, b) => a - b);
+  const rotationGraph = values['no-rotation-ort'] ? [] : await rotationOrt(model, rotatedRows, values.threads ? Number(values.threads) : undefined);
   const q = (r: Row): string => (quality ? ` ${r.emFull} | ${r.emPie} | ${r.emConflictFast} | ${r.agreePie} | ${r.agreeConflictFast} | ${r.esPie} | ${r.esConflictFast} |` : '');
-  console.log(`| tokens | edit | n | full ms | prefix ms | conflict-fast ms | PIE ms | PIE forward ms | PIE rotate ms | rotate share | PIE copies ms | PIE encoded | prefix encoded | ×full | ×prefix |${quality ? ' EM full | EM PIE | EM CF | agree PIE | agree CF | ES PIE | ES CF |' : ''}`);
-  console.log(`|---:|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|${quality ? '---:|'.repeat(7) : ''}`);
+  console.log(`| tokens | edit | n | full ms | prefix ms | conflict-fast ms | PIE ms | PIE forward ms | PIE rotate ms | rotate share | PIE copies ms | PIE encoded | prefix encoded | ×full | ×prefix | ×full (CPU) | ×prefix (CPU) |${quality ? ' EM full | EM PIE | EM CF | agree PIE | agree CF | ES PIE | ES CF |' : ''}`);
+  console.log(`|---:|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|${quality ? '---:|'.repeat(7) : ''}`);
   for (const r of rows) {
-    console.log(`| ${r.promptTokens}${r.beyondTrainedContext ? '*' : ''} | ${r.edit} | ${r.trials} | ${r.fullMs} | ${r.prefixMs} | ${r.conflictFastMs} | ${r.pieMs} | ${r.pieForwardMs} | ${r.pieRotateMs} | ${(r.pieRotateShare * 100).toFixed(1)}% | ${r.pieCopyMs} | ${r.pieEncodedTokens} | ${r.prefixEncodedTokens} | ${r.speedupVsFull} | ${r.speedupVsPrefix} |${q(r)}`);
+    console.log(`| ${r.promptTokens}${r.beyondTrainedContext ? '*' : ''} | ${r.edit} | ${r.trials} | ${r.fullMs} | ${r.prefixMs} | ${r.conflictFastMs} | ${r.pieMs} | ${r.pieForwardMs} | ${r.pieRotateMs} | ${(r.pieRotateShare * 100).toFixed(1)}% | ${r.pieCopyMs} | ${r.pieEncodedTokens} | ${r.prefixEncodedTokens} | ${r.speedupVsFull} | ${r.speedupVsPrefix} | ${r.speedupVsFullCpu} | ${r.speedupVsPrefixCpu} |${q(r)}`);
   }
   if (!quality) console.log('(next-line quality not measured: --line-tokens 0)');
   if (rows.some((r) => r.beyondTrainedContext)) console.log(`* beyond the model's trained context (${model.config.maxPositions} positions)`);
   console.log(`\na forward call costs about ${callCost} tokens of encoding (measured); PIE and conflict-fast re-encode shorter unchanged runs between edits`);
   console.log('rotation kernel (float32, JS):');
   for (const r of rotation) console.log(`  ${r.shape}: ${r.ms} ms for ${r.tokens} tokens (${r.nsPerPair} ns per rotated pair)`);
+  if (rotationGraph.length) {
+    console.log(`rotation of this model's cached keys: JS kernel vs an onnxruntime graph (per layer: ${model.config.numLayers} runs; joined: one run over all layers, with the copies in and out):`);
+    for (const r of rotationGraph) console.log(`  ${r.rows} rows: JS ${r.jsMs} ms, onnxruntime per layer ${r.ortPerLayerMs} ms, joined ${r.ortJoinedMs} ms (max |JS − graph| ${r.maxAbsDiff})`);
+  }
   const c = model.config;
   const result = {
     model: model.dir, file: path.basename(model.session.file), variant: values.variant ?? 'default',
     shape: { numLayers: c.numLayers, hiddenSize: c.hiddenSize, numHeads: c.numHeads, numKvHeads: c.numKvHeads, headDim: c.headDim, vocabSize: c.vocabSize, ropeTheta: c.ropeTheta, kvDtype: model.session.kvDtype },
     package: pkg, maxPositions: c.maxPositions, callCostTokens: callCost, loadMs: Math.round(loadMs),
-    options: { sizes, trials, repeats, lineTokens, keystrokes: values.keystrokes, edits: [...edits], threads: values.threads ? Number(values.threads) : 'default' },
+    options: { sizes, trials, repeats, cheapRepeats, lineTokens, keystrokes: values.keystrokes, edits: [...edits], threads: values.threads ? Number(values.threads) : 'default' },
     quality, node: process.version, cpus: os.cpus().length, cpuModel: os.cpus()[0]?.model,
     loadavgStart: loadStart.map(r2), loadavgEnd: os.loadavg().map(r2), elapsedS: Math.round((Date.now() - tStart) / 1000),
-    date: new Date().toISOString(), rows, rotation,
+    date: new Date().toISOString(), rows, rotation, rotationGraph,
   };
   if (values.json) {
     fs.mkdirSync(path.dirname(path.resolve(values.json)), { recursive: true });
@@ -390,6 +423,153 @@ function rotationCost(model: CodeModel): { shape: string; tokens: number; ms: nu
     out.push({ shape: s.shape, tokens, ms: r2(ms), nsPerPair: r2((ms * 1e6) / (s.layers * s.scale * s.heads * tokens * (s.dim / 2))) });
     cache.dispose();
   }
+  return out;
+}
+
+// ---------------------------------------------------------------------------------------------
+// Prototype: the rotation as an onnxruntime graph (rotate-half, full rotary), to compare with the
+// JavaScript kernel at this model's shape. The graph is written here as ONNX protobuf bytes (no
+// Python needed): out = Concat(a·cos − b·sin, b·cos + a·sin) with [a, b] = Split(keys, last axis),
+// keys [N, rows, headDim] (N = layers × kv heads when the layers are joined, or kv heads for one
+// layer), cos/sin [rows, headDim/2] (RotaryShifter.rowTable's per-row angles).
+
+/** A minimal protobuf writer: enough of ONNX's ModelProto for a graph of plain ops. */
+class Pb {
+  private readonly bytes: number[] = [];
+  private varint(v: number): void {
+    let x = v;
+    while (x > 0x7f) {
+      this.bytes.push((x & 0x7f) | 0x80);
+      x = Math.floor(x / 128);
+    }
+    this.bytes.push(x);
+  }
+  int(field: number, v: number): this {
+    this.varint(field * 8);
+    if (v < 0) {
+      // int64 two's complement, 10 bytes
+      let lo = (v >>> 0) >>> 0;
+      let hi = Math.floor(v / 2 ** 32) >>> 0;
+      for (let i = 0; i < 9; i++) {
+        this.bytes.push((lo & 0x7f) | 0x80);
+        lo = (lo >>> 7) | ((hi & 0x7f) << 25);
+        hi >>>= 7;
+      }
+      this.bytes.push(1);
+    } else this.varint(v);
+    return this;
+  }
+  str(field: number, s: string): this {
+    return this.raw(field, Buffer.from(s, 'utf8'));
+  }
+  msg(field: number, m: Pb): this {
+    return this.raw(field, Uint8Array.from(m.bytes));
+  }
+  private raw(field: number, b: Uint8Array): this {
+    this.varint(field * 8 + 2);
+    this.varint(b.length);
+    for (const x of b) this.bytes.push(x);
+    return this;
+  }
+  done(): Uint8Array {
+    return Uint8Array.from(this.bytes);
+  }
+}
+
+function rotaryGraph(headDim: number): Uint8Array {
+  const FLOAT = 1;
+  const valueInfo = (name: string, dims: (number | string)[]): Pb => {
+    const shape = new Pb();
+    for (const d of dims) shape.msg(1, typeof d === 'number' ? new Pb().int(1, d) : new Pb().str(2, d));
+    return new Pb().str(1, name).msg(2, new Pb().msg(1, new Pb().int(1, FLOAT).msg(2, shape)));
+  };
+  const node = (op: string, inputs: string[], outputs: string[], attrs: [string, number][] = []): Pb => {
+    const n = new Pb();
+    for (const i of inputs) n.str(1, i);
+    for (const o of outputs) n.str(2, o);
+    n.str(3, `${op}_${outputs[0]}`).str(4, op);
+    for (const [name, v] of attrs) n.msg(5, new Pb().str(1, name).int(3, v).int(20, 2)); // AttributeProto INT
+    return n;
+  };
+  const g = new Pb();
+  for (const n of [
+    node('Split', ['keys'], ['a', 'b'], [['axis', -1]]),
+    node('Mul', ['a', 'cos'], ['ac']), node('Mul', ['b', 'sin'], ['bs']), node('Sub', ['ac', 'bs'], ['o1']),
+    node('Mul', ['b', 'cos'], ['bc']), node('Mul', ['a', 'sin'], ['as']), node('Add', ['bc', 'as'], ['o2']),
+    node('Concat', ['o1', 'o2'], ['out'], [['axis', -1]]),
+  ]) g.msg(1, n);
+  g.str(2, 'rotary_shift');
+  g.msg(11, valueInfo('keys', ['n', 'rows', headDim])).msg(11, valueInfo('cos', ['rows', headDim / 2])).msg(11, valueInfo('sin', ['rows', headDim / 2]));
+  g.msg(12, valueInfo('out', ['n', 'rows', headDim]));
+  return new Pb().int(1, 8).str(2, 'typeguide-bench').msg(7, g).msg(8, new Pb().str(1, '').int(2, 17)).done();
+}
+
+interface OrtRotationRow { shape: string; rows: number; jsMs: number; ortPerLayerMs: number; ortJoinedMs: number; maxAbsDiff: number }
+
+/** JS kernel vs the graph, per layer (24 runs, no input copy, output copied back) and with all layers
+ *  joined in one run (gather + scatter copies), for `rowsList` rotated rows of this model's cache. */
+async function rotationOrt(model: CodeModel, rowsList: number[], threads: number | undefined): Promise<OrtRotationRow[]> {
+  const c = model.config;
+  if (c.rotaryStyle !== 'half' || c.rotaryDim !== c.headDim) return [];
+  const ort = (await import('onnxruntime-node')) as unknown as typeof import('onnxruntime-node');
+  const session = await ort.InferenceSession.create(rotaryGraph(c.headDim), { executionProviders: ['cpu'], graphOptimizationLevel: 'all', ...(threads ? { intraOpNumThreads: threads } : {}) });
+  const spec = resolveRotary(c);
+  if (!spec.ok) return [];
+  const out: OrtRotationRow[] = [];
+  const L = c.numLayers;
+  const H = c.numKvHeads;
+  const D = c.headDim;
+  const P = D / 2;
+  for (const rows of rowsList) {
+    const n = H * rows * D;
+    const make = (): Float32Array[] => Array.from({ length: L }, (_, l) => Float32Array.from({ length: n }, (_, i) => Math.sin(i * 0.37 + l)));
+    const jsKeys = make();
+    const cache = new KvCache('float32', L, H, D, jsKeys, Array.from({ length: L }, () => new Float32Array(n)), rows);
+    const shifter = new RotaryShifter(spec.spec);
+    const from = 800;
+    const delta = 12;
+    const tableOf = (): { cos: Float32Array; sin: Float32Array } => {
+      const t = shifter.rowTable(from, rows, delta);
+      return { cos: Float32Array.from(t.cos.subarray(0, rows * P)), sin: Float32Array.from(t.sin.subarray(0, rows * P)) };
+    };
+    // One checked pass of each, then timed passes (medians), rotating back and forth.
+    const ortKeys = make();
+    shifter.shiftKeys(cache, 0, rows, delta, from);
+    const tb = tableOf();
+    const cosT = new ort.Tensor('float32', tb.cos, [rows, P]);
+    const sinT = new ort.Tensor('float32', tb.sin, [rows, P]);
+    const perLayer = async (keys: Float32Array[]): Promise<void> => {
+      for (let l = 0; l < L; l++) {
+        const r = await session.run({ keys: new ort.Tensor('float32', keys[l], [H, rows, D]), cos: cosT, sin: sinT });
+        keys[l].set(r.out.data as Float32Array);
+      }
+    };
+    const joinedBuf = new Float32Array(L * n);
+    const joined = async (keys: Float32Array[]): Promise<void> => {
+      for (let l = 0; l < L; l++) joinedBuf.set(keys[l], l * n);
+      const r = await session.run({ keys: new ort.Tensor('float32', joinedBuf, [L * H, rows, D]), cos: cosT, sin: sinT });
+      const data = r.out.data as Float32Array;
+      for (let l = 0; l < L; l++) keys[l].set(data.subarray(l * n, (l + 1) * n));
+    };
+    await perLayer(ortKeys);
+    let maxAbsDiff = 0;
+    for (let l = 0; l < L; l++) for (let i = 0; i < n; i++) maxAbsDiff = Math.max(maxAbsDiff, Math.abs(ortKeys[l][i] - jsKeys[l][i]));
+    const time = async (f: () => unknown): Promise<number> => {
+      const ts: number[] = [];
+      for (let i = 0; i < 7; i++) {
+        const t0 = performance.now();
+        await f();
+        ts.push(performance.now() - t0);
+      }
+      return median(ts);
+    };
+    const jsMs = await time(() => shifter.shiftKeys(cache, 0, rows, delta, from));
+    const ortPerLayerMs = await time(() => perLayer(ortKeys));
+    const ortJoinedMs = await time(() => joined(ortKeys));
+    out.push({ shape: `${L} layers × ${H} kv heads × ${D}`, rows, jsMs: r2(jsMs), ortPerLayerMs: r2(ortPerLayerMs), ortJoinedMs: r2(ortJoinedMs), maxAbsDiff: Number(maxAbsDiff.toPrecision(3)) });
+    cache.dispose();
+  }
+  await session.release();
   return out;
 }
 
