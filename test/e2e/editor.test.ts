@@ -277,13 +277,13 @@ describe('TypeGuide in code-server', { timeout: 30 * 60_000 }, () => {
     // Whatever was still generating is stopped, not finished and shown again.
     await page.locator('.statusbar-item', { hasText: 'TypeGuide: ready' }).waitFor({ state: 'visible', timeout: 60_000 });
     await noGhostFor(editor, 2000);
-    // Typing on and moving away before anything shows: VS Code cancels the request; nothing appears.
+    // Typing on, then moving away while it generates: nothing shows up later where the cursor went. (VS Code
+    // drops that request's answer rather than cancelling it; a cancelled one is aborted, see the unit tests.)
     await page.keyboard.press('Enter');
     await page.keyboard.type('acc.', { delay: 30 });
-    await page.keyboard.press('ArrowUp');
-    await page.keyboard.press('End');
+    await page.locator('.statusbar-item', { hasText: 'TypeGuide: generating' }).waitFor({ state: 'visible', timeout: 60_000 });
+    await page.keyboard.press('Home'); // before `acc.`: no suggestion belongs here
     await page.locator('.statusbar-item', { hasText: 'TypeGuide: ready' }).waitFor({ state: 'visible', timeout: 60_000 });
-    await waitFor(() => /cancelled the request: aborting|typing diverged|generation (eos|stop|maxTokens|aborted)/.test(typeGuideLog()), 'the request was handled');
     await noGhostFor(editor, 2000);
     await shot('06-cancelled');
   });
@@ -306,12 +306,14 @@ describe('TypeGuide in code-server', { timeout: 30 * 60_000 }, () => {
   });
 
   it('without a model, the failure is shown once with its actions, not at every keystroke', async () => {
-    const file = path.join(userDir, 'User', 'settings.json');
-    const original = fs.readFileSync(file, 'utf8');
-    fs.writeFileSync(file, JSON.stringify({ ...userSettings(), 'typeguide.model': path.join(workspace, 'no-such-model') }, null, 2));
+    // A workspace setting (the user settings file is not watched for outside writes here).
+    const file = path.join(workspace, '.vscode', 'settings.json');
+    fs.mkdirSync(path.dirname(file), { recursive: true });
+    fs.writeFileSync(file, JSON.stringify({ 'typeguide.model': path.join(workspace, 'no-such-model') }, null, 2));
     try {
       const toast = page.locator('.notification-toast', { hasText: 'TypeGuide' });
       await toast.first().waitFor({ state: 'visible', timeout: 60_000 });
+      const failedAt = Date.now();
       await page.locator('.statusbar-item', { hasText: 'TypeGuide: error' }).waitFor({ state: 'visible', timeout: 60_000 });
       assert.ok(await toast.first().locator('.monaco-button', { hasText: 'Show Log' }).count() > 0, 'the failure offers an action');
       await shot('08-no-model');
@@ -322,6 +324,8 @@ describe('TypeGuide in code-server', { timeout: 30 * 60_000 }, () => {
         await output.first().waitFor({ state: 'hidden' });
       }
       await newLineInMain();
+      // The old log re-opened itself at most every 10 s: type after that, or the check proves nothing.
+      await page.waitForTimeout(Math.max(0, 11_000 - (Date.now() - failedAt)));
       for (const part of ['acc.', 'de', 'p']) {
         await page.keyboard.type(part, { delay: 60 });
         await page.waitForTimeout(600); // a pause after typing: when the old code re-opened the Output panel
@@ -329,7 +333,7 @@ describe('TypeGuide in code-server', { timeout: 30 * 60_000 }, () => {
       assert.ok(await toast.count() <= 1, `one notification, not one per pause (${await toast.count()})`);
       assert.equal(await page.locator('.part.panel').filter({ visible: true }).count(), 0, 'the Output panel was not opened by keystrokes');
     } finally {
-      fs.writeFileSync(file, original);
+      fs.rmSync(file);
     }
     await page.locator('.statusbar-item', { hasText: 'TypeGuide: ready' }).waitFor({ state: 'visible', timeout: 120_000 });
   });
