@@ -8,23 +8,33 @@ exported with the TorchScript exporter in the transformers.js/optimum I/O layout
 attention_mask, position_ids, past_key_values.N.key|value -> logits, present.N.key|value; KV
 [batch, kv_heads, seq, head_dim]), in the file layouts the Hub has:
 
-  qwen2            onnx/model.onnx + model.onnx_data (external data), model_quantized.onnx (int8),
-                   model_q4.onnx (4-bit MatMulNBits), model_fp16.onnx (float16 weights, KV cache and logits); config.json in the
-                   transformers 4.x form (top-level rope_theta)
+  qwen2            onnx/model.onnx + model.onnx_data (external data), model_quantized.onnx (int8,
+                   MatMulInteger), model_q4.onnx (4-bit MatMulNBits), model_fp16.onnx (float16 weights,
+                   KV cache and logits; rotary angles in float32); config.json in the transformers 4.x
+                   form (top-level rope_theta, rope_scaling)
   deepseek-coder   onnx/decoder_model_merged.onnx + .onnx_data (merged decoder: bool use_cache_branch
                    chooses the with-past or the no-past graph) and decoder_model_merged_quantized.onnx;
                    config.json in the transformers 5 form (rope_parameters: linear x4, theta 1e5)
   starcoder2       onnx/model.onnx (inline fp32), model_quantized.onnx; transformers 5 form
   starcoder2-nopos the same weights exported without a position_ids input (positions follow from
                    the attention mask, as fused-attention exports do)
+  kv-layout-bshd[-dynamic]  a one-layer export with KV as [batch, seq, kv_heads, head_dim] (declared
+                   shapes fixed, or all symbolic): layouts the loader must refuse
+  rope-reference.json  transformers' own inv_freq for RoPE settings in 4.x and 5 configs (--rope-reference)
 
-Beside each: expected.json with the transformers (PyTorch) logits for a fixed input and the logits
-Python's onnxruntime gives for each file, so that the Node tests check the loader against both.
+Beside each family: expected.json with the transformers (PyTorch) logits for a fixed input, the logits
+Python's onnxruntime gives for each file, a tokenizer sample with the Rust tokenizers' ids and
+transformers' inv_freq, so that the Node tests check the loader against all of them.
 
-Run with a venv holding torch, transformers, onnx, onnxruntime and tokenizers:
+Run with a venv holding torch, transformers, onnx, onnx-ir, onnxruntime and tokenizers (this image's
+local wheel store: `pip install --no-index --find-links /opt/wheels --find-links /opt/pypi/files ...`):
   python3 -m venv /work/venv && /work/venv/bin/pip install torch transformers onnx onnx-ir onnxruntime tokenizers
-  /work/venv/bin/python scripts/standins/make_standins.py
-It rewrites test/fixtures/models/<name>/ and is deterministic for a given set of library versions.
+  /work/venv/bin/python scripts/standins/make_standins.py            # every fixture (a few seconds)
+  /work/venv/bin/python scripts/standins/make_standins.py qwen2      # one
+  /work/venv/bin/python scripts/standins/make_standins.py --rope-reference
+  /work/venv/bin/python scripts/standins/make_standins.py --real-shape DIR   # 0.5B-shaped, ~4 GB, not a fixture
+It rewrites test/fixtures/models/<name>/ and is deterministic for a given set of library versions
+(the tokenizers train on this repository's .ts files at CORPUS_COMMIT, read from git).
 """
 from __future__ import annotations
 
@@ -33,7 +43,6 @@ import copy
 import hashlib
 import json
 import os
-import re
 import shutil
 import sys
 import tempfile
