@@ -61,15 +61,16 @@ export function yieldToEventLoop(): Promise<void> {
 /**
  * Runs `tokens` after `cache` in chunks of `chunk` tokens, checking `signal` and yielding to the event
  * loop between chunks. Returns the last chunk's result; `cache` stays the caller's, the intermediate
- * caches are disposed. Throws AbortedError when `signal` fires between chunks.
+ * caches are disposed. Throws AbortedError when `signal` fires between chunks; `onAbort` then receives
+ * (and owns) the cache of the chunks already done, so that a caller can keep that progress.
  */
 export async function forwardChunked<R extends { readonly cache: KvCache }>(
   model: { forward(tokens: readonly number[], cache: KvCache | null, options?: ForwardOptions): Promise<R> },
   tokens: readonly number[],
   cache: KvCache | null,
-  options: ForwardOptions & { signal?: AbortSignal; chunk?: number } = {},
+  options: ForwardOptions & { signal?: AbortSignal; chunk?: number; onAbort?: (partial: KvCache) => void } = {},
 ): Promise<R> {
-  const { signal, chunk: chunkOption, ...forwardOptions } = options;
+  const { signal, chunk: chunkOption, onAbort, ...forwardOptions } = options;
   const chunk = Math.max(1, chunkOption ?? 256);
   if (tokens.length <= chunk) {
     if (signal?.aborted) throw new AbortedError();
@@ -90,7 +91,10 @@ export async function forwardChunked<R extends { readonly cache: KvCache }>(
     }
     return last!;
   } catch (err) {
-    if (current !== cache) current?.dispose();
+    if (current !== cache && current) {
+      if (err instanceof AbortedError && onAbort) onAbort(current);
+      else current.dispose();
+    }
     throw err;
   }
 }

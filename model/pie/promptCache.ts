@@ -73,12 +73,21 @@ export class PromptCache {
   private readonly callCost: number;
   /** The signal of the prepare() now running: its forward passes stop between chunks when it fires. */
   private activeSignal: AbortSignal | undefined;
+  /** The chunks an aborted encode had finished (rows of the prompt's first tokens), and whether they are exact. */
+  private partial: KvCache | undefined;
+  private partialExact = false;
 
   constructor(model: PieModel, options: PromptCacheOptions = {}) {
     const chunk = options.chunkTokens ?? 256;
     const chunked: PieModel = {
       config: model.config,
-      forward: (tokens, cache, forwardOptions) => forwardChunked(model, tokens, cache, { ...forwardOptions, signal: this.activeSignal, chunk }),
+      forward: (tokens, cache, forwardOptions) => forwardChunked(model, tokens, cache, {
+        ...forwardOptions, signal: this.activeSignal, chunk,
+        onAbort: (partial) => {
+          this.partial?.dispose();
+          this.partial = partial;
+        },
+      }),
     };
     this.repositioner = new PieRepositioner(chunked, { minKeep: options.minKeep, maxEditDistance: options.maxEditDistance, callCost: options.callCost });
     this.callCost = options.callCost ?? 0;
@@ -161,7 +170,18 @@ export class PromptCache {
     if (entry && entry.tokens.length === tokens.length && entry.tokens.every((t, i) => t === tokens[i])) {
       return result('reuse', 'same prompt as the last request', entry.cache);
     }
-    const { path, reason, rebuilt } = await this.build(entry, tokens, pie);
+    let built: Awaited<ReturnType<PromptCache['build']>>;
+    try {
+      built = await this.build(entry, tokens, pie);
+    } catch (err) {
+      this.keepPartial(documentId, tokens, entry);
+      throw err;
+    } finally {
+      this.partial?.dispose();
+      this.partial = undefined;
+      this.partialExact = false;
+    }
+    const { path, reason, rebuilt } = built;
     const pieChain = path === 'pie' ? (entry?.pieChain ?? 0) + 1 : 0;
     this.forget(documentId);
     if (this.disposed) rebuilt.cache.dispose();
@@ -172,8 +192,27 @@ export class PromptCache {
     return result(path, reason, rebuilt.cache, rebuilt);
   }
 
+  /**
+   * An encode from an exact prefix was aborted after some of its chunks: keep those rows as the document's
+   * cache (they are the new prompt's first tokens, exactly) when they cover more than the old cache shares
+   * with the new prompt. Typing fast aborts each prompt before it is done; this way each keystroke's work
+   * carries over to the next one instead of starting again.
+   */
+  private keepPartial(documentId: string, tokens: readonly number[], entry: Entry | undefined): void {
+    const partial = this.partial;
+    if (!partial || !this.partialExact || this.disposed || partial.length === 0 || partial.length > tokens.length) return;
+    let shared = 0;
+    if (entry) while (shared < entry.tokens.length && shared < tokens.length && entry.tokens[shared] === tokens[shared]) shared++;
+    if (partial.length <= Math.min(shared, entry?.exactPrefix ?? 0)) return;
+    this.partial = undefined; // the entry owns it now
+    this.forget(documentId);
+    this.entries.set(documentId, { tokens: tokens.slice(0, partial.length), cache: partial, exactPrefix: partial.length, pieChain: 0 });
+    this.evict(documentId);
+  }
+
   private async build(entry: Entry | undefined, tokens: readonly number[], pie: boolean): Promise<{ path: PromptPath; reason: string; rebuilt: Rebuilt }> {
     const rp = this.repositioner;
+    this.partialExact = true; // full and prefix encodes run from an exact prefix; PIE's do not
     if (!entry) return { path: 'full', reason: 'no cached prompt for this document', rebuilt: await rp.rebuild(undefined, tokens, 'full') };
     const old = { tokens: entry.tokens, cache: entry.cache };
     const exact = async (why: string) => {
@@ -190,6 +229,7 @@ export class PromptCache {
     if (plan.staleTokens === 0) return exact('nothing after the edit is reusable: prefix reuse is exact and as cheap');
     if (pieCost >= prefixCost) return exact(`PIE would cost as much as prefix reuse (${plan.encodeTokens} tokens in ${plan.encodeCalls} calls vs ${prefixTokens})`);
     if (plan.encodeTokens > this.opts.maxEncodeFraction * tokens.length) return exact(`most of the prompt changed (${plan.encodeTokens} of ${tokens.length} tokens to encode)`);
+    this.partialExact = false;
     const rebuilt = await rp.rebuild(old, tokens, 'pie', { plan, oldExactPrefix: entry.exactPrefix });
     return { path: 'pie', reason: `${plan.encodeTokens} tokens encoded, ${rebuilt.rotatedTokens} rotated, ${plan.keptTokens} kept`, rebuilt };
   }

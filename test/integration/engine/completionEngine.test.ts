@@ -60,8 +60,11 @@ describe('CompletionEngine with the real model', { skip: needsModel }, () => {
       assert.equal(counter.passes.length, 1, `one pass of at most 128 tokens ran, then the abort took effect: ${counter.passes.join(',')}`);
       assert.ok(counter.passes[0] <= 128);
 
-      // Nothing half-built is kept: the same request now gives what a fresh engine gives.
+      // The finished chunk is kept (typing fast aborts every prompt before its end: the work carries over),
+      // and the same request now gives exactly what a fresh engine gives.
       const again = await engine.complete(request('/tmp/typeguide-engine-abort.ts'));
+      assert.equal(again.prompt.path, 'prefix', `${again.prompt.path}: ${again.prompt.reason}`);
+      assert.equal(again.prompt.keptTokens, counter.passes[0], 'the rows of the pass that ran are reused');
       const fresh = new CompletionEngine({ model, ownsModel: false });
       try {
         const reference = await fresh.complete(request('/tmp/typeguide-engine-abort-fresh.ts', { cache: 'none' }));
