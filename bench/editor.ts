@@ -1,5 +1,5 @@
 // npm run bench:editor -- [--package NAME@VERSION] [--files 4] [--sites-per-file 4] [--storm-seconds 60]
-//   [--cap-ms 10000] [--seed 1] [--json docs/bench-editor/last.json] [--keep]
+//   [--cap-ms 10000] [--seed 1] [--json docs/bench-editor/last.json] [--keep] [--log-level debug (diagnosis)]
 // TypeGuide as a user meets it: the packaged VSIX in code-server (VS Code 1.139) driven through Chromium
 // (as test/e2e/editor.test.ts does), default TypeGuide settings, a real package from
 // shared/eval/dev-packages.txt with its dependencies installed as the workspace (a temporary copy;
@@ -36,6 +36,8 @@ const { values: args } = parseArgs({
     seed: { type: 'string', default: '1' },
     json: { type: 'string', default: path.join(REPO_ROOT, 'docs', 'bench-editor', 'last.json') },
     keep: { type: 'boolean', default: false },
+    // Diagnosis only: the TypeGuide output channel's level (the measured runs keep the default).
+    'log-level': { type: 'string' },
   },
 });
 const CAP_MS = Number(args['cap-ms']);
@@ -68,6 +70,8 @@ const USER_SETTINGS = {
 
 interface SiteResult {
   site: string;
+  /** Wall-clock time of the dot (to find it in the TypeGuide log). */
+  at?: string;
   receiver: string;
   authorsMember: string;
   msToGhost: number | null;
@@ -77,10 +81,14 @@ interface SiteResult {
   authorsMemberFirst: boolean;
   /** Ghost texts shown after the dot that do not continue the line (see analysis.staleGhosts). */
   stale: { rule: string; before: string; ghost: string }[];
+  /** With a ghost text: whether the probe read the text before it as the line up to the dot. */
+  beforeAsExpected?: boolean;
+  /** Without one: whether VS Code showed an inline edit instead. */
+  inlineEditShown?: boolean;
   note?: string;
 }
 
-async function runSite(wb: Workbench, site: EditorSite): Promise<SiteResult> {
+async function runSite(wb: Workbench, site: EditorSite, shotDir: string | undefined): Promise<SiteResult> {
   const { page } = wb;
   const base: Omit<SiteResult, 'msToGhost' | 'firstGhost' | 'settledGhost' | 'authorsMemberFirst' | 'stale'> = {
     site: `${site.file}:${site.line}:${site.dotColumn}`, receiver: site.receiver, authorsMember: site.member,
@@ -96,6 +104,7 @@ async function runSite(wb: Workbench, site: EditorSite): Promise<SiteResult> {
   const line = await wb.cursorLine();
   const note = line !== null && line.trimEnd() !== site.lineText.slice(0, site.dotColumn - 1).trimEnd() ? `line before the dot reads ${JSON.stringify(line)}` : undefined;
   const from = await wb.marks();
+  const at = new Date().toISOString(); // to find the site in the TypeGuide log
   await page.keyboard.type('.');
   await wb.waitForGhostAfterKey(from, '.', CAP_MS);
   const dump = await wb.dump(from);
@@ -113,6 +122,8 @@ async function runSite(wb: Workbench, site: EditorSite): Promise<SiteResult> {
     }
     settled = last;
   }
+  const inlineEdit = first ? false : await wb.inlineEditShown();
+  if (!first && shotDir) await page.screenshot({ path: path.join(shotDir, `no-suggestion-${site.file.replace(/\W+/g, '_')}-${site.line}.png`) }).catch(() => undefined);
   const after = key ? (await wb.dump(from)).ghosts.filter((g) => g.t > key.t) : [];
   const stale = staleGhosts(after);
   // Put the line back as it was (Escape, then undo the dot and the deletion).
@@ -125,11 +136,14 @@ async function runSite(wb: Workbench, site: EditorSite): Promise<SiteResult> {
   const ghostText = first ? (first.record.more ? `${first.record.ghost}\n${first.record.more}` : first.record.ghost) : null;
   return {
     ...base,
+    at,
     msToGhost: first ? Math.round(first.ms) : null,
     firstGhost: ghostText,
     settledGhost: settled,
     authorsMemberFirst: settled !== null && new RegExp(`^${site.member}\\b`).test(settled),
     stale: stale.map((g) => ({ rule: g.rule, before: g.before, ghost: g.ghost })),
+    // The probe's reading of the line before the ghost text must be the line up to the typed dot.
+    ...(first ? { beforeAsExpected: first.record.before.trimStart() === `${site.lineText.slice(0, site.dotColumn - 1)}.`.trimStart() } : { inlineEditShown: inlineEdit }),
     ...(note || !restored ? { note: [note, restored ? undefined : 'line not restored by undo'].filter(Boolean).join('; ') } : {}),
   };
 }
@@ -302,7 +316,9 @@ async function main(): Promise<void> {
     log(`${ws.label}: ${sites.length} sites in ${files.length} files, ${chunks.length} storm chunks`);
 
     const t0 = Date.now();
-    session = await startEditor({ vscode, vsix, tmp, workspace: ws.dir, userSettings: USER_SETTINGS, log });
+    const userSettings = args['log-level'] ? { ...USER_SETTINGS, 'typeguide.logLevel': args['log-level'] } : USER_SETTINGS;
+    if (args['log-level']) notes.push(`typeguide.logLevel set to ${args['log-level']} (diagnosis run)`);
+    session = await startEditor({ vscode, vsix, tmp, workspace: ws.dir, userSettings, log });
     const wb = new Workbench(session.page);
     const { page } = session;
     await page.locator('.monaco-workbench').waitFor({ state: 'visible', timeout: 60_000 });
@@ -319,7 +335,7 @@ async function main(): Promise<void> {
 
     const siteResults: SiteResult[] = [];
     for (const [i, site] of sites.entries()) {
-      const r = await runSite(wb, site).catch((e: unknown) => ({ site: `${site.file}:${site.line}:${site.dotColumn}`, receiver: site.receiver, authorsMember: site.member,
+      const r = await runSite(wb, site, args.keep ? tmp : undefined).catch((e: unknown) => ({ site: `${site.file}:${site.line}:${site.dotColumn}`, receiver: site.receiver, authorsMember: site.member,
         msToGhost: null, firstGhost: null, settledGhost: null, authorsMemberFirst: false, stale: [], note: `failed: ${(e as Error).message.split('\n')[0]}` }));
       log(`site ${i + 1}/${sites.length} ${r.site} ${site.receiver}.: ${r.msToGhost === null ? 'no suggestion' : `${r.msToGhost} ms`} ${JSON.stringify(r.settledGhost ?? '')}${r.note ? ` (${r.note})` : ''}`);
       siteResults.push(r);
@@ -346,7 +362,7 @@ async function main(): Promise<void> {
       machine: { cpus: os.cpus().length, memGb: Math.round(os.totalmem() / 2 ** 30), loadavg: { start: loadStart, afterSites: loadAfterSites, end: load() } },
       editor: `code-server ${CODE_SERVER_VERSION} (VS Code ${CODE_SERVER_VERSION.replace(/^4\./, '1.')}) + ${vscode.chromium} (headless)`,
       workspace: { package: ws.label, files: files.map((f) => path.relative(ws.dir, f)), sourceFiles: ws.sourceFiles, tsconfigAdded: ws.tsconfigAdded },
-      settings: { typeguide: 'defaults', vscode: USER_SETTINGS },
+      settings: { typeguide: args['log-level'] ? { 'typeguide.logLevel': args['log-level'] } : 'defaults', vscode: USER_SETTINGS },
       startup: { workbenchMs, typeGuideReadyMs: readyMs },
       sites: {
         count: siteResults.length,

@@ -54,6 +54,10 @@ export class Workbench {
     return this.page.evaluate('window.__tgBench.current()') as Promise<GhostRecord>;
   }
 
+  async inlineEditShown(): Promise<boolean> {
+    return this.page.evaluate('window.__tgBench.inlineEditShown()') as Promise<boolean>;
+  }
+
   async marks(): Promise<{ keys: number; ghosts: number; now: number }> {
     return this.page.evaluate('window.__tgBench.marks()') as Promise<{ keys: number; ghosts: number; now: number }>;
   }

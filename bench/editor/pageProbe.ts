@@ -74,6 +74,10 @@ export const PROBE_SCRIPT = String.raw`
   }, true);
   new MutationObserver(record).observe(document.body, { subtree: true, childList: true, characterData: true, attributes: true, attributeFilter: ['class'] });
   b.current = () => ({ t: performance.now(), ...state() });
+  // VS Code shows a suggestion that does not extend the line as an inline edit, not as ghost text.
+  // Its containers stay in the DOM when empty: count only one that takes up room and is not hidden.
+  b.inlineEditShown = () => [...document.querySelectorAll('.monaco-editor.focused .inline-edits-view, .monaco-editor.focused .inline-edits-view-gutter-indicator')]
+    .some((e) => { const r = e.getBoundingClientRect(); const cs = getComputedStyle(e); return r.width > 1 && r.height > 1 && cs.visibility !== 'hidden' && cs.display !== 'none' && cs.opacity !== '0'; });
   // The text of the line the (primary) cursor is on: the view line at the cursor's top offset.
   b.cursorLine = () => {
     const ed = editorEl();
