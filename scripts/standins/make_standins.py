@@ -55,7 +55,7 @@ import onnxruntime as ort
 import torch
 from onnx import helper, numpy_helper
 from tokenizers import Tokenizer, decoders, models, normalizers, pre_tokenizers, processors, trainers
-from transformers import DynamicCache, LlamaConfig, LlamaForCausalLM, Qwen2Config, Qwen2ForCausalLM, Starcoder2Config, Starcoder2ForCausalLM
+from transformers import DynamicCache, GPTJConfig, GPTJForCausalLM, LlamaConfig, LlamaForCausalLM, Qwen2Config, Qwen2ForCausalLM, Starcoder2Config, Starcoder2ForCausalLM
 
 ROOT = Path(__file__).resolve().parents[2]
 OUT = ROOT / 'test' / 'fixtures' / 'models'
@@ -76,6 +76,7 @@ SPECIALS = {
     'starcoder2': ['<|endoftext|>', '<fim_prefix>', '<fim_middle>', '<fim_suffix>', '<fim_pad>', '<repo_name>', '<file_sep>', '<issue_start>',
                    '<issue_comment>', '<issue_closed>', '<jupyter_start>', '<jupyter_text>', '<jupyter_code>', '<jupyter_output>',
                    '<jupyter_script>', '<empty_output>', '<code_to_intermediate>', '<intermediate_to_code>', '<pr>'],
+    'gptj': ['<|endoftext|>'],
 }
 
 
@@ -118,6 +119,8 @@ def make_tokenizer(family: str, texts: list[str], vocab: int) -> Tokenizer:
             pre_tokenizers.Digits(individual_digits=True),
             pre_tokenizers.ByteLevel(add_prefix_space=False, use_regex=False),
         ])
+    elif family == 'gptj':
+        tok.pre_tokenizer = pre_tokenizers.ByteLevel(add_prefix_space=False, use_regex=True)  # GPT-2's
     else:
         tok.pre_tokenizer = pre_tokenizers.Sequence([
             pre_tokenizers.Digits(individual_digits=True),
@@ -164,6 +167,11 @@ def family_config(family: str, vocab_size: int, tok: Tokenizer):
                            rope_parameters={'rope_type': 'linear', 'factor': 4.0, 'rope_theta': 100000.0}, tie_word_embeddings=False,
                            rms_norm_eps=1e-6, bos_token_id=tok.token_to_id('<｜begin▁of▁sentence｜>'),
                            eos_token_id=tok.token_to_id('<｜end▁of▁sentence｜>'), attn_implementation='eager')
+    if family == 'gptj':
+        # GPT-J / CodeGen-style: interleaved rotary pairs on the first rotary_dim dims of each head only.
+        eos = tok.token_to_id('<|endoftext|>')
+        return GPTJConfig(vocab_size=vocab_size, n_embd=64, n_layer=2, n_head=4, rotary_dim=8, n_positions=2048, n_inner=128,
+                          initializer_range=0.15, bos_token_id=eos, eos_token_id=eos, tie_word_embeddings=False, attn_implementation='eager')
     # StarCoder2-3B: GQA (24/2), LayerNorm with bias, biases on every projection, gelu MLP, sliding window 4096.
     eos = tok.token_to_id('<|endoftext|>')
     return Starcoder2Config(**common, num_attention_heads=4, num_key_value_heads=2, max_position_embeddings=16384,
@@ -172,11 +180,26 @@ def family_config(family: str, vocab_size: int, tok: Tokenizer):
                             attn_implementation='eager')
 
 
-MODEL_CLASSES = {'qwen2': Qwen2ForCausalLM, 'deepseek-coder': LlamaForCausalLM, 'starcoder2': Starcoder2ForCausalLM}
+MODEL_CLASSES = {'qwen2': Qwen2ForCausalLM, 'deepseek-coder': LlamaForCausalLM, 'starcoder2': Starcoder2ForCausalLM, 'gptj': GPTJForCausalLM}
 
 
 def head_dim(config) -> int:
     return getattr(config, 'head_dim', None) or config.hidden_size // config.num_attention_heads
+
+
+def kv_heads(config) -> int:
+    return getattr(config, 'num_key_value_heads', None) or config.num_attention_heads
+
+
+def rotary_reference(model, config) -> dict:
+    """The inverse frequencies the model rotates keys by, from the model's own rotary module."""
+    rot = getattr(getattr(model, 'model', None), 'rotary_emb', None)
+    if rot is not None:
+        return {'inv_freq': [float(x) for x in rot.inv_freq.tolist()], 'attention_scaling': float(rot.attention_scaling)}
+    # GPT-J: a sinusoid table from create_sinusoidal_positions; the same θ_i as its code computes them.
+    dim = config.rotary_dim
+    inv = 1.0 / (10000 ** (torch.arange(0, dim, 2, dtype=torch.int64) / dim))
+    return {'inv_freq': [float(x) for x in inv.float().tolist()], 'attention_scaling': 1.0}
 
 
 class FlatDecoder(torch.nn.Module):
@@ -210,7 +233,7 @@ class FlatDecoder(torch.nn.Module):
 
 
 def export(model, config, path: Path, with_past: bool, with_positions: bool = True, kv_dtype=torch.float32, seq_major: bool = False) -> None:
-    L, H, D = config.num_hidden_layers, config.num_key_value_heads, head_dim(config)
+    L, H, D = config.num_hidden_layers, kv_heads(config), head_dim(config)
     seq, past = 3, 5
     names = ['input_ids', 'attention_mask'] + (['position_ids'] if with_positions else [])
     p = past if with_past else 0
@@ -366,7 +389,7 @@ def ort_run(path: Path, config, ids: list[int], past_len: int, positions: bool =
     sess = ort.InferenceSession(str(path), providers=['CPUExecutionProvider'])
     inputs = {i.name: i for i in sess.get_inputs()}
     kv_type = np.float16 if inputs['past_key_values.0.key'].type == 'tensor(float16)' else np.float32
-    L, H, D = config.num_hidden_layers, config.num_key_value_heads, head_dim(config)
+    L, H, D = config.num_hidden_layers, kv_heads(config), head_dim(config)
     past = [np.zeros((1, H, 0, D), kv_type) for _ in range(2 * L)]
 
     def step(chunk: list[int], start: int, past):
@@ -402,6 +425,7 @@ FAMILIES = {
     'qwen2': dict(family='qwen2', vocab=640, form='v4', layouts=['model.onnx+data', 'model_quantized.onnx', 'model_q4.onnx', 'model_fp16.onnx']),
     'deepseek-coder': dict(family='deepseek-coder', vocab=640, form='v5', layouts=['decoder_model_merged.onnx+data', 'decoder_model_merged_quantized.onnx']),
     'starcoder2': dict(family='starcoder2', vocab=640, form='v5', layouts=['model.onnx', 'model_quantized.onnx']),
+    'gptj': dict(family='gptj', vocab=640, form='v5', layouts=['model.onnx']),
 }
 
 
@@ -444,7 +468,7 @@ def write_folder(name: str, spec: dict, texts: list[str]) -> None:
     if family == 'deepseek-coder':
         tk_cfg.update(bos_token='<｜begin▁of▁sentence｜>', eos_token='<｜end▁of▁sentence｜>', pad_token='<｜end▁of▁sentence｜>')
     else:
-        tk_cfg.update(eos_token='<|endoftext|>', pad_token='<|endoftext|>' if family == 'starcoder2' else '<|fim_pad|>')
+        tk_cfg.update(eos_token='<|endoftext|>', pad_token='<|fim_pad|>' if family == 'qwen2' else '<|endoftext|>')
     (folder / 'tokenizer_config.json').write_text(json.dumps(tk_cfg, indent=2, ensure_ascii=False) + '\n')
 
     ids = tok.encode(FIXED_TEXT, add_special_tokens=False).ids[:20]
@@ -460,8 +484,7 @@ def write_folder(name: str, spec: dict, texts: list[str]) -> None:
                   'shifted_by': shift, 'shifted_last': rounded(shifted[-1])},
         'onnx': {},
         # transformers' own rotation for this config: what PIE must rotate cached keys by.
-        'rotary': {'inv_freq': [float(x) for x in model.model.rotary_emb.inv_freq.tolist()],
-                   'attention_scaling': float(model.model.rotary_emb.attention_scaling)},
+        'rotary': rotary_reference(model, config),
     }
 
     with tempfile.TemporaryDirectory() as tmp:

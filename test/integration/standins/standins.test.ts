@@ -37,7 +37,8 @@ interface Case {
   /** fp32 graphs match transformers to float32 arithmetic; int8/fp16 ones only approximately. */
   numerics: 'exact' | 'fp16' | 'int8' | 'q4';
   family: string;
-  fim: [string, string, string];
+  /** The family's FIM markers (prefix, suffix, middle); undefined: a left-to-right model. */
+  fim?: [string, string, string];
   bos?: string;
   kvDtype: 'float32' | 'float16';
   positionIds: boolean;
@@ -58,6 +59,8 @@ const cases: Case[] = [
   { ...base, fixture: 'starcoder2', variant: 'default', file: 'model.onnx', numerics: 'exact', family: 'starcoder', fim: starFim },
   { ...base, fixture: 'starcoder2', variant: 'quantized', file: 'model_quantized.onnx', numerics: 'int8', family: 'starcoder', fim: starFim },
   { ...base, fixture: 'starcoder2-nopos', variant: 'default', file: 'model.onnx', numerics: 'exact', family: 'starcoder', fim: starFim, positionIds: false },
+  // GPT-J/CodeGen-style: interleaved rotary pairs on the first 8 of 16 dims, no FIM.
+  { ...base, fixture: 'gptj', variant: 'default', file: 'model.onnx', numerics: 'exact', family: 'plain' },
 ];
 
 const range = (from: number, to: number): number[] => Array.from({ length: to - from }, (_, i) => from + i);
@@ -128,9 +131,11 @@ for (const c of cases) {
       // Qwen2's tokenizer normalizes to NFC (the decomposed é comes back composed); the others are byte-exact.
       assert.equal(model.tokenizer.decode(model.tokenizer.encode(text)), c.fixture === 'qwen2' ? text.normalize('NFC') : text);
       assert.notEqual(text, text.normalize('NFC'), 'the sample has an NFC-sensitive character (the test can fail)');
-      // A FIM marker typed in the source is text, never the marker token.
-      const marker = model.tokenizer.tokenId(c.fim[0])!;
-      assert.ok(!model.tokenizer.encode(`// ${c.fim[0]} here`).includes(marker));
+      // A special token typed in the source is text, never the token.
+      const special = c.fim?.[0] ?? '<|endoftext|>';
+      const marker = model.tokenizer.tokenId(special)!;
+      assert.notEqual(marker, undefined);
+      assert.ok(!model.tokenizer.encode(`// ${special} here`).includes(marker));
     });
 
     it('gives the logits of transformers and of Python onnxruntime for the same input', async () => {
@@ -157,11 +162,18 @@ for (const c of cases) {
       for (const x of [r, head, tail]) x.cache.dispose();
     });
 
-    it("builds the FIM prompt with the family's own tokens and completes with it", async () => {
+    it("builds the FIM prompt with the family's own tokens (plain when it has none) and completes with it", async () => {
       const at = source.indexOf('this.entries.push(') + 'this.entries.'.length;
       const prefix = source.slice(0, at);
       const suffix = source.slice(at);
       const prompt = model.buildPrompt(prefix, suffix);
+      if (!c.fim) {
+        assert.equal(prompt.format, 'plain');
+        assert.deepEqual(prompt.ids, model.tokenizer.encode(prefix));
+        const out = await model.complete(prefix, suffix, { maxTokens: 8, stop: [] });
+        assert.equal(out.tokens.length, 8);
+        return;
+      }
       assert.equal(prompt.format, `fim:${c.family}`);
       const id = (t: string) => {
         const v = model.tokenizer.tokenId(t);
