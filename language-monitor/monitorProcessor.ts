@@ -7,6 +7,7 @@
 // argument list (`save(store.`) runs while the argument-count monitor of `save(` stays active. Every
 // active monitor sees every token (update) and constrains every step (their masks intersect); the
 // innermost one may force its identifier's rest.
+import { setMaxListeners } from 'node:events';
 import type { LogitsProcessor, ProcessResult, StepContext, TextTokenizer } from '../model/types.js';
 import { argmax, type MaskBuilder } from './identifierMask.js';
 import type { RequestOutcome } from './lspSession.js';
@@ -146,6 +147,7 @@ export class MonitorProcessor implements LogitsProcessor {
     this.prefix = shadow.base.slice(0, shadow.cursor);
     this.suffix = shadow.base.slice(shadow.cursor);
     this.mergedDot = deps.kinds.has('dereference') && mergedDotTokens(deps.index, deps.identByte) >= MIN_MERGED_DOT_TOKENS;
+    setMaxListeners(0, this.requests.signal); // `new` resolves up to 64 items at once, each listening
     if (deps.signal?.aborted) this.requests.abort();
     else deps.signal?.addEventListener('abort', this.onCallerAbort, { once: true });
     // The cursor may already be at a trigger (`store.`) or inside an identifier after one (`store.zy`).

@@ -48,12 +48,10 @@ void test('a server that crashes mid-request: decoding finishes unconstrained, o
 });
 
 void test('a server that never answers: each trigger waits at most the bound, then goes on unconstrained; logged once', async () => {
-  const t0 = performance.now();
   const { logs, results, stats } = await runWith('hang', 150);
   for (const r of results) assert.ok(r.text.startsWith('getValue'), r.text);
   assert.ok(stats.timeouts >= 1);
   assert.equal(logs.filter((l) => /slower than/.test(l)).length, 1, logs.join('\n'));
-  assert.ok(performance.now() - t0 < 60_000);
 });
 
 void test('a server that returns garbage: ignored, unconstrained, logged once', async () => {

@@ -16,7 +16,7 @@ let model: CodeModel;
 let service: MonitorService;
 before(async () => {
   model = await CodeModel.load(defaultModelDir);
-  service = await MonitorService.create({ timeoutMs: 60_000 });
+  service = await MonitorService.create({});
 });
 after(async () => { await service.dispose(); await model.dispose(); });
 
