@@ -19,7 +19,7 @@ import path from 'node:path';
 import { parseArgs } from 'node:util';
 import { CODE_SERVER_VERSION, REPO_ROOT } from '../test/e2e/installVsCode.js';
 import { distribution, firstGhostAfter, pauseOutcomes, staleGhosts, typingRate, type Pause } from './editor/analysis.js';
-import { ensureVsCode, packageVsix, startEditor, typeGuideLog, type EditorSession } from './editor/codeServer.js';
+import { ensureVsCode, extensionHostLog, packageVsix, startEditor, typeGuideLog, type EditorSession } from './editor/codeServer.js';
 import { Workbench, sleep } from './editor/driver.js';
 import { chooseSites, classFiles, installFromDevList, makeWorkspace, stormChunks, type EditorSite } from './editor/fixture.js';
 import { formatTable } from './editor/report.js';
@@ -281,6 +281,11 @@ function eventLoopDelay(stats: Record<string, string> | undefined): Record<strin
   return out;
 }
 
+async function waitForLog(read: () => string, pattern: RegExp, timeoutMs: number): Promise<boolean> {
+  for (const deadline = Date.now() + timeoutMs; Date.now() < deadline; await sleep(250)) if (pattern.test(read())) return true;
+  return false;
+}
+
 function gitState(): { commit: string; dirty: string[] } {
   const git = (a: string[]): string => execFileSync('git', a, { cwd: REPO_ROOT, encoding: 'utf8' }).trim();
   try {
@@ -325,6 +330,13 @@ async function main(): Promise<void> {
     const workbenchMs = Date.now() - t0;
     const marker = session.extensionFolder;
     const memory: Record<string, MemorySample> = {};
+    // VS Code alone: the extension host once its startup extensions are active, before a file of
+    // TypeGuide's languages is opened (TypeGuide is installed but not yet activated).
+    if (await waitForLog(() => extensionHostLog(session!.userDir), /Eager extensions activated/, 60_000)) {
+      memory.beforeTypeGuide = sampleMemory(session.serverPid, marker);
+    } else {
+      notes.push('the extension host did not log "Eager extensions activated" within 60 s: no beforeTypeGuide sample');
+    }
     // TypeGuide activates on its languages: open the first file, as a person starts, then wait for it.
     await wb.openFile(sites[0]?.file ?? path.relative(ws.dir, files[0]));
     await page.locator('.statusbar-item', { hasText: /TypeGuide: ready/ }).waitFor({ state: 'visible', timeout: 180_000 });

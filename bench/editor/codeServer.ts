@@ -133,12 +133,18 @@ async function waitForHttp(url: string, timeoutMs: number, server: ChildProcess)
   throw new Error(`${url} did not answer within ${timeoutMs} ms`);
 }
 
-/** TypeGuide's output channel as VS Code writes it into the logs folder. */
-export function typeGuideLog(userDir: string): string {
+/** The logs VS Code writes under the user-data folder whose path ends with `suffix`, concatenated. */
+function logsEndingWith(userDir: string, suffix: string): string {
   const logs = path.join(userDir, 'logs');
   if (!fs.existsSync(logs)) return '';
   return fs.readdirSync(logs, { recursive: true, encoding: 'utf8' })
-    .filter((f) => f.endsWith('TypeGuide.log'))
+    .filter((f) => f.endsWith(suffix))
     .map((f) => fs.readFileSync(path.join(logs, f), 'utf8'))
     .join('\n');
 }
+
+/** TypeGuide's output channel. */
+export const typeGuideLog = (userDir: string): string => logsEndingWith(userDir, 'TypeGuide.log');
+
+/** The extension host's own log (activation events). */
+export const extensionHostLog = (userDir: string): string => logsEndingWith(userDir, 'remoteexthost.log');

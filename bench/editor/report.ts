@@ -24,6 +24,9 @@ export function formatTable(r: ReportInput): string {
     [label, ['start', 'afterSites', 'afterStorm'].map((k) => mb(mem(k) && pick(mem(k)!))).join(' → ')];
   const loop = r.eventLoop as { all?: { p50: number; p99: number; max: number }; whileGenerating?: { p50: number; p99: number; max: number }; skipped?: string };
   const growth = mem('afterStorm') && mem('start') ? mem('afterStorm')!.extensionHostMb - mem('start')!.extensionHostMb : undefined;
+  const alone = mem('beforeTypeGuide')?.extensionHostMb;
+  const end = mem('afterStorm');
+  const typeGuideTotal = alone !== undefined && end ? end.extensionHostMb - alone + end.typeGuideServersMb : undefined;
   const rows: string[][] = [
     ['workspace', `${r.workspace.package}, ${r.sites.count} sites`],
     ['startup: workbench / TypeGuide ready', `${ms(r.startup.workbenchMs)} / ${ms(r.startup.typeGuideReadyMs)}`],
@@ -40,7 +43,9 @@ export function formatTable(r: ReportInput): string {
     memRow('RSS extension host (start → sites → storm)', (m) => m.extensionHostMb),
     memRow('RSS TypeGuide language servers', (m) => m.typeGuideServersMb),
     memRow('RSS other extension-host children (VS Code\'s TS server)', (m) => m.otherExtensionHostChildrenMb),
-    ['extension host growth over sites + storm', mb(growth)],
+    ['RSS extension host before TypeGuide activates (VS Code alone)', mb(mem('beforeTypeGuide')?.extensionHostMb)],
+    ['extension host growth, start → after storm', mb(growth)],
+    ['TypeGuide after storm: host above VS Code alone + its servers', mb(typeGuideTotal)],
     ['event-loop delay p50 / p99 / max (all; while generating)', loop.all
       ? `${ms(loop.all.p50)} / ${ms(loop.all.p99)} / ${ms(loop.all.max)}; ${loop.whileGenerating ? `${ms(loop.whileGenerating.p50)} / ${ms(loop.whileGenerating.p99)} / ${ms(loop.whileGenerating.max)}` : '—'}`
       : `skipped: ${loop.skipped ?? 'not reported'}`],
