@@ -109,6 +109,7 @@ export async function activate(context: vscode.ExtensionContext): Promise<void> 
       vscode.workspace.onDidChangeTextDocument((ev) => sync.changed(editorDocument(ev.document), ev.contentChanges)),
       vscode.workspace.onDidCloseTextDocument((d) => sync.closed({ key: d.uri.toString() })),
       vscode.window.onDidChangeActiveTextEditor(gateChanged),
+      ...warmOnJumps(provider),
       vscode.workspace.onDidChangeConfiguration((ev) => {
         if (!ev.affectsConfiguration(SECTION)) return;
         // The model's card decides the default languages: a model change can change them too.
@@ -145,3 +146,36 @@ export async function deactivate(): Promise<void> {
   await engine?.dispose();
   engine = undefined;
 }
+
+/** Lines the cursor must move (or another file) before the prompt there is warmed; typing moves it less. */
+const WARM_JUMP_LINES = 3;
+/** Quiet time after a jump before warming (the user is looking, not yet typing). */
+const WARM_DELAY_MS = 250;
+
+/**
+ * Warms the engine's prompt cache where the user lands after switching files or jumping the cursor, so that
+ * the completion that follows encodes a few tokens instead of the whole window (bench:editor's sites).
+ */
+function warmOnJumps(provider: TypeGuideInlineProvider): vscode.Disposable[] {
+  let last: { key: string; line: number } | undefined;
+  let timer: NodeJS.Timeout | undefined;
+  const schedule = (editor: vscode.TextEditor | undefined): void => {
+    if (!editor || editor.document.uri.scheme !== 'file' || !editor.selection.isEmpty) return;
+    const key = editor.document.uri.toString();
+    const line = editor.selection.active.line;
+    const jumped = !last || last.key !== key || Math.abs(last.line - line) >= WARM_JUMP_LINES;
+    last = { key, line };
+    if (!jumped) return;
+    clearTimeout(timer);
+    timer = setTimeout(() => {
+      const active = vscode.window.activeTextEditor;
+      if (active?.document.uri.toString() === key && active.selection.isEmpty) provider.warmAt(active.document, active.selection.active);
+    }, WARM_DELAY_MS);
+  };
+  return [
+    vscode.window.onDidChangeActiveTextEditor(schedule),
+    vscode.window.onDidChangeTextEditorSelection((ev) => schedule(ev.textEditor)),
+    { dispose: () => clearTimeout(timer) },
+  ];
+}
+

@@ -3,7 +3,7 @@ import { Debouncer } from './debounce.js';
 import { InflightGeneration } from './inflightGeneration.js';
 import { completionFilters, isMidLine, isUseful, pipe } from './postprocess.js';
 import { CompletionStats, type CompletionSource } from './stats.js';
-import { silentLog, type CompletionEngine, type CompletionRequest, type CompletionSettings, type GenerateSummary, type Log } from './types.js';
+import { silentLog, type CompletionEngine, type CompletionRequest, type CompletionSettings, type GenerateRequest, type GenerateSummary, type Log } from './types.js';
 
 export interface CompletionResult {
   /** Up to three alternatives, best first. */
@@ -141,6 +141,18 @@ export class CompletionService {
     this.abortCurrent();
   }
 
+  /**
+   * The user moved to a new place (another file, a cursor jump) and paused: have the engine encode the
+   * prompt a completion there would have, so that the keystroke that follows costs a few tokens instead of
+   * the whole window. Nothing is generated; a running generation is left alone.
+   */
+  warm(req: CompletionRequest): void {
+    if (this.current && !this.current.done) return;
+    if (this.options.ready && !this.options.ready()) return;
+    if (/^[\w$]/.test(req.suffix)) return;
+    this.engine.warm?.(this.generateRequest(req, 0));
+  }
+
   /** Drops cached completions and stops the running generation. */
   clear(): void {
     this.abortCurrent();
@@ -217,30 +229,11 @@ export class CompletionService {
   /** Starts a generation (seed 0 = the configured temperature; later seeds sample for alternatives). */
   private start(req: CompletionRequest, at: CursorWindow, seed: number): InflightGeneration {
     this.current?.abort();
-    const s = this.settings();
     const singleLine = isMidLine(req.suffix);
     const gen = new InflightGeneration(req.documentKey, at, async (signal, append) => {
       this.options.onGenerating?.(true);
       try {
-        const stream = this.engine.generate(
-          {
-            languageId: req.languageId,
-            filePath: req.filePath,
-            workspaceRoot: req.workspaceRoot,
-            prefix: req.prefix,
-            suffix: req.suffix,
-            maxTokens: s.maxTokens,
-            temperature: seed === 0 ? s.temperature : Math.max(0.6, s.temperature),
-            seed: seed === 0 ? undefined : seed,
-            singleLine,
-            monitor: s.monitor(req.languageId),
-            pie: s.pie,
-            documentOffset: req.documentOffset,
-            documentVersion: req.documentVersion,
-            requestedAt: req.requestedAt,
-          },
-          signal,
-        );
+        const stream = this.engine.generate(this.generateRequest(req, seed), signal);
         for await (const chunk of pipe(stream, completionFilters(req.prefix, req.suffix, singleLine))) append(chunk);
         const summary = await stream.summary;
         // A filter that ended the completion (block end) stops the engine: that is a stop, not an abort.
@@ -253,6 +246,27 @@ export class CompletionService {
     this.current = gen;
     void gen.finished.then(() => this.finished(gen, seed));
     return gen;
+  }
+
+  /** What the engine is asked for a request (seed 0 = the configured temperature; later seeds sample). */
+  private generateRequest(req: CompletionRequest, seed: number): GenerateRequest {
+    const s = this.settings();
+    return {
+      languageId: req.languageId,
+      filePath: req.filePath,
+      workspaceRoot: req.workspaceRoot,
+      prefix: req.prefix,
+      suffix: req.suffix,
+      maxTokens: s.maxTokens,
+      temperature: seed === 0 ? s.temperature : Math.max(0.6, s.temperature),
+      seed: seed === 0 ? undefined : seed,
+      singleLine: isMidLine(req.suffix),
+      monitor: s.monitor(req.languageId),
+      pie: s.pie,
+      documentOffset: req.documentOffset,
+      documentVersion: req.documentVersion,
+      requestedAt: req.requestedAt,
+    };
   }
 
   private finished(gen: InflightGeneration, seed: number): void {
@@ -286,7 +300,7 @@ export class CompletionService {
 
   /**
    * What a generation has ready for a request `typed` characters past its start: the whole text when it
-   * ends within the time budget, else what streamed by then, cut after its last complete word (waiting on
+   * ends within the time budget, its first line as soon as that is complete, else what streamed by then, cut after its last complete word (waiting on
    * for one: a half-streamed identifier is no use as a suggestion). When the editor cancels the request
    * and no other request waits on the generation, the generation is aborted.
    */
@@ -297,7 +311,9 @@ export class CompletionService {
     };
     gen.waiters++;
     try {
-      await gen.waitUntil(() => false, Date.now() + this.settings().timeBudgetMs, signal);
+      // A whole first line is worth showing at once (the rest extends it when it arrives); a partial one
+      // waits for the time budget.
+      await gen.waitUntil(() => firstLineReady(gen.remainder(typed)), Date.now() + this.settings().timeBudgetMs, signal);
       if (ready() === undefined && gen.consistentWith(typed)) {
         await gen.waitUntil(() => ready() !== undefined || !gen.consistentWith(typed), Date.now() + FIRST_TEXT_LIMIT_MS, signal);
       }
@@ -322,6 +338,13 @@ export class CompletionService {
     };
     setTimeout(check, this.options.cancelGraceMs ?? 50);
   }
+}
+
+/** Whether `text` holds a complete first line with code on it (a line break after something to show). */
+export function firstLineReady(text: string | undefined): boolean {
+  if (text === undefined) return false;
+  const nl = text.indexOf('\n');
+  return nl > 0 && /\S/.test(text.slice(0, nl));
 }
 
 /** `text` up to and including its last non-identifier character (undefined when that leaves nothing useful). */

@@ -56,6 +56,10 @@ export class EngineClient implements CompletionEngine {
     });
   }
 
+  warm(request: GenerateRequest): void {
+    if (this.state.kind === 'ready') this.post({ type: 'warm', request });
+  }
+
   generate(request: GenerateRequest, signal: AbortSignal): GenerationStream {
     const id = this.nextId++;
     let resolveSummary!: (s: GenerateSummary) => void;

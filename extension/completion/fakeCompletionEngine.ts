@@ -6,11 +6,16 @@ import type { CompletionEngine, GenerateRequest, GenerateSummary, GenerationStre
  */
 export class FakeCompletionEngine implements CompletionEngine {
   readonly requests: GenerateRequest[] = [];
+  readonly warmed: GenerateRequest[] = [];
   aborted = 0;
   constructor(
     private readonly script: (req: GenerateRequest) => readonly string[],
     private readonly chunkDelayMs = 0,
   ) {}
+
+  warm(request: GenerateRequest): void {
+    this.warmed.push(request);
+  }
 
   generate(request: GenerateRequest, signal: AbortSignal): GenerationStream {
     this.requests.push(request);

@@ -96,6 +96,8 @@ export interface GenerationStream extends AsyncIterable<string> {
 export interface CompletionEngine {
   /** Starts a generation; aborting `signal` stops it in the engine (the stream then ends). */
   generate(request: GenerateRequest, signal: AbortSignal): GenerationStream;
+  /** Encodes the request's prompt ahead of a completion there (a file opened, a cursor jump); lowest priority, no answer. */
+  warm?(request: GenerateRequest): void;
 }
 
 export interface CompletionSettings {

@@ -1,6 +1,7 @@
 import * as vscode from 'vscode';
 import type { CompletionGate } from '../completion/completionGate.js';
 import type { CompletionService } from '../completion/completionService.js';
+import type { CompletionRequest } from '../completion/types.js';
 import { windowRange, type DocumentSync } from '../completion/documentSync.js';
 
 /** A change older than this is not the keystroke a request answers (the cursor moved, or a manual trigger). */
@@ -29,25 +30,7 @@ export class TypeGuideInlineProvider implements vscode.InlineCompletionItemProvi
     const controller = new AbortController();
     const sub = token.onCancellationRequested(() => controller.abort());
     try {
-      // A bounded window around the cursor, read as a range: never the whole document per keystroke.
-      const offset = document.offsetAt(position);
-      const end = document.offsetAt(document.lineAt(document.lineCount - 1).range.end);
-      const w = windowRange(offset, end);
-      const result = await this.service.complete(
-        {
-          documentKey: document.uri.toString(),
-          languageId: document.languageId,
-          filePath: document.uri.scheme === 'file' ? document.uri.fsPath : undefined,
-          workspaceRoot: vscode.workspace.getWorkspaceFolder(document.uri)?.uri.fsPath,
-          prefix: document.getText(new vscode.Range(document.positionAt(w.start), position)),
-          suffix: document.getText(new vscode.Range(position, document.positionAt(w.end))),
-          explicit,
-          documentOffset: offset,
-          documentVersion: document.version,
-          requestedAt,
-        },
-        controller.signal,
-      );
+      const result = await this.service.complete(requestAt(document, position, explicit, requestedAt), controller.signal);
       this.onResult(Date.now() - requestedAt, result !== undefined);
       if (!result || token.isCancellationRequested) return undefined;
       return result.texts.map((t) => new vscode.InlineCompletionItem(t, new vscode.Range(position, position)));
@@ -55,4 +38,29 @@ export class TypeGuideInlineProvider implements vscode.InlineCompletionItemProvi
       sub.dispose();
     }
   }
+
+  /** The user paused at a new place (another file, a cursor jump): warm the engine's prompt cache there. */
+  warmAt(document: vscode.TextDocument, position: vscode.Position): void {
+    if (!this.gate.allows(document.languageId)) return;
+    this.service.warm(requestAt(document, position, false, Date.now()));
+  }
+}
+
+/** The request at `position`: a bounded window around the cursor, read as ranges (never the whole document). */
+function requestAt(document: vscode.TextDocument, position: vscode.Position, explicit: boolean, requestedAt: number): CompletionRequest {
+  const offset = document.offsetAt(position);
+  const end = document.offsetAt(document.lineAt(document.lineCount - 1).range.end);
+  const w = windowRange(offset, end);
+  return {
+    documentKey: document.uri.toString(),
+    languageId: document.languageId,
+    filePath: document.uri.scheme === 'file' ? document.uri.fsPath : undefined,
+    workspaceRoot: vscode.workspace.getWorkspaceFolder(document.uri)?.uri.fsPath,
+    prefix: document.getText(new vscode.Range(document.positionAt(w.start), position)),
+    suffix: document.getText(new vscode.Range(position, document.positionAt(w.end))),
+    explicit,
+    documentOffset: offset,
+    documentVersion: document.version,
+    requestedAt,
+  };
 }

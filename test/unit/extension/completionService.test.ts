@@ -34,7 +34,8 @@ describe('CompletionService', () => {
     const engine = new FakeCompletionEngine(() => ['deposit', '(10);', '\n', 'foo();\n', '}']);
     const svc = new CompletionService(engine, settings());
     const first = await svc.complete(request(), live());
-    assert.deepEqual(first, { texts: ['deposit(10);\nfoo();'], source: 'engine' });
+    assert.ok(first && first.source === 'engine' && 'deposit(10);\nfoo();'.startsWith(first.texts[0]), JSON.stringify(first));
+    await svc.idle();
     const second = await svc.complete(request('dep'), live());
     assert.deepEqual(second, { texts: ['osit(10);\nfoo();'], source: 'cache' });
     assert.equal(engine.requests.length, 1);
@@ -67,6 +68,37 @@ describe('CompletionService', () => {
     assert.deepEqual(second, { texts: ['ithdraw(1);'], source: 'engine' });
     assert.equal(engine.requests.length, 2);
     assert.equal(engine.aborted, 1, 'the diverged generation was stopped in the engine');
+  });
+
+  it('shows a complete first line at once, without waiting for the time budget, then extends it', async () => {
+    const engine = new FakeCompletionEngine(() => ['find(sku);', '\n', '    const more = 1;', '\n', '    return more;'], 300);
+    const extended: string[] = [];
+    // A budget far longer than the whole generation: waiting for it would return the whole text.
+    const svc = new CompletionService(engine, settings({ timeBudgetMs: 60_000 }), { onExtended: (k) => extended.push(k) > 0 });
+    const first = await svc.complete(request(), live());
+    const whole = 'find(sku);\n    const more = 1;\n    return more;';
+    assert.ok(first && first.texts[0].startsWith('find(sku);') && whole.startsWith(first.texts[0]) && first.texts[0] !== whole,
+      `the first line(s), before the rest was generated: ${JSON.stringify(first)}`);
+    await new Promise<void>((resolve) => { const t = setInterval(() => { if (extended.length) { clearInterval(t); resolve(); } }, 5); });
+    assert.deepEqual(extended, ['file:///main.ts']);
+  });
+
+  it('warms the prompt where the user lands with the request a completion there would send, and never disturbs a running one', async () => {
+    const engine = new FakeCompletionEngine(() => ['deposit', '(10);'], 30);
+    const svc = new CompletionService(engine, settings({ monitor: () => true, pie: true }));
+    svc.warm(request('', { documentOffset: 40, documentVersion: 3 }));
+    assert.equal(engine.warmed.length, 1);
+    const running = svc.complete(request('', { documentOffset: 40, documentVersion: 3 }), live());
+    await new Promise((r) => setImmediate(r));
+    const { requestedAt: _a, ...warmed } = engine.warmed[0];
+    const { requestedAt: _b, ...generated } = engine.requests[0];
+    assert.deepEqual(warmed, generated, 'the same prompt as the completion that follows');
+    svc.warm(request('', { documentOffset: 90 }));
+    assert.equal(engine.warmed.length, 1, 'no warm-up while a generation runs');
+    await running;
+    const notReady = new CompletionService(engine, settings(), { ready: () => false });
+    notReady.warm(request());
+    assert.equal(engine.warmed.length, 1, 'nothing without a model');
   });
 
   it('shows what streamed within the time budget, then asks to extend when the rest arrives', async () => {
