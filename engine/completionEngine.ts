@@ -347,6 +347,8 @@ export class CompletionEngine {
   async restartMonitor(): Promise<void> {
     await this.options.monitor?.restart?.();
     this.warming.clear();
+    // The new servers know nothing of the editor's documents: give them the mirrored texts.
+    for (const doc of this.mirror.all()) this.syncServer(doc.filePath);
   }
 
   async dispose(): Promise<void> {

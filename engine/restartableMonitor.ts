@@ -27,11 +27,11 @@ export class RestartableMonitor implements EngineMonitor {
   }
 
   syncDocument(req: Parameters<NonNullable<EngineMonitor['syncDocument']>>[0]): void {
-    (this.current as EngineMonitor | undefined)?.syncDocument?.(req);
+    this.current?.syncDocument(req);
   }
 
   closeDocument(uri: string): void {
-    (this.current as EngineMonitor | undefined)?.closeDocument?.(uri);
+    this.current?.closeDocument(uri);
   }
 
   async restart(): Promise<void> {
