@@ -119,7 +119,7 @@ export async function activate(context: vscode.ExtensionContext): Promise<void> 
           sync.reconcile(openDocuments());
         }
         if (ev.affectsConfiguration(`${SECTION}.enabled`) || ev.affectsConfiguration(`${SECTION}.languages`) || ev.affectsConfiguration(`${SECTION}.model`)) gateChanged();
-        if (['model', 'modelVariant', 'threads', 'languageServers', 'monitor.timeoutMs'].some((k) => ev.affectsConfiguration(`${SECTION}.${k}`))) {
+        if (['model', 'modelVariant', 'threads', 'languageServers', 'monitor.timeoutMs', 'promptWindowTokens'].some((k) => ev.affectsConfiguration(`${SECTION}.${k}`))) {
           service.clear();
           if (modelWanted) void models.reload();
         }

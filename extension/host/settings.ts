@@ -12,6 +12,8 @@ export interface ModelSettings {
   readonly servers: Record<string, string | { command: string; args?: string[] }>;
   /** How long the monitor waits for a server's answer at a trigger before decoding on unconstrained. */
   readonly monitorTimeoutMs: number;
+  /** Most prompt tokens around the cursor; 0 = the engine's default for the model. */
+  readonly promptWindowTokens: number;
 }
 
 const TARGET: Record<WriteTarget['scope'], vscode.ConfigurationTarget> = {
@@ -36,6 +38,7 @@ export class Settings {
       // data: configuration values are proxies that cannot cross to the worker thread.
       servers: JSON.parse(JSON.stringify(c.get<ModelSettings['servers']>('languageServers', {}))) as ModelSettings['servers'],
       monitorTimeoutMs: Math.max(0, c.get<number>('monitor.timeoutMs', 300)),
+      promptWindowTokens: Math.max(0, Math.floor(c.get<number>('promptWindowTokens', 0))),
     };
   }
 
