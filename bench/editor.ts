@@ -6,7 +6,8 @@
 // files.autoSave off and nothing is ever saved). It measures, with the page's own clock:
 //  - dereference sites across several files, visited as a person hops between files: at each, the text
 //    after `receiver.` is deleted with the dot, the dot retyped, and the time from its keydown to the
-//    first ghost text in the DOM taken (capped; nothing within the cap is "no suggestion");
+//    first ghost text in the DOM taken (capped; nothing within the cap is "no suggestion"), then the
+//    same after two letters of the member typed on;
 //  - a typing storm: real statement lines of the package retyped in place at ~10 characters/s with
 //    pauses ≥300 ms between words and lines; pauses with a suggestion, stale ghost texts;
 //  - RSS of the extension host and of TypeGuide's language servers (/proc, code-server's process tree)
@@ -45,6 +46,8 @@ const STORM_MS = Number(args['storm-seconds']) * 1000;
 const SEED = Number(args.seed);
 const CACHE = path.join(REPO_ROOT, '.cache', 'bench-editor');
 const DEV_LIST = path.resolve(REPO_ROOT, '..', 'shared', 'eval', 'dev-packages.txt');
+/** Target time per typed character (10 characters/s). */
+const CHAR_MS = 100;
 const log = (m: string): void => console.error(`[bench:editor] ${m}`);
 const load = (): number[] => os.loadavg().map((l) => Math.round(l * 100) / 100);
 
@@ -79,6 +82,10 @@ interface SiteResult {
   settledGhost: string | null;
   /** The settled ghost text starts with the member the authors wrote. */
   authorsMemberFirst: boolean;
+  /** Two letters of the member typed after the dot (null for a shorter member), and the time from the second to a ghost text. */
+  typedPrefix: string | null;
+  msToGhostAfterPrefix: number | null;
+  ghostAfterPrefix: string | null;
   /** Ghost texts shown after the dot that do not continue the line (see analysis.staleGhosts). */
   stale: { rule: string; before: string; ghost: string }[];
   /** With a ghost text: whether the probe read the text before it as the line up to the dot. */
@@ -90,7 +97,7 @@ interface SiteResult {
 
 async function runSite(wb: Workbench, site: EditorSite, shotDir: string | undefined): Promise<SiteResult> {
   const { page } = wb;
-  const base: Omit<SiteResult, 'msToGhost' | 'firstGhost' | 'settledGhost' | 'authorsMemberFirst' | 'stale'> = {
+  const base: Pick<SiteResult, 'site' | 'receiver' | 'authorsMember'> = {
     site: `${site.file}:${site.line}:${site.dotColumn}`, receiver: site.receiver, authorsMember: site.member,
   };
   await wb.openFile(site.file);
@@ -124,11 +131,22 @@ async function runSite(wb: Workbench, site: EditorSite, shotDir: string | undefi
   }
   const inlineEdit = first ? false : await wb.inlineEditShown();
   if (!first && shotDir) await page.screenshot({ path: path.join(shotDir, `no-suggestion-${site.file.replace(/\W+/g, '_')}-${site.line}.png`) }).catch(() => undefined);
+  // Then two letters of the authors' member, as a person goes on typing (`.se`).
+  const prefix = site.member.slice(0, 2);
+  let afterPrefix: { ms: number; record: { ghost: string } } | undefined;
+  if (prefix.length === 2) {
+    const fromPrefix = await wb.marks();
+    await page.keyboard.type(prefix, { delay: CHAR_MS });
+    await wb.waitForGhostAfterKey(fromPrefix, prefix[1], CAP_MS, 'last');
+    const d = await wb.dump(fromPrefix);
+    const k = d.keys.filter((x) => x.key === prefix[1]).at(-1);
+    afterPrefix = k ? firstGhostAfter(d.ghosts.filter((g) => g.before.endsWith(`.${prefix}`)), k.t, CAP_MS) : undefined;
+  }
   const after = key ? (await wb.dump(from)).ghosts.filter((g) => g.t > key.t) : [];
   const stale = staleGhosts(after);
-  // Put the line back as it was (Escape, then undo the dot and the deletion).
+  // Put the line back as it was (Escape, then undo the typing and the deletion).
   await page.keyboard.press('Escape');
-  for (let i = 0; i < 4 && (await wb.cursorLine())?.trimEnd() !== site.lineText.trimEnd(); i++) {
+  for (let i = 0; i < 6 && (await wb.cursorLine())?.trimEnd() !== site.lineText.trimEnd(); i++) {
     await page.keyboard.press('Control+Z');
     await sleep(150);
   }
@@ -141,6 +159,9 @@ async function runSite(wb: Workbench, site: EditorSite, shotDir: string | undefi
     firstGhost: ghostText,
     settledGhost: settled,
     authorsMemberFirst: settled !== null && new RegExp(`^${site.member}\\b`).test(settled),
+    typedPrefix: prefix.length === 2 ? prefix : null,
+    msToGhostAfterPrefix: afterPrefix ? Math.round(afterPrefix.ms) : null,
+    ghostAfterPrefix: afterPrefix ? afterPrefix.record.ghost : null,
     stale: stale.map((g) => ({ rule: g.rule, before: g.before, ghost: g.ghost })),
     // The probe's reading of the line before the ghost text must be the line up to the typed dot.
     ...(first ? { beforeAsExpected: first.record.before.trimStart() === `${site.lineText.slice(0, site.dotColumn - 1)}.`.trimStart() } : { inlineEditShown: inlineEdit }),
@@ -166,8 +187,6 @@ interface StormResult {
   staleExamples: { rule: string; before: string; ghost: string; earlierBefore?: string }[];
 }
 
-/** Target time per character (10 characters/s). */
-const CHAR_MS = 100;
 
 async function runStorm(wb: Workbench, chunks: ReturnType<typeof stormChunks>, rng: Rng): Promise<StormResult> {
   const { page } = wb;
@@ -348,7 +367,7 @@ async function main(): Promise<void> {
     const siteResults: SiteResult[] = [];
     for (const [i, site] of sites.entries()) {
       const r = await runSite(wb, site, args.keep ? tmp : undefined).catch((e: unknown) => ({ site: `${site.file}:${site.line}:${site.dotColumn}`, receiver: site.receiver, authorsMember: site.member,
-        msToGhost: null, firstGhost: null, settledGhost: null, authorsMemberFirst: false, stale: [], note: `failed: ${(e as Error).message.split('\n')[0]}` }));
+        msToGhost: null, firstGhost: null, settledGhost: null, authorsMemberFirst: false, typedPrefix: null, msToGhostAfterPrefix: null, ghostAfterPrefix: null, stale: [], note: `failed: ${(e as Error).message.split('\n')[0]}` }));
       log(`site ${i + 1}/${sites.length} ${r.site} ${site.receiver}.: ${r.msToGhost === null ? 'no suggestion' : `${r.msToGhost} ms`} ${JSON.stringify(r.settledGhost ?? '')}${r.note ? ` (${r.note})` : ''}`);
       siteResults.push(r);
     }
@@ -383,6 +402,9 @@ async function main(): Promise<void> {
         // No suggestion counted as the cap: what a person waiting at every site experiences.
         msToGhostCensored: distribution(siteResults.map((r) => r.msToGhost ?? CAP_MS)),
         noSuggestion,
+        // After the dot's suggestion, two letters of the member typed at 10/s: from the second letter.
+        msToGhostAfterPrefix: distribution(siteResults.flatMap((r) => (r.msToGhostAfterPrefix === null ? [] : [r.msToGhostAfterPrefix]))),
+        noSuggestionAfterPrefix: siteResults.filter((r) => r.typedPrefix !== null && r.msToGhostAfterPrefix === null).length,
         authorsMemberFirst: siteResults.filter((r) => r.authorsMemberFirst).length,
         staleGhostTexts: siteResults.reduce((n, r) => n + r.stale.length, 0),
         list: siteResults,

@@ -68,10 +68,10 @@ export class Workbench {
 
   /**
    * Waits (polling the page's records; the times themselves are the page's) until a ghost text is shown
-   * after the key `key` pressed since `from`, or `capMs` after that key.
+   * after the first (or last) key `key` pressed since `from`, or `capMs` after that key.
    */
-  async waitForGhostAfterKey(from: { keys: number; ghosts: number }, key: string, capMs: number): Promise<void> {
-    const expr = `(() => { const b = window.__tgBench; const k = b.keys.slice(${from.keys}).find((k) => k.key === ${JSON.stringify(key)});
+  async waitForGhostAfterKey(from: { keys: number; ghosts: number }, key: string, capMs: number, which: 'first' | 'last' = 'first'): Promise<void> {
+    const expr = `(() => { const b = window.__tgBench; const k = b.keys.slice(${from.keys}).filter((k) => k.key === ${JSON.stringify(key)}).at(${which === 'first' ? 0 : -1});
       if (!k) return false; if (performance.now() - k.t > ${capMs}) return true;
       return b.ghosts.slice(${from.ghosts}).some((g) => g.t > k.t && (g.ghost.trim() !== '' || g.more.trim() !== '')); })()`;
     await this.page.waitForFunction(expr, undefined, { timeout: capMs + 15_000, polling: 50 });

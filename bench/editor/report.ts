@@ -6,7 +6,8 @@ export interface ReportInput {
   workspace: { package: string };
   machine: { cpus: number; loadavg: { start: number[]; afterSites: number[]; end: number[] } };
   startup: { workbenchMs: number; typeGuideReadyMs: number };
-  sites: { count: number; capMs: number; msToGhost: Distribution; msToGhostCensored: Distribution; noSuggestion: number; authorsMemberFirst: number; staleGhostTexts: number };
+  sites: { count: number; capMs: number; msToGhost: Distribution; msToGhostCensored: Distribution; noSuggestion: number; authorsMemberFirst: number; staleGhostTexts: number;
+    msToGhostAfterPrefix: Distribution; noSuggestionAfterPrefix: number };
   storm: {
     seconds: number; keys: number; charactersPerSecondWhileTyping: number; pauses: number; pausesWithSuggestion: number;
     pausesWithSuggestionAtEnd: number; pauseMsToGhost: Distribution; msToGhostAfterTypingStops: number | null; staleGhostTexts: number; staleByRule: Record<string, number>;
@@ -33,6 +34,7 @@ export function formatTable(r: ReportInput): string {
     ['`.` → first ghost text p50 / p95 (sites with one)', `${ms(r.sites.msToGhost.p50)} / ${ms(r.sites.msToGhost.p95)} (n=${r.sites.msToGhost.n})`],
     [`… counting no suggestion as ${r.sites.capMs / 1000} s`, `${ms(r.sites.msToGhostCensored.p50)} / ${ms(r.sites.msToGhostCensored.p95)}`],
     [`sites with no suggestion within ${r.sites.capMs / 1000} s`, `${r.sites.noSuggestion} of ${r.sites.count}`],
+    ['`.xy` (2 letters of the member) → ghost text p50 / p95', `${ms(r.sites.msToGhostAfterPrefix.p50)} / ${ms(r.sites.msToGhostAfterPrefix.p95)} (n=${r.sites.msToGhostAfterPrefix.n}; none at ${r.sites.noSuggestionAfterPrefix})`],
     ['sites whose ghost text starts with the authors\' member', `${r.sites.authorsMemberFirst} of ${r.sites.count}`],
     ['sites: stale ghost texts', `${r.sites.staleGhostTexts}`],
     ['storm: keys, chars/s while typing', `${r.storm.keys} keys in ${r.storm.seconds} s, ${r.storm.charactersPerSecondWhileTyping} chars/s`],
