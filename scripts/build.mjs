@@ -63,6 +63,11 @@ copyPackage('tree-sitter-python', (rel, dir) => !dir && (rel === 'package.json' 
 copyPackage('typescript7', (rel, dir) => !dir && rel === 'package.json');
 copyPackage(`@typescript/typescript-${platform}-${arch}`);
 copyPackage('pyright', (rel) => !rel.endsWith('.d.ts'));
+// The alternative TypeScript server the settings offer: typescript-language-server over TypeScript 6's
+// tsserver (its program, the default lib .d.ts files, no localizations or compiler CLI).
+copyPackage('typescript-language-server', (rel, dir) => (dir ? rel === 'lib' : rel === 'package.json' || rel === path.join('lib', 'cli.mjs')));
+copyPackage('typescript', (rel, dir) => (dir ? rel === 'lib'
+  : rel === 'package.json' || (path.dirname(rel) === 'lib' && (/^lib\..*\.d\.ts$/.test(path.basename(rel)) || ['tsserver.js', '_tsserver.js', 'typescript.js', 'typingsInstaller.js', '_typingsInstaller.js', 'watchGuard.js'].includes(path.basename(rel))))));
 const binary = path.join(dist, 'node_modules/onnxruntime-node', ortBin, platform, arch);
 if (!fs.existsSync(binary)) throw new Error(`onnxruntime-node has no binaries for ${targetArg}`);
 const size = (dir) => fs.readdirSync(dir, { withFileTypes: true, recursive: true }).filter((e) => e.isFile()).reduce((n, e) => n + fs.statSync(path.join(e.parentPath, e.name)).size, 0);
