@@ -6,6 +6,9 @@
 // other processes on a shared machine; onnxruntime's spinning worker threads count in it).
 // --line-tokens 0 skips the next-line quality columns (random-weight models: timing only).
 // --edits: a comma-separated subset of type,delete,rename,keystroke (default all).
+// --chunk N (default 256, the engine's prefill chunk): full recomputation and prefix reuse are also timed
+// as the engine runs a prefill, in chunks of N tokens (fullChunkedMs, prefixChunkedMs): with exports that
+// return logits for every row (optimum's), one 2k-token forward builds a 2048 × vocab logits tensor.
 // PIE against the alternatives on real TypeScript from the evaluation list (shared/eval/dev-packages.txt,
 // fetched with `npm pack` into .cache/pie-bench/): for FIM prompts of each size and realistic edits
 // (type a line, delete a line, rename in several places, keystrokes at the FIM cursor), the time to
@@ -20,6 +23,7 @@ import path from 'node:path';
 import os from 'node:os';
 import { parseArgs } from 'node:util';
 import { CodeModel, KvCache, defaultModelDir } from '../model/index.js';
+import { forwardChunked } from '../model/generate.js';
 import type { ModelVariant } from '../model/onnxSession.js';
 import { editSimilarity } from '../model/pie/metrics.js';
 import { PieRepositioner, estimateCallCost, type PieModel, type RebuildStrategy, type Rebuilt } from '../model/pie/repositioner.js';
@@ -144,6 +148,11 @@ interface Row {
   prefixMs: number;
   conflictFastMs: number;
   pieMs: number;
+  /** Full recomputation / prefix reuse as the engine prefills: forwardChunked, --chunk tokens a call. */
+  fullChunkedMs: number;
+  prefixChunkedMs: number;
+  speedupVsFullChunked: number;
+  speedupVsPrefixChunked: number;
   /** CPU time of this process on each path (user + system, all threads). */
   fullCpuMs: number;
   prefixCpuMs: number;
@@ -197,6 +206,7 @@ async function main(): Promise<void> {
       variant: { type: 'string' },
       edits: { type: 'string', default: 'type,delete,rename,keystroke' },
       'cheap-repeats': { type: 'string' },
+      chunk: { type: 'string', default: '256' },
       'no-rotation-ort': { type: 'boolean' },
     },
   });
@@ -204,6 +214,7 @@ async function main(): Promise<void> {
   const trials = Number(values.trials);
   const repeats = Math.max(1, Number(values.repeats));
   const cheapRepeats = Math.max(1, Number(values['cheap-repeats'] ?? values.repeats));
+  const chunk = Math.max(1, Number(values.chunk));
   const repeatsOf = (s: RebuildStrategy): number => (s === 'pie' || s === 'conflictFast' ? cheapRepeats : repeats);
   const lineTokens = Number(values['line-tokens']);
   const quality = lineTokens > 0;
@@ -266,7 +277,7 @@ async function main(): Promise<void> {
   }
   const rows: Row[] = [];
   for (const size of sizes) {
-    const samples = new Map<string, { ms: Record<RebuildStrategy, number[]>; em: Record<RebuildStrategy, number[]>; agree: Record<string, number[]>; es: Record<string, number[]>; rot: number[]; enc: number[]; tokens: number[]; fwd: number[]; calls: number[]; rotated: number[]; prefixEnc: number[]; load: number[]; cpu: Record<RebuildStrategy, number[]> }>();
+    const samples = new Map<string, { ms: Record<RebuildStrategy, number[]>; em: Record<RebuildStrategy, number[]>; agree: Record<string, number[]>; es: Record<string, number[]>; rot: number[]; enc: number[]; tokens: number[]; fwd: number[]; calls: number[]; rotated: number[]; prefixEnc: number[]; load: number[]; cpu: Record<RebuildStrategy, number[]>; chunked: { full: number[]; prefix: number[] } }>();
     for (let trial = 0; trial < trials; trial++) {
       const from = Math.floor(((trial + 0.5) / trials) * Math.max(0, corpusLines.length - size / 4));
       const excerpt = excerptOf(size - 4, from);
@@ -309,6 +320,19 @@ async function main(): Promise<void> {
             if (rep === repeatsOf(s) - 1) results[s] = { ms: median(times[s]), rebuilt, line: '' };
             else rebuilt.cache.dispose();
           }
+          if (rep < repeats) {
+            // The exact paths as the engine prefills them: chunks of `chunk` tokens.
+            let t0 = performance.now();
+            (await forwardChunked(model.session, newIds, null, { chunk })).cache.dispose();
+            times.fullChunked = [...(times.fullChunked ?? []), performance.now() - t0];
+            let p = 0;
+            while (p < Math.min(oldIds.length, newIds.length - 1) && oldIds[p] === newIds[p]) p++;
+            t0 = performance.now();
+            const prefix = old.cache.slice(0, p);
+            (await forwardChunked(model.session, newIds.slice(p), prefix, { chunk, positions: newIds.slice(p).map((_, i) => p + i) })).cache.dispose();
+            prefix.dispose();
+            times.prefixChunked = [...(times.prefixChunked ?? []), performance.now() - t0];
+          }
         }
         for (const s of strategies) {
           results[s].line = await nextLine(model, results[s].rebuilt, newIds.length, lineTokens);
@@ -318,7 +342,7 @@ async function main(): Promise<void> {
         const key = sc.edit.startsWith('rename') ? 'rename in several places' : sc.edit;
         let smp = samples.get(key);
         if (!smp) {
-          smp = { ms: { full: [], prefix: [], conflictFast: [], pie: [] }, em: { full: [], prefix: [], conflictFast: [], pie: [] }, agree: { pie: [], conflictFast: [] }, es: { pie: [], conflictFast: [] }, rot: [], enc: [], tokens: [], fwd: [], calls: [], rotated: [], prefixEnc: [], load: [], cpu: { full: [], prefix: [], conflictFast: [], pie: [] } };
+          smp = { ms: { full: [], prefix: [], conflictFast: [], pie: [] }, em: { full: [], prefix: [], conflictFast: [], pie: [] }, agree: { pie: [], conflictFast: [] }, es: { pie: [], conflictFast: [] }, rot: [], enc: [], tokens: [], fwd: [], calls: [], rotated: [], prefixEnc: [], load: [], cpu: { full: [], prefix: [], conflictFast: [], pie: [] }, chunked: { full: [], prefix: [] } };
           samples.set(key, smp);
         }
         for (const s of strategies) {
@@ -326,6 +350,8 @@ async function main(): Promise<void> {
           smp.cpu[s].push(median(cpu[s]));
           smp.em[s].push(results[s].line.trim() === sc.truth.trim() ? 100 : 0);
         }
+        smp.chunked.full.push(median(times.fullChunked));
+        smp.chunked.prefix.push(median(times.prefixChunked));
         for (const s of ['pie', 'conflictFast'] as const) {
           smp.agree[s].push(results[s].line === results.full.line ? 100 : 0);
           smp.es[s].push(editSimilarity(results[s].line, results.full.line) * 100);
@@ -344,6 +370,8 @@ async function main(): Promise<void> {
       const row: Row = {
         promptTokens: Math.round(mean(s.tokens)), edit, trials: s.tokens.length,
         fullMs: r2(median(s.ms.full)), prefixMs: r2(median(s.ms.prefix)), conflictFastMs: r2(median(s.ms.conflictFast)), pieMs: r2(median(s.ms.pie)),
+        fullChunkedMs: r2(median(s.chunked.full)), prefixChunkedMs: r2(median(s.chunked.prefix)),
+        speedupVsFullChunked: r2(median(s.chunked.full) / median(s.ms.pie)), speedupVsPrefixChunked: r2(median(s.chunked.prefix) / median(s.ms.pie)),
         fullCpuMs: r2(median(s.cpu.full)), prefixCpuMs: r2(median(s.cpu.prefix)), pieCpuMs: r2(median(s.cpu.pie)),
         speedupVsFullCpu: r2(median(s.cpu.full) / median(s.cpu.pie)), speedupVsPrefixCpu: r2(median(s.cpu.prefix) / median(s.cpu.pie)),
         pieRotateMs: r2(median(s.rot)), pieRotateShare: Math.round((median(s.rot) / median(s.ms.pie)) * 1e4) / 1e4,
@@ -356,7 +384,7 @@ async function main(): Promise<void> {
         loadavg1: [r2(s.load[0]), r2(s.load[s.load.length - 1])],
       };
       rows.push(row);
-      console.error(`${row.promptTokens} tokens, ${edit}: full ${row.fullMs} ms, prefix ${row.prefixMs}, conflict-fast ${row.conflictFastMs}, PIE ${row.pieMs} (forward ${row.pieForwardMs}, rotate ${row.pieRotateMs}, copies ${row.pieCopyMs}; ${row.speedupVsFull}x full, ${row.speedupVsPrefix}x prefix; CPU time ${row.speedupVsFullCpu}x, ${row.speedupVsPrefixCpu}x); loadavg ${row.loadavg1.join('→')}`);
+      console.error(`${row.promptTokens} tokens, ${edit}: full ${row.fullMs} ms, prefix ${row.prefixMs}, conflict-fast ${row.conflictFastMs}, PIE ${row.pieMs} (forward ${row.pieForwardMs}, rotate ${row.pieRotateMs}, copies ${row.pieCopyMs}; ${row.speedupVsFull}x full, ${row.speedupVsPrefix}x prefix; CPU time ${row.speedupVsFullCpu}x, ${row.speedupVsPrefixCpu}x; chunked full ${row.fullChunkedMs} ms ${row.speedupVsFullChunked}x, chunked prefix ${row.prefixChunkedMs} ms ${row.speedupVsPrefixChunked}x); loadavg ${row.loadavg1.join('→')}`);
     }
   }
 
@@ -365,10 +393,10 @@ async function main(): Promise<void> {
   const rotatedRows = [...new Set([...rows.map((r) => Math.round(r.pieRotatedTokens)).filter((n) => n > 0), 2048])].sort((a, b) => a - b);
   const rotationGraph = values['no-rotation-ort'] ? [] : await rotationOrt(model, rotatedRows, values.threads ? Number(values.threads) : undefined);
   const q = (r: Row): string => (quality ? ` ${r.emFull} | ${r.emPie} | ${r.emConflictFast} | ${r.agreePie} | ${r.agreeConflictFast} | ${r.esPie} | ${r.esConflictFast} |` : '');
-  console.log(`| tokens | edit | n | full ms | prefix ms | conflict-fast ms | PIE ms | PIE forward ms | PIE rotate ms | rotate share | PIE copies ms | PIE encoded | prefix encoded | ×full | ×prefix | ×full (CPU) | ×prefix (CPU) |${quality ? ' EM full | EM PIE | EM CF | agree PIE | agree CF | ES PIE | ES CF |' : ''}`);
-  console.log(`|---:|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|${quality ? '---:|'.repeat(7) : ''}`);
+  console.log(`| tokens | edit | n | full ms | prefix ms | conflict-fast ms | PIE ms | PIE forward ms | PIE rotate ms | rotate share | PIE copies ms | PIE encoded | prefix encoded | ×full | ×prefix | ×full (CPU) | ×prefix (CPU) | full chunked ms | prefix chunked ms | ×full chunked | ×prefix chunked |${quality ? ' EM full | EM PIE | EM CF | agree PIE | agree CF | ES PIE | ES CF |' : ''}`);
+  console.log(`|---:|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|${quality ? '---:|'.repeat(7) : ''}`);
   for (const r of rows) {
-    console.log(`| ${r.promptTokens}${r.beyondTrainedContext ? '*' : ''} | ${r.edit} | ${r.trials} | ${r.fullMs} | ${r.prefixMs} | ${r.conflictFastMs} | ${r.pieMs} | ${r.pieForwardMs} | ${r.pieRotateMs} | ${(r.pieRotateShare * 100).toFixed(1)}% | ${r.pieCopyMs} | ${r.pieEncodedTokens} | ${r.prefixEncodedTokens} | ${r.speedupVsFull} | ${r.speedupVsPrefix} | ${r.speedupVsFullCpu} | ${r.speedupVsPrefixCpu} |${q(r)}`);
+    console.log(`| ${r.promptTokens}${r.beyondTrainedContext ? '*' : ''} | ${r.edit} | ${r.trials} | ${r.fullMs} | ${r.prefixMs} | ${r.conflictFastMs} | ${r.pieMs} | ${r.pieForwardMs} | ${r.pieRotateMs} | ${(r.pieRotateShare * 100).toFixed(1)}% | ${r.pieCopyMs} | ${r.pieEncodedTokens} | ${r.prefixEncodedTokens} | ${r.speedupVsFull} | ${r.speedupVsPrefix} | ${r.speedupVsFullCpu} | ${r.speedupVsPrefixCpu} | ${r.fullChunkedMs} | ${r.prefixChunkedMs} | ${r.speedupVsFullChunked} | ${r.speedupVsPrefixChunked} |${q(r)}`);
   }
   if (!quality) console.log('(next-line quality not measured: --line-tokens 0)');
   if (rows.some((r) => r.beyondTrainedContext)) console.log(`* beyond the model's trained context (${model.config.maxPositions} positions)`);
@@ -384,7 +412,7 @@ async function main(): Promise<void> {
     model: model.dir, file: path.basename(model.session.file), variant: values.variant ?? 'default',
     shape: { numLayers: c.numLayers, hiddenSize: c.hiddenSize, numHeads: c.numHeads, numKvHeads: c.numKvHeads, headDim: c.headDim, vocabSize: c.vocabSize, ropeTheta: c.ropeTheta, kvDtype: model.session.kvDtype },
     package: pkg, maxPositions: c.maxPositions, callCostTokens: callCost, loadMs: Math.round(loadMs),
-    options: { sizes, trials, repeats, cheapRepeats, lineTokens, keystrokes: values.keystrokes, edits: [...edits], threads: values.threads ? Number(values.threads) : 'default' },
+    options: { sizes, trials, repeats, cheapRepeats, chunk, lineTokens, keystrokes: values.keystrokes, edits: [...edits], threads: values.threads ? Number(values.threads) : 'default' },
     quality, node: process.version, cpus: os.cpus().length, cpuModel: os.cpus()[0]?.model,
     loadavgStart: loadStart.map(r2), loadavgEnd: os.loadavg().map(r2), elapsedS: Math.round((Date.now() - tStart) / 1000),
     date: new Date().toISOString(), rows, rotation, rotationGraph,
