@@ -22,6 +22,7 @@ import { CODE_SERVER_VERSION, REPO_ROOT } from '../test/e2e/installVsCode.js';
 import { distribution, firstGhostAfter, pauseOutcomes, staleGhosts, typingRate, type Pause } from './editor/analysis.js';
 import { ensureVsCode, extensionHostLog, packageVsix, startEditor, typeGuideLog, type EditorSession } from './editor/codeServer.js';
 import { Workbench, sleep } from './editor/driver.js';
+import type { GhostRecord } from './editor/pageProbe.js';
 import { chooseSites, classFiles, installFromDevList, makeWorkspace, stormChunks, type EditorSite } from './editor/fixture.js';
 import { formatTable } from './editor/report.js';
 import { sampleMemory, type MemorySample } from './editor/procTree.js';
@@ -90,9 +91,17 @@ interface SiteResult {
   stale: { rule: string; before: string; ghost: string }[];
   /** With a ghost text: whether the probe read the text before it as the line up to the dot. */
   beforeAsExpected?: boolean;
+  beforeRead?: string;
   /** Without one: whether VS Code showed an inline edit instead. */
   inlineEditShown?: boolean;
   note?: string;
+}
+
+function beforeCheck(r: GhostRecord, expected: string): Pick<SiteResult, 'beforeAsExpected' | 'beforeRead'> {
+  // A suggestion that starts on the next line has no inline part: nothing before it to read.
+  if (r.ghost === '') return {};
+  const ok = r.before.trimStart() === expected.trimStart();
+  return ok ? { beforeAsExpected: true } : { beforeAsExpected: false, beforeRead: r.before };
 }
 
 async function runSite(wb: Workbench, site: EditorSite, shotDir: string | undefined): Promise<SiteResult> {
@@ -164,7 +173,7 @@ async function runSite(wb: Workbench, site: EditorSite, shotDir: string | undefi
     ghostAfterPrefix: afterPrefix ? afterPrefix.record.ghost : null,
     stale: stale.map((g) => ({ rule: g.rule, before: g.before, ghost: g.ghost })),
     // The probe's reading of the line before the ghost text must be the line up to the typed dot.
-    ...(first ? { beforeAsExpected: first.record.before.trimStart() === `${site.lineText.slice(0, site.dotColumn - 1)}.`.trimStart() } : { inlineEditShown: inlineEdit }),
+    ...(first ? beforeCheck(first.record, `${site.lineText.slice(0, site.dotColumn - 1)}.`) : { inlineEditShown: inlineEdit }),
     ...(note || !restored ? { note: [note, restored ? undefined : 'line not restored by undo'].filter(Boolean).join('; ') } : {}),
   };
 }
@@ -188,7 +197,7 @@ interface StormResult {
 }
 
 
-async function runStorm(wb: Workbench, chunks: ReturnType<typeof stormChunks>, rng: Rng): Promise<StormResult> {
+async function runStorm(wb: Workbench, chunks: ReturnType<typeof stormChunks>, rng: Rng, rawDir: string | undefined): Promise<StormResult> {
   const { page } = wb;
   const start = await wb.marks();
   const pauses: Pause[] = [];
@@ -236,6 +245,7 @@ async function runStorm(wb: Workbench, chunks: ReturnType<typeof stormChunks>, r
     if (c.ghost.trim() !== '' || c.more.trim() !== '') break;
   }
   const dump = await wb.dump(start);
+  if (rawDir) fs.writeFileSync(path.join(rawDir, 'storm-probe.json'), JSON.stringify(dump));
   await page.keyboard.press('Escape');
   for (const at of pauseAt) {
     const before = dump.keys[at - 1];
@@ -375,7 +385,7 @@ async function main(): Promise<void> {
     const loadAfterSites = load();
 
     log(`typing storm, ${STORM_MS / 1000} s`);
-    const storm = await runStorm(wb, chunks, new Rng(SEED));
+    const storm = await runStorm(wb, chunks, new Rng(SEED), args.keep ? tmp : undefined);
     memory.afterStorm = sampleMemory(session.serverPid, marker);
     log(`storm: ${storm.pausesWithSuggestion}/${storm.pauses} pauses with a suggestion, ${storm.staleGhostTexts} stale`);
 

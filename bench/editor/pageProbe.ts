@@ -48,7 +48,8 @@ export const PROBE_SCRIPT = String.raw`
     const inline = [...ed.querySelectorAll('.view-lines ' + INLINE.split(', ').join(', .view-lines '))];
     const zones = [...ed.querySelectorAll(LINES)].filter((z) => !z.closest('.view-lines'));
     const ghost = norm(inline.map((e) => e.textContent || '').join(''));
-    const more = zones.map((z) => norm(z.innerText || z.textContent || '')).filter((t) => t.length > 0).join('\n');
+    const zoneLines = (z) => { const ls = [...z.querySelectorAll('.view-line')]; return ls.length ? ls.map((l) => l.textContent || '') : [z.textContent || '']; };
+    const more = zones.flatMap(zoneLines).map(norm).join('\n').replace(/\n+$/, '');
     let before = '', after = '';
     const line = inline.length > 0 ? inline[0].closest('.view-line') : null;
     if (line) {
