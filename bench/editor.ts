@@ -115,8 +115,15 @@ async function runSite(wb: Workbench, site: EditorSite, shotDir: string | undefi
   // Delete from the dot to the end of the line, then retype the dot.
   await page.keyboard.press('Shift+End');
   await page.keyboard.press('Delete');
-  await sleep(400);
-  await wb.dismissGhost();
+  // The deletion itself asks for a suggestion: let it come and dismiss it, so that the dot starts from
+  // a line without ghost text: none shown for 1.2 s in a row (at most 6 s).
+  for (let quietSince = Date.now(), deadline = Date.now() + 6000; Date.now() < deadline && Date.now() - quietSince < 1200; await sleep(200)) {
+    const c = await wb.current();
+    if (c.ghost.trim() !== '' || c.more.trim() !== '') {
+      await wb.dismissGhost();
+      quietSince = Date.now();
+    }
+  }
   const line = await wb.cursorLine();
   const note = line !== null && line.trimEnd() !== site.lineText.slice(0, site.dotColumn - 1).trimEnd() ? `line before the dot reads ${JSON.stringify(line)}` : undefined;
   const from = await wb.marks();
@@ -393,6 +400,7 @@ async function main(): Promise<void> {
       notes.push(`Show Statistics failed: ${(e as Error).message.split('\n')[0]}`);
       return undefined;
     });
+    const notifications = (await wb.toasts().catch(() => [])).map((n) => n.text);
     await page.screenshot({ path: path.join(tmp, 'final.png') }).catch(() => undefined);
     const latencies = siteResults.flatMap((r) => (r.msToGhost === null ? [] : [r.msToGhost]));
     const noSuggestion = siteResults.filter((r) => r.msToGhost === null).length;
@@ -423,6 +431,8 @@ async function main(): Promise<void> {
       memoryMb: memory,
       eventLoop: eventLoopDelay(stats),
       extensionStatistics: stats ?? null,
+      // Notification toasts seen during the run (any extension), each text once.
+      notifications,
       notes,
     };
     fs.mkdirSync(path.dirname(args.json!), { recursive: true });

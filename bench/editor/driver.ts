@@ -58,6 +58,11 @@ export class Workbench {
     return this.page.evaluate('window.__tgBench.inlineEditShown()') as Promise<boolean>;
   }
 
+  /** Notification texts shown since the probe was installed, each once. */
+  async toasts(): Promise<{ t: number; text: string }[]> {
+    return this.page.evaluate('window.__tgBench.toasts()') as Promise<{ t: number; text: string }[]>;
+  }
+
   async marks(): Promise<{ keys: number; ghosts: number; now: number }> {
     return this.page.evaluate('window.__tgBench.marks()') as Promise<{ keys: number; ghosts: number; now: number }>;
   }

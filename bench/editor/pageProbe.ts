@@ -63,7 +63,13 @@ export const PROBE_SCRIPT = String.raw`
     }
     return { ghost, more, before: norm(before), after: norm(after) };
   };
+  const toasts = new Map();
   const record = () => {
+    // Notifications the user saw (TypeGuide's errors must reach the user once, not at every keystroke).
+    for (const n of document.querySelectorAll('.notification-toast .notification-list-item-message')) {
+      const text = norm(n.textContent || '').slice(0, 300);
+      if (text && !toasts.has(text)) toasts.set(text, performance.now());
+    }
     const s = state();
     const key = JSON.stringify(s);
     if (key === b.last) return;
@@ -79,15 +85,20 @@ export const PROBE_SCRIPT = String.raw`
   // Its containers stay in the DOM when empty: count only one that takes up room and is not hidden.
   b.inlineEditShown = () => [...document.querySelectorAll('.monaco-editor.focused .inline-edits-view, .monaco-editor.focused .inline-edits-view-gutter-indicator')]
     .some((e) => { const r = e.getBoundingClientRect(); const cs = getComputedStyle(e); return r.width > 1 && r.height > 1 && cs.visibility !== 'hidden' && cs.display !== 'none' && cs.opacity !== '0'; });
-  // The text of the line the (primary) cursor is on: the view line at the cursor's top offset.
+  // The text of the line the (primary) cursor is on (the view line at the cursor's top offset), without ghost text.
   b.cursorLine = () => {
     const ed = editorEl();
     const cur = ed && ed.querySelector('.cursors-layer .cursor');
     if (!cur) return null;
     const line = [...ed.querySelectorAll('.view-lines .view-line')].find((l) => l.style.top === cur.style.top);
-    return line ? norm(line.textContent || '') : null;
+    if (!line) return null;
+    let text = '';
+    const walker = document.createTreeWalker(line, NodeFilter.SHOW_TEXT);
+    for (let n = walker.nextNode(); n; n = walker.nextNode()) if (!(n.parentElement && n.parentElement.closest(INLINE))) text += n.textContent;
+    return norm(text);
   };
   b.dump = (fromKey, fromGhost) => ({ keys: b.keys.slice(fromKey), ghosts: b.ghosts.slice(fromGhost), now: performance.now() });
+  b.toasts = () => [...toasts.entries()].map(([text, t]) => ({ t, text }));
   b.marks = () => ({ keys: b.keys.length, ghosts: b.ghosts.length, now: performance.now() });
   window.__tgBench = b;
   record();
