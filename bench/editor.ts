@@ -174,7 +174,7 @@ async function runSite(wb: Workbench, site: EditorSite, shotDir: string | undefi
     msToGhost: first ? Math.round(first.ms) : null,
     firstGhost: ghostText,
     settledGhost: settled,
-    authorsMemberFirst: settled !== null && new RegExp(`^${site.member}\\b`).test(settled),
+    authorsMemberFirst: settled !== null && settled.startsWith(site.member) && !/[\w$]/.test(settled[site.member.length] ?? ''),
     typedPrefix: prefix.length === 2 ? prefix : null,
     msToGhostAfterPrefix: afterPrefix ? Math.round(afterPrefix.ms) : null,
     ghostAfterPrefix: afterPrefix ? afterPrefix.record.ghost : null,
