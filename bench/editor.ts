@@ -78,6 +78,8 @@ interface SiteResult {
   at?: string;
   receiver: string;
   authorsMember: string;
+  /** The ghost text the deletion's own request showed before the dot (dismissed), if any. */
+  preDotGhost: string | null;
   msToGhost: number | null;
   firstGhost: string | null;
   settledGhost: string | null;
@@ -117,9 +119,11 @@ async function runSite(wb: Workbench, site: EditorSite, shotDir: string | undefi
   await page.keyboard.press('Delete');
   // The deletion itself asks for a suggestion: let it come and dismiss it, so that the dot starts from
   // a line without ghost text: none shown for 1.2 s in a row (at most 6 s).
+  let preDot: string | undefined;
   for (let quietSince = Date.now(), deadline = Date.now() + 6000; Date.now() < deadline && Date.now() - quietSince < 1200; await sleep(200)) {
     const c = await wb.current();
     if (c.ghost.trim() !== '' || c.more.trim() !== '') {
+      preDot ??= c.more ? `${c.ghost}\n${c.more}` : c.ghost;
       await wb.dismissGhost();
       quietSince = Date.now();
     }
@@ -171,6 +175,7 @@ async function runSite(wb: Workbench, site: EditorSite, shotDir: string | undefi
   return {
     ...base,
     at,
+    preDotGhost: preDot ?? null,
     msToGhost: first ? Math.round(first.ms) : null,
     firstGhost: ghostText,
     settledGhost: settled,
@@ -384,7 +389,7 @@ async function main(): Promise<void> {
     const siteResults: SiteResult[] = [];
     for (const [i, site] of sites.entries()) {
       const r = await runSite(wb, site, args.keep ? tmp : undefined).catch((e: unknown) => ({ site: `${site.file}:${site.line}:${site.dotColumn}`, receiver: site.receiver, authorsMember: site.member,
-        msToGhost: null, firstGhost: null, settledGhost: null, authorsMemberFirst: false, typedPrefix: null, msToGhostAfterPrefix: null, ghostAfterPrefix: null, stale: [], note: `failed: ${(e as Error).message.split('\n')[0]}` }));
+        preDotGhost: null, msToGhost: null, firstGhost: null, settledGhost: null, authorsMemberFirst: false, typedPrefix: null, msToGhostAfterPrefix: null, ghostAfterPrefix: null, stale: [], note: `failed: ${(e as Error).message.split('\n')[0]}` }));
       log(`site ${i + 1}/${sites.length} ${r.site} ${site.receiver}.: ${r.msToGhost === null ? 'no suggestion' : `${r.msToGhost} ms`} ${JSON.stringify(r.settledGhost ?? '')}${r.note ? ` (${r.note})` : ''}`);
       siteResults.push(r);
     }
@@ -420,6 +425,10 @@ async function main(): Promise<void> {
         // No suggestion counted as the cap: what a person waiting at every site experiences.
         msToGhostCensored: distribution(siteResults.map((r) => r.msToGhost ?? CAP_MS)),
         noSuggestion,
+        // Sites where the deletion's own request showed no ghost text before the dot (it may still have
+        // computed what serves the dot).
+        msToGhostNoPreDotGhost: distribution(siteResults.flatMap((r) => (r.msToGhost === null || r.preDotGhost !== null ? [] : [r.msToGhost]))),
+        sitesWithPreDotGhost: siteResults.filter((r) => r.preDotGhost !== null).length,
         // After the dot's suggestion, two letters of the member typed at 10/s: from the second letter.
         msToGhostAfterPrefix: distribution(siteResults.flatMap((r) => (r.msToGhostAfterPrefix === null ? [] : [r.msToGhostAfterPrefix]))),
         noSuggestionAfterPrefix: siteResults.filter((r) => r.typedPrefix !== null && r.msToGhostAfterPrefix === null).length,

@@ -7,7 +7,8 @@ export interface ReportInput {
   machine: { cpus: number; loadavg: { start: number[]; afterSites: number[]; end: number[] } };
   startup: { workbenchMs: number; typeGuideReadyMs: number };
   sites: { count: number; capMs: number; msToGhost: Distribution; msToGhostCensored: Distribution; noSuggestion: number; authorsMemberFirst: number; staleGhostTexts: number;
-    msToGhostAfterPrefix: Distribution; noSuggestionAfterPrefix: number };
+    msToGhostAfterPrefix: Distribution; noSuggestionAfterPrefix: number;
+    msToGhostNoPreDotGhost: Distribution; sitesWithPreDotGhost: number };
   storm: {
     seconds: number; keys: number; charactersPerSecondWhileTyping: number; pauses: number; pausesWithSuggestion: number;
     pausesWithSuggestionAtEnd: number; pauseMsToGhost: Distribution; msToGhostAfterTypingStops: number | null; staleGhostTexts: number; staleByRule: Record<string, number>;
@@ -33,6 +34,7 @@ export function formatTable(r: ReportInput): string {
     ['startup: workbench / TypeGuide ready', `${ms(r.startup.workbenchMs)} / ${ms(r.startup.typeGuideReadyMs)}`],
     ['`.` → first ghost text p50 / p95 (sites with one)', `${ms(r.sites.msToGhost.p50)} / ${ms(r.sites.msToGhost.p95)} (n=${r.sites.msToGhost.n})`],
     [`… counting no suggestion as ${r.sites.capMs / 1000} s`, `${ms(r.sites.msToGhostCensored.p50)} / ${ms(r.sites.msToGhostCensored.p95)}`],
+    ['… sites where no ghost text showed before the dot', `${ms(r.sites.msToGhostNoPreDotGhost.p50)} / ${ms(r.sites.msToGhostNoPreDotGhost.p95)} (n=${r.sites.msToGhostNoPreDotGhost.n}; ${r.sites.sitesWithPreDotGhost} had one)`],
     [`sites with no suggestion within ${r.sites.capMs / 1000} s`, `${r.sites.noSuggestion} of ${r.sites.count}`],
     ['`.xy` (2 letters of the member) → ghost text p50 / p95', `${ms(r.sites.msToGhostAfterPrefix.p50)} / ${ms(r.sites.msToGhostAfterPrefix.p95)} (n=${r.sites.msToGhostAfterPrefix.n}; none at ${r.sites.noSuggestionAfterPrefix})`],
     ['sites whose ghost text starts with the authors\' member', `${r.sites.authorsMemberFirst} of ${r.sites.count}`],
