@@ -16,7 +16,7 @@ export interface GhostRecord {
   readonly t: number;
   /** Ghost text on the cursor's line (VS Code's `.ghost-text-decoration` spans), spaces normalized. */
   readonly ghost: string;
-  /** Further lines of a multi-line suggestion (`.ghost-text` view zones), joined by '\n'. */
+  /** Further lines of a multi-line suggestion (view zone `.suggest-preview-text`), joined by '\n'. */
   readonly more: string;
   /** The line's text before the ghost text (what is before the cursor), when a ghost text is shown. */
   readonly before: string;
@@ -32,7 +32,8 @@ export interface ProbeDump {
 
 /** Selectors of VS Code 1.139's inline-suggestion rendering (checked against its workbench CSS). */
 export const GHOST_INLINE = '.ghost-text-decoration, .ghost-text-decoration-preview';
-export const GHOST_LINES = '.ghost-text';
+/** Further lines of a suggestion: a view zone whose lines' tokens carry `.ghost-text`. */
+export const GHOST_LINES = '.view-zones .suggest-preview-text';
 
 export const PROBE_SCRIPT = String.raw`
 (() => {
@@ -46,7 +47,7 @@ export const PROBE_SCRIPT = String.raw`
     const ed = editorEl();
     if (!ed) return { ghost: '', more: '', before: '', after: '' };
     const inline = [...ed.querySelectorAll('.view-lines ' + INLINE.split(', ').join(', .view-lines '))];
-    const zones = [...ed.querySelectorAll(LINES)].filter((z) => !z.closest('.view-lines'));
+    const zones = [...ed.querySelectorAll(LINES)];
     const ghost = norm(inline.map((e) => e.textContent || '').join(''));
     const zoneLines = (z) => { const ls = [...z.querySelectorAll('.view-line')]; return ls.length ? ls.map((l) => l.textContent || '') : [z.textContent || '']; };
     const more = zones.flatMap(zoneLines).map(norm).join('\n').replace(/\n+$/, '');
