@@ -64,8 +64,8 @@ export class Settings {
   completion(): CompletionSettings {
     const c = this.config;
     return {
-      debounceMs: c.get<number>('debounceMs', 75),
-      timeBudgetMs: c.get<number>('timeBudgetMs', 400),
+      debounceMs: c.get<number>('debounceMs', 50),
+      timeBudgetMs: c.get<number>('timeBudgetMs', 200),
       maxTokens: c.get<number>('maxTokens', 64),
       temperature: c.get<number>('temperature', 0),
       monitor: (languageId) => this.monitorFor(languageId),
