@@ -106,9 +106,9 @@ export interface StaleGhost {
 /**
  * Ghost texts that do not continue what is now before the cursor. From the page alone two signatures
  * are unambiguous:
- *  - unchanged-after-typing: the same ghost text as the previous shown one although characters were
- *    typed since (the previous text continued the shorter line; VS Code itself would have trimmed the
- *    typed part or dropped it);
+ *  - unchanged-after-typing: the ghost text stayed on screen, unchanged, although characters were
+ *    typed since (it continued the shorter line; VS Code itself would have trimmed the typed part or
+ *    dropped it);
  *  - repeats-typed-word: the ghost text starts with the identifier part just typed before the cursor
  *    (`retu` + `return x`): it was made for the line before that word was typed;
  *  - repeats-typed-dot: after a typed `.` the ghost text starts with `.` (`acc.` + `.balance`).
@@ -120,7 +120,10 @@ export function staleGhosts(ghosts: readonly GhostRecord[]): StaleGhost[] {
   let lastStaleGhost: string | undefined;
   for (const g of ghosts) {
     if (!shown(g)) {
-      lastStaleGhost = undefined; // `prev` stays: the same text coming back after more typing is stale too
+      // Gone from the screen: the same text coming back after more typing may be a fresh suggestion
+      // (`this.` is predicted in many places), so only a text that stayed on screen is compared.
+      lastStaleGhost = undefined;
+      prev = undefined;
       continue;
     }
     if (g.ghost === '') {
