@@ -110,6 +110,21 @@ export async function activate(context: vscode.ExtensionContext): Promise<void> 
       vscode.workspace.onDidCloseTextDocument((d) => sync.closed({ key: d.uri.toString() })),
       vscode.window.onDidChangeActiveTextEditor(gateChanged),
       ...warmOnJumps(provider),
+      vscode.window.onDidChangeTextEditorSelection((ev) => {
+        // The cursor left the place of the suggestion without an edit (Home, a click, an arrow key): the
+        // suggestion and its generation belong to that place, so both go (VS Code may otherwise keep
+        // showing it where the cursor no longer is).
+        const shown = provider.lastShown;
+        if (!shown) return;
+        const doc = ev.textEditor.document;
+        const at = doc.offsetAt(ev.selections[0].active);
+        if (doc.uri.toString() === shown.key && at === shown.offset) return;
+        const edited = sync.lastChange(doc.uri.toString());
+        if (edited !== undefined && Date.now() - edited < EDIT_SELECTION_MS) return; // typing or accepting moves the cursor too
+        provider.lastShown = undefined;
+        service.dismiss();
+        void vscode.commands.executeCommand('editor.action.inlineSuggest.hide');
+      }),
       vscode.workspace.onDidChangeConfiguration((ev) => {
         if (!ev.affectsConfiguration(SECTION)) return;
         // The model's card decides the default languages: a model change can change them too.
@@ -146,6 +161,9 @@ export async function deactivate(): Promise<void> {
   await engine?.dispose();
   engine = undefined;
 }
+
+/** A selection change this soon after an edit comes from the edit (typing, accepting), not from moving. */
+const EDIT_SELECTION_MS = 50;
 
 /** Lines the cursor must move (or another file) before the prompt there is warmed; typing moves it less. */
 const WARM_JUMP_LINES = 3;

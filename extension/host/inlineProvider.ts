@@ -9,6 +9,9 @@ const KEYSTROKE_MAX_AGE_MS = 2000;
 
 /** Adapts VS Code's inline completion API to the vscode-free CompletionService. */
 export class TypeGuideInlineProvider implements vscode.InlineCompletionItemProvider {
+  /** Where the last suggestion was handed to VS Code (document, offset): it belongs to that place only. */
+  lastShown: { readonly key: string; readonly offset: number } | undefined;
+
   constructor(
     private readonly service: CompletionService,
     private readonly documents: DocumentSync,
@@ -31,8 +34,14 @@ export class TypeGuideInlineProvider implements vscode.InlineCompletionItemProvi
     const sub = token.onCancellationRequested(() => controller.abort());
     try {
       const result = await this.service.complete(requestAt(document, position, explicit, requestedAt), controller.signal);
-      this.onResult(Date.now() - requestedAt, result !== undefined);
-      if (!result || token.isCancellationRequested) return undefined;
+      // VS Code does not always cancel a request when the cursor moves on: an answer for a place the
+      // cursor has left is dropped here, or it would be shown where the user no longer is.
+      const editor = vscode.window.activeTextEditor;
+      const moved = editor !== undefined && editor.document === document && !editor.selection.active.isEqual(position);
+      const shown = result !== undefined && !token.isCancellationRequested && !moved;
+      this.onResult(Date.now() - requestedAt, shown);
+      if (!shown) return undefined;
+      this.lastShown = { key: document.uri.toString(), offset: document.offsetAt(position) };
       return result.texts.map((t) => new vscode.InlineCompletionItem(t, new vscode.Range(position, position)));
     } finally {
       sub.dispose();

@@ -262,7 +262,13 @@ describe('TypeGuide in code-server', { timeout: 30 * 60_000 }, () => {
     const ghost = editor.locator('.ghost-text-decoration, .ghost-text');
     const deadline = Date.now() + ms;
     while (Date.now() < deadline) {
-      assert.equal(await ghost.count(), 0, 'no ghost text');
+      const n = await ghost.count();
+      if (n > 0) {
+        // Keep what explains it: the screen, the ghost text and the extension's log.
+        await shot('failure-ghost');
+        fs.writeFileSync(path.join(REPO_ROOT, 'test-results', 'e2e', 'failure-typeguide.log'), `${await ghost.first().textContent()}\n\n${typeGuideLog()}`);
+      }
+      assert.equal(n, 0, 'no ghost text');
       await page.waitForTimeout(100);
     }
   };
