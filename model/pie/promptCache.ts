@@ -128,8 +128,9 @@ export class PromptCache {
 
   /**
    * A cache for all of `tokens` but the last, in `documentId`, built from what the last request left.
-   * `signal` stops the encoding between two forward passes (the promise then rejects with an
-   * AbortError and the document's previous cache stays as it was).
+   * `signal` stops the encoding between two forward passes: the promise then rejects with an AbortError,
+   * and the document keeps either its previous cache or, when the aborted encode had finished more of the
+   * new prompt's start than that shares with it, those finished rows (see keepPartial).
    */
   prepare(documentId: string, tokens: readonly number[], options: { signal?: AbortSignal; pie?: boolean } = {}): Promise<PreparedPrompt> {
     // One request per document at a time: each builds on the previous one's cache.
