@@ -275,7 +275,7 @@ export class CompletionService {
     const summary: GenerateSummary | undefined = gen.summary;
     if (summary) {
       this.stats.generation(summary);
-      this.log.debug(`generation ${summary.stopReason}: ${summary.tokens} tokens, first ${summary.msFirstToken.toFixed(0)} ms, total ${summary.msTotal.toFixed(0)} ms${summary.msQueue !== undefined ? `, queued ${summary.msQueue.toFixed(0)} ms` : ''}${summary.piePath ? `, PIE ${summary.piePath}` : ''}`);
+      this.log.debug(`generation ${summary.stopReason}: ${summary.tokens} tokens, first ${summary.msFirstToken.toFixed(0)} ms, total ${summary.msTotal.toFixed(0)} ms${summary.msQueue !== undefined ? `, queued ${summary.msQueue.toFixed(0)} ms` : ''}${summary.msPrompt !== undefined ? `, prompt ${summary.msPrompt.toFixed(0)} ms` : ''}${summary.piePath ? `, PIE ${summary.piePath}${summary.pieEncodedTokens !== undefined ? ` (${summary.pieEncodedTokens} encoded)` : ''}` : ''}${summary.monitor ? `, monitor ${summary.monitor.constrained}/${summary.monitor.triggers} constrained, ${summary.monitor.timeout} timed out` : ''}`);
     }
     if (this.current === gen) this.current = undefined;
     if (seed !== 0 || gen.signal.aborted || gen.error !== undefined || !gen.text) return;

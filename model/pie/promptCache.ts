@@ -227,6 +227,20 @@ export class PromptCache {
     const prefixTokens = tokens.length - Math.min(plan.commonPrefix, entry.exactPrefix);
     const prefixCost = prefixTokens + (prefixTokens > 0 ? this.callCost : 0);
     const pieCost = plan.encodeTokens + this.callCost * plan.encodeCalls;
+    if (plan.staleTokens === 0 && plan.commonPrefix > entry.exactPrefix) {
+      // Only the end changed (typing at the cursor), after an earlier PIE edit made the cache approximate
+      // from that edit on: extend it, as PIE's own path would, instead of re-encoding everything after that
+      // earlier edit (in SPM prompts the suffix comes first, so an edit after the cursor made most of the
+      // cache approximate and every keystroke that followed re-encoded ~90 % of the prompt). It counts as
+      // one more PIE edit, so the chain still ends in an exact re-encode.
+      this.partialExact = false;
+      const rebuilt = await rp.rebuild(old, tokens, 'prefix', { oldExactPrefix: old.tokens.length, reencodeLast: false });
+      return {
+        path: 'pie',
+        reason: `${rebuilt.encodedTokens} tokens appended to a repositioned cache (${entry.pieChain + 1} PIE edits since the last exact encode)`,
+        rebuilt: { ...rebuilt, exactPrefix: Math.min(rebuilt.exactPrefix, entry.exactPrefix) },
+      };
+    }
     if (plan.staleTokens === 0) return exact('nothing after the edit is reusable: prefix reuse is exact and as cheap');
     if (pieCost >= prefixCost) return exact(`PIE would cost as much as prefix reuse (${plan.encodeTokens} tokens in ${plan.encodeCalls} calls vs ${prefixTokens})`);
     if (plan.encodeTokens > this.opts.maxEncodeFraction * tokens.length) return exact(`most of the prompt changed (${plan.encodeTokens} of ${tokens.length} tokens to encode)`);

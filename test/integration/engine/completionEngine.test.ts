@@ -125,6 +125,28 @@ describe('CompletionEngine with the real model', { skip: needsModel }, () => {
     }
   });
 
+  it('after an edit past the cursor (PIE), typing at the cursor appends to the repositioned cache instead of re-encoding the prompt', async () => {
+    const engine = new CompletionEngine({ model, ownsModel: false });
+    try {
+      const file = '/tmp/typeguide-engine-pie-append.ts';
+      const at = cursor - 'this.inventory.'.length;
+      const lineEnd = longDoc.indexOf('\n', cursor);
+      const first = await engine.complete(request(file, { prefix: longDoc.slice(0, at), suffix: longDoc.slice(at), maxTokens: 1 }));
+      assert.equal(first.prompt.path, 'full');
+      // The rest of the line after the cursor deleted (as before retyping a member): the suffix changes.
+      const edited = await engine.complete(request(file, { prefix: longDoc.slice(0, at), suffix: longDoc.slice(lineEnd), maxTokens: 1 }));
+      assert.equal(edited.prompt.path, 'pie', `${edited.prompt.path}: ${edited.prompt.reason}`);
+      const typed = 'this.';
+      for (let n = 1; n <= typed.length; n++) {
+        const r = await engine.complete(request(file, { prefix: longDoc.slice(0, at) + typed.slice(0, n), suffix: longDoc.slice(lineEnd), maxTokens: 1 }));
+        assert.ok((r.prompt.path === 'pie' || r.prompt.path === 'reuse') && r.prompt.encodedTokens <= 4,
+          `after typing ${JSON.stringify(typed.slice(0, n))}: ${r.prompt.path}, ${r.prompt.encodedTokens} encoded (${r.prompt.reason})`);
+      }
+    } finally {
+      await engine.dispose();
+    }
+  });
+
   it('an abort while decoding stops at the next token', async () => {
     const engine = new CompletionEngine({ model, ownsModel: false });
     try {
