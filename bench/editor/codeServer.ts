@@ -3,10 +3,9 @@
 // the workbench driven through playwright-core. Everything started here is ended by pid in close().
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import fs from 'node:fs';
-import net from 'node:net';
 import path from 'node:path';
 import { chromium, type Browser, type Page } from 'playwright-core';
-import { CACHE_DIR, installVsCode, REPO_ROOT, type VsCodeInstall } from '../../test/e2e/installVsCode.js';
+import { CACHE_DIR, freePort, installVsCode, REPO_ROOT, waitForHttp, type VsCodeInstall } from '../../test/e2e/installVsCode.js';
 import { allProcesses, killTree } from './procTree.js';
 
 export const EXTENSION_ID = 'typeguide.typeguide';
@@ -106,31 +105,6 @@ export async function startEditor(o: SessionOptions): Promise<EditorSession> {
     await close();
     throw e;
   }
-}
-
-function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const srv = net.createServer();
-    srv.listen(0, '127.0.0.1', () => {
-      const port = (srv.address() as net.AddressInfo).port;
-      srv.close(() => resolve(port));
-    });
-    srv.on('error', reject);
-  });
-}
-
-async function waitForHttp(url: string, timeoutMs: number, server: ChildProcess): Promise<void> {
-  const deadline = Date.now() + timeoutMs;
-  while (Date.now() < deadline) {
-    if (server.exitCode !== null) throw new Error(`code-server exited with ${server.exitCode}`);
-    try {
-      if ((await fetch(url)).ok) return;
-    } catch {
-      // not listening yet
-    }
-    await new Promise((r) => setTimeout(r, 250));
-  }
-  throw new Error(`${url} did not answer within ${timeoutMs} ms`);
 }
 
 /** The logs VS Code writes under the user-data folder whose path ends with `suffix`, concatenated. */

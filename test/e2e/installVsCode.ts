@@ -3,8 +3,9 @@
 //   - code-server@4.139.1 (VS Code 1.139.1 in a browser), built with that Node,
 //   - Debian chromium + libkrb5-dev (apt) when /usr/bin/chromium is missing.
 // Everything comes from the npm registry and Debian apt, the only sources reachable here.
-import { spawnSync } from 'node:child_process';
+import { spawnSync, type ChildProcess } from 'node:child_process';
 import fs from 'node:fs';
+import net from 'node:net';
 import path from 'node:path';
 
 export const REPO_ROOT = path.resolve(__dirname, '..', '..');
@@ -102,4 +103,31 @@ if (require.main === module) {
   const t0 = Date.now();
   const r = installVsCode();
   console.log(JSON.stringify({ ...r, seconds: Math.round((Date.now() - t0) / 1000) }));
+}
+
+/** A TCP port nobody listens on now (for code-server). */
+export function freePort(): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const srv = net.createServer();
+    srv.listen(0, '127.0.0.1', () => {
+      const port = (srv.address() as net.AddressInfo).port;
+      srv.close(() => resolve(port));
+    });
+    srv.on('error', reject);
+  });
+}
+
+/** Resolves when `url` answers 200; fails when `server` exits first or the time is up. */
+export async function waitForHttp(url: string, timeoutMs: number, server: ChildProcess): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  while (Date.now() < deadline) {
+    if (server.exitCode !== null) throw new Error(`code-server exited with ${server.exitCode}`);
+    try {
+      if ((await fetch(url)).ok) return;
+    } catch {
+      // not listening yet
+    }
+    await new Promise((r) => setTimeout(r, 250));
+  }
+  throw new Error(`${url} did not answer within ${timeoutMs} ms`);
 }
