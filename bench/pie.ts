@@ -24,7 +24,7 @@ import os from 'node:os';
 import { parseArgs } from 'node:util';
 import { CodeModel, KvCache, defaultModelDir } from '../model/index.js';
 import { forwardChunked } from '../model/generate.js';
-import type { ModelVariant } from '../model/onnxSession.js';
+import { floatGraphRunner, type ModelVariant } from '../model/onnxSession.js';
 import { editSimilarity } from '../model/pie/metrics.js';
 import { PieRepositioner, estimateCallCost, type PieModel, type RebuildStrategy, type Rebuilt } from '../model/pie/repositioner.js';
 import { RotaryShifter, resolveRotary } from '../model/pie/rotary.js';
@@ -539,8 +539,7 @@ interface OrtRotationRow { shape: string; rows: number; jsMs: number; ortPerLaye
 async function rotationOrt(model: CodeModel, rowsList: number[], threads: number | undefined): Promise<OrtRotationRow[]> {
   const c = model.config;
   if (c.rotaryStyle !== 'half' || c.rotaryDim !== c.headDim) return [];
-  const ort = (await import('onnxruntime-node')) as unknown as typeof import('onnxruntime-node');
-  const session = await ort.InferenceSession.create(rotaryGraph(c.headDim), { executionProviders: ['cpu'], graphOptimizationLevel: 'all', ...(threads ? { intraOpNumThreads: threads } : {}) });
+  const session = await floatGraphRunner(rotaryGraph(c.headDim), threads);
   const spec = resolveRotary(c);
   if (!spec.ok) return [];
   const out: OrtRotationRow[] = [];
@@ -564,19 +563,19 @@ async function rotationOrt(model: CodeModel, rowsList: number[], threads: number
     const ortKeys = make();
     shifter.shiftKeys(cache, 0, rows, delta, from);
     const tb = tableOf();
-    const cosT = new ort.Tensor('float32', tb.cos, [rows, P]);
-    const sinT = new ort.Tensor('float32', tb.sin, [rows, P]);
+    const cosT = { data: tb.cos, dims: [rows, P] };
+    const sinT = { data: tb.sin, dims: [rows, P] };
     const perLayer = async (keys: Float32Array[]): Promise<void> => {
       for (let l = 0; l < L; l++) {
-        const r = await session.run({ keys: new ort.Tensor('float32', keys[l], [H, rows, D]), cos: cosT, sin: sinT });
-        keys[l].set(r.out.data as Float32Array);
+        const r = await session.run({ keys: { data: keys[l], dims: [H, rows, D] }, cos: cosT, sin: sinT });
+        keys[l].set(r.out);
       }
     };
     const joinedBuf = new Float32Array(L * n);
     const joined = async (keys: Float32Array[]): Promise<void> => {
       for (let l = 0; l < L; l++) joinedBuf.set(keys[l], l * n);
-      const r = await session.run({ keys: new ort.Tensor('float32', joinedBuf, [L * H, rows, D]), cos: cosT, sin: sinT });
-      const data = r.out.data as Float32Array;
+      const r = await session.run({ keys: { data: joinedBuf, dims: [L * H, rows, D] }, cos: cosT, sin: sinT });
+      const data = r.out;
       for (let l = 0; l < L; l++) keys[l].set(data.subarray(l * n, (l + 1) * n));
     };
     await perLayer(ortKeys);

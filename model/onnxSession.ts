@@ -84,6 +84,26 @@ export interface RawRunner {
   tensor(type: 'int64' | 'float32' | 'float16' | 'bool', data: BigInt64Array | Float32Array | Uint16Array | Uint8Array, dims: readonly number[]): Tensor;
 }
 
+/** A small float32 graph run on its own session (benchmarks of kernels written as graphs). */
+export interface FloatGraphRunner {
+  run(feeds: Record<string, { readonly data: Float32Array; readonly dims: readonly number[] }>): Promise<Record<string, Float32Array>>;
+  release(): Promise<void>;
+}
+
+/** Loads a serialized ONNX graph whose inputs and outputs are float32 tensors. */
+export async function floatGraphRunner(graph: Uint8Array, threads?: number): Promise<FloatGraphRunner> {
+  const ort = await loadOrt();
+  const session = await ort.InferenceSession.create(graph, { executionProviders: ['cpu'], graphOptimizationLevel: 'all', ...(threads ? { intraOpNumThreads: threads } : {}) });
+  return {
+    run: async (feeds) => {
+      const tensors = Object.fromEntries(Object.entries(feeds).map(([name, f]) => [name, new ort.Tensor('float32', f.data, f.dims)]));
+      const out = await session.run(tensors);
+      return Object.fromEntries(Object.entries(out).map(([name, t]) => [name, t.data as Float32Array]));
+    },
+    release: () => session.release(),
+  };
+}
+
 /**
  * A decoder-only ONNX export in the Hugging Face layout (inputs input_ids, attention_mask,
  * [position_ids], past_key_values.{i}.key|value; outputs logits, present.{i}.key|value), checked
