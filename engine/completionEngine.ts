@@ -15,6 +15,7 @@ import { AbortedError } from '../model/generate.js';
 import type { KvCache } from '../model/kvCache.js';
 import { PromptCache, type PromptPath } from '../model/pie/promptCache.js';
 import type { GeneratedToken, GenerationResult, LogitsProcessor, StopRule, TextTokenizer } from '../model/types.js';
+import type { MonitorReport, TriggerOutcome, TriggerReport } from '../language-monitor/index.js';
 import { DocumentMirror, type TextChange } from './documentMirror.js';
 
 export type EngineLog = (level: 'error' | 'warn' | 'info' | 'debug', message: string) => void;
@@ -25,7 +26,7 @@ export interface EngineMonitor {
   prepare(req: { languageId: string; uri: string; text: string; rootUri?: string; warmupMs?: number }): Promise<boolean>;
   createProcessors(req: { languageId: string; uri: string; text: string; offset: number; tokenizer: TextTokenizer; signal?: AbortSignal; rootUri?: string }): LogitsProcessor[];
   /** Ends a completion (rolls the server's copy back); returns the per-trigger report when it has one. */
-  finish(processors: readonly LogitsProcessor[]): unknown;
+  finish(processors: readonly LogitsProcessor[]): MonitorReport | undefined;
   /** Keeps the server's copy of an open document in step with the editor. */
   syncDocument?(req: { languageId: string; uri: string; text: string; rootUri?: string }): void;
   closeDocument?(uri: string): void;
@@ -34,24 +35,8 @@ export interface EngineMonitor {
   dispose(): Promise<void>;
 }
 
-export type TriggerOutcome = 'constrained' | 'timeout' | 'no-answer' | 'unconstrained-any' | 'error';
-
-export interface TriggerReport {
-  readonly kind: string;
-  /** Legal identifiers the server gave (0 when it gave none in time). */
-  readonly candidates: number;
-  /** The server's answer time, null when none came. */
-  readonly ms: number | null;
-  readonly outcome: TriggerOutcome;
-}
-
-export interface MonitorReport {
-  readonly triggers: readonly TriggerReport[];
-  readonly maskedSteps: number;
-  /** Steps where the mask changed the model's first choice. */
-  readonly changed: number;
-  readonly forcedTokens: number;
-}
+/** What one completion's monitoring did: language-monitor/ defines it, the engine passes it on. */
+export type { MonitorReport, TriggerOutcome, TriggerReport };
 
 export interface CompletionEngineOptions {
   readonly model: CodeModel;
@@ -397,7 +382,7 @@ export class CompletionEngine {
   private endMonitor(processors: readonly LogitsProcessor[]): MonitorReport | undefined {
     if (processors.length === 0 || this.ended.has(processors)) return undefined;
     this.ended.add(processors);
-    return normalizeReport(this.options.monitor?.finish(processors));
+    return this.options.monitor?.finish(processors) ?? NO_REPORT;
   }
 
   private abortedResult(prompt: { ids: readonly number[]; format: string; healed: string }, info: EngineResult['prompt'], ms: number, processors: readonly LogitsProcessor[]): EngineResult {
@@ -460,16 +445,8 @@ function fileUri(file: string): string | undefined {
   return path.isAbsolute(file) ? pathToFileURL(file).href : undefined;
 }
 
-/** The monitor's report in the engine's shape (tolerates a monitor that reports nothing). */
-function normalizeReport(raw: unknown): MonitorReport {
-  const r = (raw ?? {}) as Partial<MonitorReport>;
-  return {
-    triggers: Array.isArray(r.triggers) ? r.triggers : [],
-    maskedSteps: r.maskedSteps ?? 0,
-    changed: r.changed ?? 0,
-    forcedTokens: r.forcedTokens ?? 0,
-  };
-}
+/** The report of a monitor that took part but reports nothing. */
+const NO_REPORT: MonitorReport = { triggers: [], maskedSteps: 0, changed: 0, forcedTokens: 0 };
 
 /** Trigger counts by outcome, the shape statistics and the harness's JSON use. */
 export function countTriggers(report: MonitorReport | undefined): { total: number; constrained: number; timeout: number; noAnswer: number; unconstrainedAny: number; error: number } {

@@ -22,7 +22,7 @@ export class RestartableMonitor implements EngineMonitor {
     return this.current?.createProcessors(req) ?? [];
   }
 
-  finish(processors: Parameters<EngineMonitor['finish']>[0]): unknown {
+  finish(processors: Parameters<EngineMonitor['finish']>[0]): ReturnType<EngineMonitor['finish']> {
     return this.current?.finish(processors);
   }
 

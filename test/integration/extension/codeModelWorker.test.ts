@@ -129,7 +129,7 @@ describe('CodeModelWorker with the real model', { skip: needsModel }, () => {
         this.seen.push(req);
         return this.inner.createProcessors(req);
       }
-      finish(processors: Parameters<EngineMonitor['finish']>[0]): unknown { return this.inner.finish(processors); }
+      finish(processors: Parameters<EngineMonitor['finish']>[0]): ReturnType<EngineMonitor['finish']> { return this.inner.finish(processors); }
       dispose(): Promise<void> { return this.inner.dispose(); }
     }
 
