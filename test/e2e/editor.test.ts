@@ -136,7 +136,8 @@ describe('TypeGuide in code-server', { timeout: 30 * 60_000 }, () => {
     await page.locator('.statusbar-item', { hasText: 'TypeGuide: ready' }).waitFor({ state: 'visible', timeout: 120_000 });
   });
 
-  it('shows ghost text with a member of the class declared in another file, and Tab accepts it', async () => {
+  /** Opens main.ts (quick open) and puts the cursor at its end. */
+  const openMainAtEnd = async (): Promise<ReturnType<Page['locator']>> => {
     await page.keyboard.press('Control+P');
     await page.locator('.quick-input-widget input').fill('main.ts');
     await page.locator('.quick-input-list .monaco-list-row', { hasText: 'main.ts' }).first().waitFor({ state: 'visible' });
@@ -145,6 +146,11 @@ describe('TypeGuide in code-server', { timeout: 30 * 60_000 }, () => {
     await editor.locator('.view-lines', { hasText: 'new Account' }).waitFor({ state: 'visible' });
     await editor.locator('.view-lines').click();
     await page.keyboard.press('Control+End');
+    return editor;
+  };
+
+  it('shows ghost text with a member of the class declared in another file, and Tab accepts it', async () => {
+    const editor = await openMainAtEnd();
     await page.keyboard.type('acc.', { delay: 60 });
 
     const ghost = editor.locator('.ghost-text-decoration, .ghost-text').first();
@@ -227,14 +233,7 @@ describe('TypeGuide in code-server', { timeout: 30 * 60_000 }, () => {
 
   /** Opens main.ts and puts the cursor on a new last line. */
   const newLineInMain = async (): Promise<ReturnType<Page['locator']>> => {
-    await page.keyboard.press('Control+P');
-    await page.locator('.quick-input-widget input').fill('main.ts');
-    await page.locator('.quick-input-list .monaco-list-row', { hasText: 'main.ts' }).first().waitFor({ state: 'visible' });
-    await page.keyboard.press('Enter');
-    const editor = page.locator('.editor-instance .monaco-editor').first();
-    await editor.locator('.view-lines', { hasText: 'new Account' }).waitFor({ state: 'visible' });
-    await editor.locator('.view-lines').click();
-    await page.keyboard.press('Control+End');
+    const editor = await openMainAtEnd();
     await page.keyboard.press('Enter');
     return editor;
   };
