@@ -3,14 +3,8 @@ import { after, before, describe, it } from 'node:test';
 import { CodeModel } from '../../../model/codeModel.js';
 import { generateAll } from '../../../model/generate.js';
 import { argmax } from '../../../model/sampling.js';
-import { needsModel, sampleCode, testModelDir } from './testModel.js';
+import { maxAbsDiff, needsModel, sampleCode, testModelDir } from './testModel.js';
 
-function maxAbsDiff(a: ArrayLike<number>, b: ArrayLike<number>): number {
-  assert.equal(a.length, b.length);
-  let m = 0;
-  for (let i = 0; i < a.length; i++) m = Math.max(m, Math.abs(a[i] - b[i]));
-  return m;
-}
 
 describe('KV cache equivalence', { skip: needsModel }, () => {
   let model: CodeModel;

@@ -4,7 +4,7 @@ import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
 import { CodeModel } from '../../../model/codeModel.js';
 import type { ModelConfig } from '../../../model/config.js';
-import { needsModel, sampleCode, testModelDir } from './testModel.js';
+import { maxAbsDiff, needsModel, sampleCode, testModelDir } from './testModel.js';
 
 function rotate(keys: Float32Array, c: ModelConfig, length: number, delta: number): Float64Array {
   const out = Float64Array.from(keys);
@@ -26,11 +26,6 @@ function rotate(keys: Float32Array, c: ModelConfig, length: number, delta: numbe
   return out;
 }
 
-function maxAbsDiff(a: ArrayLike<number>, b: ArrayLike<number>): number {
-  let m = 0;
-  for (let i = 0; i < a.length; i++) m = Math.max(m, Math.abs(a[i] - b[i]));
-  return m;
-}
 
 describe('shift invariance (RoPE)', { skip: needsModel }, () => {
   let model: CodeModel;

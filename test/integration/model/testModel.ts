@@ -1,5 +1,6 @@
 // Which model the integration tests run on: the shipped one, or TYPEGUIDE_TEST_MODEL (a folder in the
 // same layout). Tests compute their expectations from the model itself, never from a known output.
+import assert from 'node:assert/strict';
 import fs from 'node:fs';
 import path from 'node:path';
 import { variantCandidates } from '../../../model/onnxSession.js';
@@ -25,3 +26,14 @@ export const sampleCode = [
   'const greeter = new Greeter("Ada");\n',
   'console.log(greeter.greet(3), "\\u00e9", 0x1f600);\n',
 ].join('');
+
+/** The largest |a[i] − b[i]| of two arrays of the same length. */
+export function maxAbsDiff(a: ArrayLike<number>, b: ArrayLike<number>): number {
+  assert.equal(a.length, b.length);
+  let m = 0;
+  for (let i = 0; i < a.length; i++) m = Math.max(m, Math.abs(a[i] - b[i]));
+  return m;
+}
+
+/** from, from + 1, …, to − 1. */
+export const range = (from: number, to: number): number[] => Array.from({ length: to - from }, (_, i) => from + i);

@@ -10,18 +10,12 @@ import { CodeModel } from '../../../model/codeModel.js';
 import type { KvCache } from '../../../model/kvCache.js';
 import { variantFiles, type ModelVariant } from '../../../model/onnxSession.js';
 import { RotaryShifter, resolveRotary } from '../../../model/pie/rotary.js';
+import { maxAbsDiff, range } from '../model/testModel.js';
 
 const dir = process.env.TYPEGUIDE_REAL_SHAPE_MODEL;
 const variants = (['default', 'quantized', 'q4'] as ModelVariant[]).filter((v) => dir && fs.existsSync(path.join(dir, 'onnx', variantFiles[v])));
 const skip = variants.length ? false : 'set TYPEGUIDE_REAL_SHAPE_MODEL to a folder made by make_standins.py --real-shape';
-const range = (from: number, to: number): number[] => Array.from({ length: to - from }, (_, i) => from + i);
 
-function maxAbsDiff(a: ArrayLike<number>, b: ArrayLike<number>): number {
-  assert.equal(a.length, b.length);
-  let m = 0;
-  for (let i = 0; i < a.length; i++) m = Math.max(m, Math.abs(a[i] - b[i]));
-  return m;
-}
 const keys = (c: KvCache, l: number) => c.keys(l) as Float32Array;
 
 describe('Qwen2.5-Coder-0.5B shape (random weights)', { skip }, () => {

@@ -18,6 +18,7 @@ import { PieRepositioner } from '../../../model/pie/repositioner.js';
 import { RotaryShifter, resolveRotary } from '../../../model/pie/rotary.js';
 import type { ModelVariant } from '../../../model/onnxSession.js';
 import { argmax } from '../../../model/sampling.js';
+import { maxAbsDiff, range } from '../model/testModel.js';
 
 const fixtures = path.resolve(__dirname, '../../fixtures/models');
 
@@ -63,14 +64,7 @@ const cases: Case[] = [
   { ...base, fixture: 'gptj', variant: 'default', file: 'model.onnx', numerics: 'exact', family: 'plain' },
 ];
 
-const range = (from: number, to: number): number[] => Array.from({ length: to - from }, (_, i) => from + i);
 
-function maxAbsDiff(a: ArrayLike<number>, b: ArrayLike<number>): number {
-  assert.equal(a.length, b.length);
-  let m = 0;
-  for (let i = 0; i < a.length; i++) m = Math.max(m, Math.abs(a[i] - b[i]));
-  return m;
-}
 const maxAbs = (a: ArrayLike<number>): number => maxAbsDiff(a, new Float32Array(a.length));
 /** A cache layer as numbers (float16 caches are raw halves). */
 function layer(cache: KvCache, part: 'keys' | 'values', l: number): Float32Array {
