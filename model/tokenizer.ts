@@ -6,7 +6,7 @@ import { ModelError } from './errors.js';
 import type { TextTokenizer } from './types.js';
 
 /** GPT-2's byte ↔ printable-character map used by every byte-level BPE tokenizer.json. */
-function byteLevelDecoderMap(): Map<string, number> {
+export function byteLevelDecoderMap(): Map<string, number> {
   const bytes: number[] = [];
   for (let b = 33; b <= 126; b++) bytes.push(b);
   for (let b = 161; b <= 172; b++) bytes.push(b);

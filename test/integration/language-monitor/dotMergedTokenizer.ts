@@ -7,6 +7,7 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { AddedToken, BPE, byteLevelAlphabet, byteLevelPreTokenizer, nfcNormalizer, sequencePreTokenizer, splitPreTokenizer, Tokenizer } from 'tokenizers';
 import { HfTokenizer } from '../../../model/index.js';
+import { byteLevelDecoderMap } from '../../../model/tokenizer.js';
 
 /** Qwen2's pre-tokenizer regex (tokenizer.json of Qwen/Qwen2.5-Coder). */
 export const QWEN2_SPLIT = "(?i:'s|'t|'re|'ve|'m|'ll|'d)|[^\\r\\n\\p{L}\\p{N}]?\\p{L}+|\\p{N}| ?[^\\s\\p{L}\\p{N}]+[\\r\\n]*|\\s*[\\r\\n]+|\\s+(?!\\S)|\\s+";
@@ -21,15 +22,8 @@ export const DOT_MERGED_WORDS = [
 
 /** GPT-2's byte-to-character table (the ByteLevel alphabet), for writing words as vocabulary entries. */
 function byteChars(): string[] {
-  const bs: number[] = [];
-  for (let b = 0x21; b <= 0x7e; b++) bs.push(b);
-  for (let b = 0xa1; b <= 0xac; b++) bs.push(b);
-  for (let b = 0xae; b <= 0xff; b++) bs.push(b);
-  const cs = bs.slice();
-  let n = 0;
-  for (let b = 0; b < 256; b++) if (!bs.includes(b)) { bs.push(b); cs.push(256 + n++); }
   const table: string[] = new Array<string>(256);
-  bs.forEach((b, i) => { table[b] = String.fromCodePoint(cs[i]); });
+  for (const [char, byte] of byteLevelDecoderMap()) table[byte] = char;
   return table;
 }
 
