@@ -1,4 +1,3 @@
-import { DocumentMirror } from '../../engine/documentMirror.js';
 import type { FromWorker, ToWorker } from './protocol.js';
 import type { LoadWorkerModel, WorkerModel } from './workerModel.js';
 
@@ -19,8 +18,6 @@ export function serveEngine(port: Port, load: LoadWorkerModel): void {
   const warming = new Set<AbortController>();
   let queue: Promise<void> = Promise.resolve();
   const log = (level: 'error' | 'warn' | 'info' | 'debug', message: string): void => port.postMessage({ type: 'log', level, message });
-  // The editor's documents, kept here too so that a model loaded later (or a new model) starts with them.
-  const documents = new DocumentMirror();
 
   port.on('message', (msg) => {
     switch (msg.type) {
@@ -37,7 +34,6 @@ export function serveEngine(port: Port, load: LoadWorkerModel): void {
           try {
             const m = await load(msg.spec, log);
             model = m;
-            for (const doc of documents.all()) m.document({ kind: 'open', ...doc });
             port.postMessage({ type: 'loaded', info: { ...m.info, loadMs: performance.now() - t0 } });
             return m;
           } catch (e) {
@@ -48,12 +44,10 @@ export function serveEngine(port: Port, load: LoadWorkerModel): void {
         break;
       }
       case 'document': {
-        const e = msg.event;
-        if (e.kind === 'open') documents.open(e);
-        else if (e.kind === 'change') documents.change(e.filePath, e.version, e.changes);
-        else documents.close(e.filePath);
+        // Without a model the event is dropped: the host opens every document again once one has loaded
+        // (DocumentSync.reopenAll), so the engine's mirror is the only copy in the worker.
         try {
-          model?.document(e);
+          model?.document(msg.event);
         } catch (err) {
           log('warn', `document event failed: ${err instanceof Error ? err.message : String(err)}`);
         }
