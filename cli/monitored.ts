@@ -4,7 +4,7 @@
 import path from 'node:path';
 import { CompletionEngine, type EngineRequest, type EngineResult, type MonitorReport } from '../engine/completionEngine.js';
 import { languageIdFor } from '../engine/languages.js';
-import { MonitorService, type MonitorStatistics } from '../language-monitor/index.js';
+import { MonitorService } from '../language-monitor/index.js';
 import { CodeModel, type ModelVariant } from '../model/index.js';
 
 export { languageIdFor };
@@ -85,24 +85,5 @@ export function summarizeReport(report: MonitorReport | undefined) {
     maskedSteps: report?.maskedSteps ?? 0,
     changed: report?.changed ?? 0,
     forcedTokens: report?.forcedTokens ?? 0,
-  };
-}
-
-/** The monitor's running statistics (over every completion so far) in the shape `--json` prints. */
-export function summarizeStatistics(s: MonitorStatistics) {
-  const triggers = Object.values(s.triggers).reduce((a, b) => a + b, 0);
-  return {
-    triggers,
-    triggersByKind: Object.fromEntries(Object.entries(s.triggers).filter(([, n]) => n > 0)),
-    queries: s.queries,
-    cacheHits: s.cacheHits,
-    timeouts: s.timeouts,
-    failures: s.failures,
-    serverMsP50: percentile(s.serverMs, 0.5),
-    maskedSteps: s.maskedSteps,
-    changed: s.argmaxChanged,
-    fastForwards: s.fastForwards,
-    fastForwardTokens: s.forcedTokens,
-    forwardPassesSaved: s.forwardPassesSaved,
   };
 }
