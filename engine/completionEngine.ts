@@ -17,11 +17,12 @@ import { PromptCache, type PromptPath } from '../model/pie/promptCache.js';
 import type { GeneratedToken, GenerationResult, LogitsProcessor, StopRule, TextTokenizer } from '../model/types.js';
 import type { MonitorReport, TriggerOutcome, TriggerReport } from '../language-monitor/index.js';
 import { DocumentMirror, type TextChange } from './documentMirror.js';
+import { ProjectContext, contextFormat, type ContextReport, type ContextRequest, type DeclarationProvider } from './projectContext.js';
 
 export type EngineLog = (level: 'error' | 'warn' | 'info' | 'debug', message: string) => void;
 
 /** What the engine needs of the monitor (language-monitor/'s MonitorService provides it). */
-export interface EngineMonitor {
+export interface EngineMonitor extends DeclarationProvider {
   supports(languageId: string): boolean;
   prepare(req: { languageId: string; uri: string; text: string; rootUri?: string; warmupMs?: number }): Promise<boolean>;
   createProcessors(req: { languageId: string; uri: string; text: string; offset: number; tokenizer: TextTokenizer; signal?: AbortSignal; rootUri?: string }): LogitsProcessor[];
@@ -37,6 +38,7 @@ export interface EngineMonitor {
 
 /** What one completion's monitoring did: language-monitor/ defines it, the engine passes it on. */
 export type { MonitorReport, TriggerOutcome, TriggerReport };
+export type { ContextReport };
 
 export interface CompletionEngineOptions {
   readonly model: CodeModel;
@@ -101,6 +103,12 @@ export interface EngineRequest {
   readonly maxPromptTokens?: number;
   /** More logits processors, after the monitor's. */
   readonly processors?: readonly LogitsProcessor[];
+  /**
+   * Context from other files of the project before the current file (engine/projectContext.ts), within
+   * `budgetTokens` on top of the window; absent: none. `readFiles` false (an untrusted workspace): only
+   * the editor's open documents are used; nothing is read from disk and no server is asked.
+   */
+  readonly context?: { readonly budgetTokens: number; readonly readFiles?: boolean };
 }
 
 export interface EngineHooks {
@@ -129,6 +137,8 @@ export interface EngineResult {
   readonly msTotal: number;
   /** Present when the monitor took part. */
   readonly monitor?: MonitorReport;
+  /** Present when the request asked for project context: what went in. */
+  readonly context?: ContextReport;
 }
 
 const DEFAULT_WINDOW = 1024;
@@ -144,6 +154,7 @@ export class CompletionEngine {
   private readonly promptCache: PromptCache;
   private readonly warming = new Map<string, Promise<boolean>>();
   private readonly log: EngineLog;
+  private readonly projectContext: ProjectContext;
   readonly promptWindowTokens: number;
 
   constructor(private readonly options: CompletionEngineOptions) {
@@ -158,6 +169,14 @@ export class CompletionEngine {
       { config: model.config, forward: (tokens, cache, o) => model.session.forward(tokens, cache, o) },
       { maxBytes: cacheBytes, maxDocuments: options.maxDocuments ?? 8, chunkTokens: options.prefillChunkTokens ?? 256 },
     );
+    this.projectContext = new ProjectContext({
+      mirror: this.mirror,
+      tokenizer: model.tokenizer,
+      format: contextFormat(model.tokenizer, model.fim?.family),
+      provider: options.monitor,
+      log: (m) => this.log('debug', m),
+      ready: (req) => this.warm({ file: req.file, languageId: req.languageId, text: req.text, workspaceRoot: req.workspaceRoot }),
+    });
     this.documents = {
       open: (doc) => {
         if (!this.mirror.open(doc)) {
@@ -167,11 +186,16 @@ export class CompletionEngine {
         this.syncServer(doc.filePath);
       },
       change: (filePath, version, changes) => {
-        if (this.mirror.change(filePath, version, changes)) this.syncServer(filePath);
+        const doc = this.mirror.change(filePath, version, changes);
+        if (!doc) return;
+        const last = changes[changes.length - 1];
+        this.projectContext.noteChange(filePath, doc.text, last ? [last.offset + last.text.length] : []);
+        this.syncServer(filePath);
       },
       close: (filePath) => {
         this.mirror.close(filePath);
         this.promptCache.forget(filePath);
+        this.projectContext.forget(filePath);
         const uri = fileUri(filePath);
         if (uri) this.options.monitor?.closeDocument?.(uri);
       },
@@ -224,7 +248,10 @@ export class CompletionEngine {
     const since = (): number => performance.now() - t0;
     const signal = hooks.signal ?? new AbortController().signal;
     const model = this.options.model;
-    const prompt = this.buildPrompt(req);
+    const ctxReq = this.contextRequest(req);
+    // Declarations are looked up off the keystroke's path: this completion uses what is known now.
+    if (ctxReq && !this.projectContext.hasDeclarations(ctxReq)) void this.projectContext.gather(ctxReq);
+    const prompt = this.buildPrompt(req, ctxReq);
 
     // The monitor first: its query for a trigger at the cursor then overlaps the prompt's encoding.
     const processors = req.monitor === false ? [] : this.monitorProcessors(req, prompt.healed, signal);
@@ -286,6 +313,7 @@ export class CompletionEngine {
         msFirstToken: msFirstToken < 0 ? since() : msFirstToken,
         msTotal: since(),
         ...(monitor ? { monitor } : {}),
+        ...(prompt.context ? { context: prompt.context } : {}),
       };
     } finally {
       this.endMonitor(processors); // also on errors: rolls the server's copy of the document back
@@ -299,8 +327,10 @@ export class CompletionEngine {
    */
   async warmPrompt(req: EngineRequest, signal?: AbortSignal): Promise<boolean> {
     const reuse = req.cache ?? (req.pie === false ? 'none' : 'pie');
-    if (reuse === 'none') return false;
-    const prompt = this.buildPrompt(req);
+    const ctxReq = this.contextRequest(req);
+    if (ctxReq) await this.projectContext.gather(ctxReq, signal);
+    if (reuse === 'none' || signal?.aborted) return false;
+    const prompt = this.buildPrompt(req, ctxReq);
     if (prompt.ids.length <= 1) return false;
     try {
       await this.promptCache.prepare(req.file, prompt.ids, { signal, pie: reuse === 'pie' });
@@ -311,17 +341,43 @@ export class CompletionEngine {
     }
   }
 
-  private buildPrompt(req: EngineRequest): ReturnType<CodeModel['buildPrompt']> {
+  /**
+   * Finds the declarations the document's imports point to (through the language server), so that the
+   * next completion's context has them. The editor's warm-up (warmPrompt) does this when a file is opened or
+   * the cursor jumps; batch fronts (the CLI, the harness) await it before a completion, as the editor's
+   * warm-up precedes the user's keystroke.
+   */
+  async prepareContext(req: EngineRequest, signal?: AbortSignal): Promise<void> {
+    const ctxReq = this.contextRequest(req);
+    if (ctxReq) await this.projectContext.gather(ctxReq, signal);
+  }
+
+  private contextRequest(req: EngineRequest): ContextRequest | undefined {
+    const budget = req.context?.budgetTokens ?? 0;
+    if (budget <= 0) return undefined;
+    const doc = this.monitorDocument(req);
+    return {
+      file: req.file, languageId: req.languageId, text: doc.text, offset: doc.offset, workspaceRoot: req.workspaceRoot,
+      readFiles: req.context?.readFiles ?? true,
+      // Context comes on top of the window: never past the model's positions.
+      budgetTokens: Math.min(budget, this.options.model.config.maxPositions - (req.maxPromptTokens ?? this.promptWindowTokens) - req.maxTokens - 8),
+    };
+  }
+
+  private buildPrompt(req: EngineRequest, ctxReq?: ContextRequest): ReturnType<CodeModel['buildPrompt']> & { context?: ContextReport } {
     const windowTokens = req.maxPromptTokens ?? this.promptWindowTokens;
     const docStart = req.documentOffset !== undefined ? Math.max(0, req.documentOffset - req.prefix.length) : 0;
     const { prefix, suffix } = anchoredWindow(req.prefix, req.suffix, docStart, windowTokens, req.fim !== false && this.options.model.fim !== undefined);
-    return this.options.model.buildPrompt(prefix, suffix, {
+    const selected = ctxReq && ctxReq.budgetTokens > 0 ? this.projectContext.select(ctxReq) : undefined;
+    const prompt = this.options.model.buildPrompt(prefix, suffix, {
       maxTokens: req.maxTokens,
       maxPromptTokens: windowTokens,
       heal: req.heal ?? true,
       noFim: req.fim === false,
       fimOrder: req.fimOrder,
+      ...(selected && selected.ids.length > 0 ? { context: { ids: selected.ids, placement: selected.placement } } : {}),
     });
+    return ctxReq ? { ...prompt, context: selected?.report ?? { tokens: 0, budgetTokens: ctxReq.budgetTokens, chunks: [] } } : prompt;
   }
 
   clearCaches(): void {

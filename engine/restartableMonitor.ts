@@ -30,6 +30,11 @@ export class RestartableMonitor implements EngineMonitor {
     this.current?.syncDocument(req);
   }
 
+  declarations(req: Parameters<NonNullable<EngineMonitor['declarations']>>[0]): ReturnType<NonNullable<EngineMonitor['declarations']>> {
+    const current: EngineMonitor | undefined = this.current;
+    return current?.declarations?.(req) ?? Promise.resolve([]);
+  }
+
   closeDocument(uri: string): void {
     this.current?.closeDocument(uri);
   }

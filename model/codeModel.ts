@@ -29,6 +29,14 @@ export interface PromptOptions {
    * makes the output start with that text and returns only what follows it. Default false.
    */
   heal?: boolean;
+  /**
+   * Tokens from other files of the project (already rendered and tokenized by the caller), on top of the
+   * window: 'head' puts them first, before the FIM markers (Qwen2.5-Coder's and StarCoder2's repository
+   * formats); 'prefix' puts them right before the prefix's tokens, where a model trained on single
+   * files sees them as the start of the file (comment headers with the path, then code). Context sits
+   * before the current file either way, so a change to it leaves the file's cached rows to PIE.
+   */
+  context?: { readonly ids: readonly number[]; readonly placement: 'head' | 'prefix' };
 }
 
 export interface Prompt extends PromptInput {
@@ -108,7 +116,9 @@ export class CodeModel {
         linePrefix = linePrefix.slice(0, linePrefix.length - healed.length);
       }
     }
-    const head = this.bosId !== undefined ? [this.bosId] : [];
+    const ctx = options.context && options.context.ids.length > 0 ? options.context : undefined;
+    const head = [...(this.bosId !== undefined ? [this.bosId] : []), ...(ctx?.placement === 'head' ? ctx.ids : [])];
+    if (ctx?.placement === 'prefix') preIds = [...ctx.ids, ...preIds];
     if (!useFim) {
       const ids = [...head, ...preIds];
       if (ids.length === 0) {

@@ -263,6 +263,7 @@ export class CompletionService {
       singleLine: isMidLine(req.suffix),
       monitor: s.monitor(req.languageId),
       pie: s.pie,
+      ...(s.context && s.context.budgetTokens > 0 ? { context: s.context } : {}),
       documentOffset: req.documentOffset,
       documentVersion: req.documentVersion,
       requestedAt: req.requestedAt,

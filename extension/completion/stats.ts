@@ -41,6 +41,8 @@ export interface StatsSnapshot {
   /** Monitor triggers by outcome (summed over generations that report them). */
   monitorOutcomes: { constrained: number; timeout: number; noAnswer: number; unconstrainedAny: number; error: number };
   stopReasons: Record<string, number>;
+  /** Project context: generations that had some, its tokens on average, chunks by source. */
+  context: { generations: number; meanTokens: number; chunksBySource: Record<string, number> };
 }
 
 /** Counters for Show Statistics; bounded memory (recent latencies only). */
@@ -63,6 +65,9 @@ export class CompletionStats {
   private monitorTriggers = 0;
   private monitorChanges = 0;
   private monitorChangedOutputs = 0;
+  private contextGenerations = 0;
+  private contextTokens = 0;
+  private readonly contextChunks: Record<string, number> = {};
 
   request(): void {
     this.requests++;
@@ -92,6 +97,11 @@ export class CompletionStats {
     this.monitorTriggers += s.monitorTriggers ?? 0;
     this.monitorChanges += s.monitorChanges ?? 0;
     if ((s.monitorChanges ?? 0) > 0) this.monitorChangedOutputs++;
+    if (s.context && s.context.tokens > 0) {
+      this.contextGenerations++;
+      this.contextTokens += s.context.tokens;
+      for (const [k, v] of Object.entries(s.context.bySource)) this.contextChunks[k] = (this.contextChunks[k] ?? 0) + v;
+    }
   }
 
   snapshot(): StatsSnapshot {
@@ -118,6 +128,7 @@ export class CompletionStats {
       monitorChangedOutputs: this.monitorChangedOutputs,
       monitorOutcomes: { ...this.outcomes },
       stopReasons: { ...this.stopReasons },
+      context: { generations: this.contextGenerations, meanTokens: this.contextGenerations > 0 ? this.contextTokens / this.contextGenerations : 0, chunksBySource: { ...this.contextChunks } },
     };
   }
 }
@@ -150,6 +161,7 @@ export function formatStats(s: StatsSnapshot, loop: { idle: EventLoopDelay; duri
     `| Tokens/s | ${s.tokensPerSecond.toFixed(1)} |`,
     `| PIE cache paths | ${kv(s.piePaths)} (${s.pieEncodedTokens} prompt tokens encoded) |`,
     `| Token-healed prompts | ${s.healed} |`,
+    `| Project context | ${s.context.generations > 0 ? `${s.context.generations} generations, ${s.context.meanTokens.toFixed(0)} tokens on average; chunks: ${kv(s.context.chunksBySource)}` : '—'} |`,
     `| Monitor triggers / changed tokens / changed outputs | ${s.monitorTriggers} / ${s.monitorChanges} / ${s.monitorChangedOutputs} |`,
     `| Monitor outcomes | constrained ${s.monitorOutcomes.constrained}, timeout ${s.monitorOutcomes.timeout}, no answer ${s.monitorOutcomes.noAnswer}, any receiver ${s.monitorOutcomes.unconstrainedAny}, error ${s.monitorOutcomes.error} |`,
     `| Extension host event-loop delay, all (p50 / p99 / max) | ${ms(loop.idle.p50)} / ${ms(loop.idle.p99)} / ${ms(loop.idle.max)} |`,

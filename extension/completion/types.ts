@@ -52,6 +52,12 @@ export interface GenerateRequest {
   readonly documentVersion?: number;
   /** When the keystroke that led to this request happened (Date.now() on the host): queue time is measured from it. */
   readonly requestedAt?: number;
+  /**
+   * Project context before the current file (declarations of imported symbols, recent edits, similar open
+   * files), within `budgetTokens`; absent: none. `readFiles` is false in an untrusted workspace: nothing
+   * is read from disk and no language server is asked, only the editor's open documents are used.
+   */
+  readonly context?: { readonly budgetTokens: number; readonly readFiles: boolean };
 }
 
 /** The monitor's triggers in one generation, by outcome. */
@@ -86,6 +92,8 @@ export interface GenerateSummary {
   readonly msQueue?: number;
   /** ms from the start to the prompt's KV cache being ready (PIE / prefill). */
   readonly msPrompt?: number;
+  /** Project context in the prompt, when the request asked for it: tokens and chunks by source. */
+  readonly context?: { readonly tokens: number; readonly chunks: number; readonly bySource: Readonly<Record<string, number>> };
 }
 
 /** A stream of generated text chunks; `summary` settles after the stream ends. */
@@ -109,6 +117,8 @@ export interface CompletionSettings {
   /** Monitor on for this language (the adapter resolves per-language settings). */
   readonly monitor: (languageId: string) => boolean;
   readonly pie: boolean;
+  /** Project context in the prompt: its token budget (0 = off) and whether files may be read (trusted workspace). */
+  readonly context?: { readonly budgetTokens: number; readonly readFiles: boolean };
 }
 
 export type LogLevel = 'error' | 'warn' | 'info' | 'debug';

@@ -1,6 +1,6 @@
 // The worker's real model: the one completion engine (engine/), fed the editor's documents and requests.
 import os from 'node:os';
-import { CompletionEngine, countTriggers, type EngineMonitor, type EngineRequest } from '../../engine/completionEngine.js';
+import { CompletionEngine, countTriggers, type ContextReport, type EngineMonitor, type EngineRequest } from '../../engine/completionEngine.js';
 import { RestartableMonitor } from '../../engine/restartableMonitor.js';
 import type { CustomServerSetting } from '../../language-monitor/index.js';
 import type { BuiltinServerName } from '../../language-monitor/serverRegistry.js';
@@ -74,6 +74,7 @@ export class CodeModelWorker implements WorkerModel {
       healed: r.healed || undefined,
       monitorTriggers: counts?.total,
       monitorChanges: r.monitor?.changed,
+      context: r.context ? { tokens: r.context.tokens, chunks: r.context.chunks.length, bySource: bySource(r.context) } : undefined,
       monitor: counts ? { triggers: counts.total, constrained: counts.constrained, timeout: counts.timeout, noAnswer: counts.noAnswer, unconstrainedAny: counts.unconstrainedAny, error: counts.error } : undefined,
     };
   }
@@ -96,6 +97,12 @@ export class CodeModelWorker implements WorkerModel {
   }
 }
 
+function bySource(report: ContextReport): Record<string, number> {
+  const out: Record<string, number> = {};
+  for (const c of report.chunks) out[c.source] = (out[c.source] ?? 0) + 1;
+  return out;
+}
+
 /** The editor's request as the engine takes it. */
 function engineRequest(request: GenerateRequest): EngineRequest {
   const stop: StopRule[] = [{ kind: 'eos' }, request.singleLine ? { kind: 'endOfLine' } : { kind: 'endOfBlock' }];
@@ -114,5 +121,6 @@ function engineRequest(request: GenerateRequest): EngineRequest {
     heal: request.heal ?? true,
     pie: request.pie,
     monitor: request.monitor,
+    ...(request.context ? { context: request.context } : {}),
   };
 }

@@ -4,6 +4,8 @@ import type { CompletionSettings, LogLevel } from '../completion/types.js';
 import type { Variant } from '../models/registry.js';
 
 export const SECTION = 'typeguide';
+/** typeguide.context.enabled's default (package.json's must match): what eval:mgd's context rows support. */
+const CONTEXT_DEFAULT = true;
 
 export interface ModelSettings {
   readonly model: string;
@@ -70,6 +72,10 @@ export class Settings {
       temperature: c.get<number>('temperature', 0),
       monitor: (languageId) => this.monitorFor(languageId),
       pie: c.get<boolean>('pie.enabled', true),
+      context: {
+        budgetTokens: c.get<boolean>('context.enabled', CONTEXT_DEFAULT) ? Math.max(0, Math.floor(c.get<number>('context.budgetTokens', 384))) : 0,
+        readFiles: vscode.workspace.isTrusted,
+      },
     };
   }
 
