@@ -33,6 +33,13 @@ export function parsePositiveInt(name: string, value: string | undefined, fallba
   return n;
 }
 
+/** A whole number ≥ 0 (0 turns a feature off). */
+export function parseCount(name: string, value: string): number {
+  const n = Number(value);
+  if (!Number.isInteger(n) || n < 0) throw new ModelError(name, `expected a whole number ≥ 0, got "${value}"`);
+  return n;
+}
+
 /** Prints a ModelError as one line (no stack) and sets a failing exit code; rethrows anything else. */
 export function reportCliError(err: unknown): void {
   if (err instanceof ModelError) {

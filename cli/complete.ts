@@ -1,14 +1,16 @@
 // npm run complete -- --file F --at LINE:COL [--model DIR] [--max-tokens N] [--json]
-//   [--monitor on|off] [--monitor-timeout MS] [--heal on|off] [--verbose]
+//   [--monitor on|off] [--monitor-timeout MS] [--heal on|off] [--context TOKENS] [--root DIR] [--verbose]
 //   [--variant default|quantized|fp16|q4|...] [--temperature T] [--top-p P] [--seed S] [--stop line,block|eos|none]
 //   [--edit-replay EDITS.json [--no-pie]]   (see cli/editReplay.ts: edit, complete, print the PIE path and time)
+import fs from 'node:fs';
+import path from 'node:path';
 import { parseArgs } from 'node:util';
 import { ModelError, defaultModelDir, readDocument, splitAt } from '../model/index.js';
-import { parseOnOff, parsePositiveInt, parseStop, parseVariant, reportCliError } from './args.js';
+import { parseCount, parseOnOff, parsePositiveInt, parseStop, parseVariant, reportCliError } from './args.js';
 import { runEditReplay } from './editReplay.js';
 import { completeAt, languageIdFor, openEngine, prepareMonitor, summarizeReport } from './monitored.js';
 
-const usage = 'usage: npm run complete -- --file F --at LINE:COL [--model DIR] [--max-tokens N] [--json] [--variant V] [--temperature T] [--top-p P] [--seed S] [--stop line|block|eos|none] [--threads N] [--monitor on|off] [--monitor-timeout MS] [--heal on|off] [--verbose] [--edit-replay EDITS.json [--no-pie]]';
+const usage = 'usage: npm run complete -- --file F --at LINE:COL [--model DIR] [--max-tokens N] [--json] [--variant V] [--temperature T] [--top-p P] [--seed S] [--stop line|block|eos|none] [--threads N] [--monitor on|off] [--monitor-timeout MS] [--heal on|off] [--context TOKENS] [--root DIR] [--verbose] [--edit-replay EDITS.json [--no-pie]]';
 
 async function main(): Promise<void> {
   const { values } = parseArgs({
@@ -29,6 +31,8 @@ async function main(): Promise<void> {
       monitor: { type: 'string' },
       'monitor-timeout': { type: 'string' },
       heal: { type: 'string' },
+      context: { type: 'string' },
+      root: { type: 'string' },
       verbose: { type: 'boolean', default: false },
       help: { type: 'boolean', default: false },
     },
@@ -52,6 +56,10 @@ async function main(): Promise<void> {
   const replay = values['edit-replay'];
   const languageId = languageIdFor(values.file);
   const monitorOn = parseOnOff('--monitor', values.monitor, true) && !replay;
+  // Project context (as the extension's typeguide.context.budgetTokens): declarations of imported symbols
+  // come through the language server, so it runs even with --monitor off (which then only stops masking).
+  const contextBudget = values.context === undefined ? DEFAULT_CONTEXT_BUDGET : parseCount('--context', values.context);
+  const root = path.resolve(values.root ?? projectRoot(values.file));
 
   const text = readDocument(values.file);
   const { offset } = splitAt(text, Number(at[1]), Number(at[2]));
@@ -60,7 +68,7 @@ async function main(): Promise<void> {
     modelDir: values.model ?? defaultModelDir,
     variant: parseVariant(values.variant),
     threads: values.threads === undefined ? undefined : parsePositiveInt('--threads', values.threads, 1),
-    monitor: monitorOn && languageId !== undefined,
+    monitor: (monitorOn || contextBudget > 0) && languageId !== undefined,
     monitorTimeoutMs: monitorTimeout,
     log,
   });
@@ -70,7 +78,10 @@ async function main(): Promise<void> {
       return;
     }
     // A one-shot command waits for the server to load the project (the editor never waits: see engine.warm).
-    const ready = cli.monitor ? await prepareMonitor(cli.engine, values.file, text) : false;
+    const ready = cli.monitor ? await prepareMonitor(cli.engine, values.file, text, root) : false;
+    const context = contextBudget > 0 ? { budgetTokens: contextBudget, readFiles: true } : undefined;
+    const request = { file: path.resolve(values.file), languageId: languageId ?? 'plaintext', prefix: text.slice(0, offset), suffix: text.slice(offset), workspaceRoot: root, maxTokens, context };
+    if (context) await cli.engine.prepareContext(request);
     if (monitorOn && !ready) console.error(`note: no monitor for ${values.file} (${languageId ? 'its language server did not start' : 'no language server for this file type'}); completing without it`);
     const result = await completeAt(cli.engine, { file: values.file, text, offset }, {
       maxTokens,
@@ -79,7 +90,9 @@ async function main(): Promise<void> {
       seed: values.seed === undefined ? undefined : Number(values.seed),
       stop,
       heal,
-      monitor: ready,
+      monitor: monitorOn && ready,
+      workspaceRoot: root,
+      context,
     });
     if (values.json) {
       console.log(JSON.stringify({
@@ -95,6 +108,7 @@ async function main(): Promise<void> {
         healed: result.healed,
         prompt: result.prompt,
         monitor: result.monitor ? { languageId, ...summarizeReport(result.monitor) } : null,
+        context: result.context ?? null,
       }));
     } else {
       process.stdout.write(result.text + (result.text.endsWith('\n') ? '' : '\n'));
@@ -105,5 +119,19 @@ async function main(): Promise<void> {
 }
 
 const round = (ms: number) => Math.round(ms * 100) / 100;
+
+/** The extension's default context budget (typeguide.context.budgetTokens). */
+const DEFAULT_CONTEXT_BUDGET = 384;
+
+/** The nearest folder above the file with a package.json, tsconfig.json, pyproject.toml or .git: the workspace. */
+function projectRoot(file: string): string {
+  let dir = path.dirname(path.resolve(file));
+  for (;;) {
+    if (['package.json', 'tsconfig.json', 'jsconfig.json', 'pyproject.toml', '.git'].some((f) => fs.existsSync(path.join(dir, f)))) return dir;
+    const up = path.dirname(dir);
+    if (up === dir) return path.dirname(path.resolve(file));
+    dir = up;
+  }
+}
 
 main().catch(reportCliError);

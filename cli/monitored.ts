@@ -44,10 +44,10 @@ export async function openEngine(options: {
  * Starts the server for the file (when its language has one), opens the document and loads its project,
  * so that the first trigger is not spent on the project load. False when there is no server.
  */
-export function prepareMonitor(engine: CompletionEngine, file: string, text: string): Promise<boolean> {
+export function prepareMonitor(engine: CompletionEngine, file: string, text: string, workspaceRoot?: string): Promise<boolean> {
   const languageId = languageIdFor(file);
   if (!languageId) return Promise.resolve(false);
-  return engine.warm({ file: path.resolve(file), languageId, text });
+  return engine.warm({ file: path.resolve(file), languageId, text, workspaceRoot });
 }
 
 /** One completion at `doc.offset` through the engine (the monitor decides per language; `monitor: false` turns it off). */
