@@ -94,6 +94,8 @@ export class ProjectContext {
   private readonly ring = new Map<string, number>();
   private ringSeq = 0;
   private readonly tokenCache = new Map<string, readonly number[]>();
+  /** Per open document and version: its lines and the identifier sets of its candidate snippets. */
+  private readonly docIndex = new Map<string, { version: number; length: number; lines: string[]; windows: { start: number; end: number; words: Set<string> }[] }>();
 
   constructor(private readonly deps: {
     readonly mirror: DocumentMirror;
@@ -119,6 +121,7 @@ export class ProjectContext {
 
   forget(filePath: string): void {
     this.declarations.delete(filePath);
+    this.docIndex.delete(filePath);
     for (let i = this.edits.length - 1; i >= 0; i--) if (this.edits[i].file === filePath) this.edits.splice(i, 1);
   }
 
@@ -243,7 +246,7 @@ export class ProjectContext {
       if (e.file === req.file) continue;
       const doc = this.deps.mirror.get(e.file);
       if (!doc || !sameFamily(doc.languageId, req.languageId)) continue;
-      const lines = doc.text.split('\n');
+      const { lines } = this.indexOf(doc);
       const start = Math.max(0, e.line - EDIT_BEFORE);
       const end = Math.min(lines.length - 1, e.line + EDIT_AFTER);
       const text = lines.slice(start, end + 1).join('\n');
@@ -260,18 +263,33 @@ export class ProjectContext {
     const scored: { chunk: ContextChunk; score: number }[] = [];
     for (const doc of this.deps.mirror.all()) {
       if (doc.filePath === req.file || !sameFamily(doc.languageId, req.languageId) || doc.text.length > MAX_READ_BYTES) continue;
-      const lines = doc.text.split('\n');
-      let best: { chunk: ContextChunk; score: number } | undefined;
-      for (let start = 0; start < lines.length; start += SNIPPET_STEP) {
-        const end = Math.min(lines.length, start + SNIPPET_LINES) - 1;
-        const text = lines.slice(start, end + 1).join('\n');
-        const score = jaccard(query, words(text));
-        if (!best || score > best.score) best = { chunk: { source: 'open-file', file: doc.filePath, startLine: start, endLine: end, text }, score };
-        if (end === lines.length - 1) break;
+      const { lines, windows } = this.indexOf(doc);
+      let best: { start: number; end: number; score: number } | undefined;
+      for (const w of windows) {
+        const score = jaccard(query, w.words);
+        if (!best || score > best.score) best = { start: w.start, end: w.end, score };
       }
-      if (best && best.score >= MIN_SIMILARITY && best.chunk.text.trim()) scored.push(best);
+      if (!best || best.score < MIN_SIMILARITY) continue;
+      const text = lines.slice(best.start, best.end + 1).join('\n');
+      if (text.trim()) scored.push({ chunk: { source: 'open-file', file: doc.filePath, startLine: best.start, endLine: best.end, text }, score: best.score });
     }
     return scored.sort((a, b) => b.score - a.score).slice(0, 3).map((s) => s.chunk);
+  }
+
+  /** A document's lines and snippet windows, computed once per version (select() runs at every keystroke). */
+  private indexOf(doc: { filePath: string; version: number; text: string }): { lines: string[]; windows: { start: number; end: number; words: Set<string> }[] } {
+    const known = this.docIndex.get(doc.filePath);
+    if (known && known.version === doc.version && known.length === doc.text.length) return known;
+    const lines = doc.text.split('\n');
+    const windows: { start: number; end: number; words: Set<string> }[] = [];
+    for (let start = 0; start < lines.length; start += SNIPPET_STEP) {
+      const end = Math.min(lines.length, start + SNIPPET_LINES) - 1;
+      windows.push({ start, end, words: words(lines.slice(start, end + 1).join('\n')) });
+      if (end === lines.length - 1) break;
+    }
+    const entry = { version: doc.version, length: doc.text.length, lines, windows };
+    this.docIndex.set(doc.filePath, entry);
+    return entry;
   }
 
   private renderChunk(chunk: ContextChunk, req: ContextRequest): string {
