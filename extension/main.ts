@@ -97,6 +97,13 @@ export async function activate(context: vscode.ExtensionContext): Promise<void> 
       { dispose: () => loop.dispose() },
       { dispose: () => service.dispose() },
       { dispose: () => registration.dispose() },
+      e.onCrash(({ message, restarting }) => {
+        // Once per crash, with what happens next: the user otherwise only sees suggestions stop.
+        void vscode.window.showWarningMessage(
+          restarting ? `TypeGuide: the completion engine stopped (${message}); restarting it.` : `TypeGuide: the completion engine keeps stopping (${message}); completions are off until the window reloads.`,
+          'Show Log',
+        ).then((a) => { if (a === 'Show Log') void vscode.commands.executeCommand('typeguide.showLog'); });
+      }),
       e.onStateChange((s) => {
         status.setEngine(s);
         if (s.kind === 'ready') {

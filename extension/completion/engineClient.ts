@@ -16,26 +16,67 @@ interface Pending {
  * The extension host's handle on the engine worker thread: the model runs there, so typing never waits
  * on it. Generations stream back as messages; aborting a request's signal aborts it in the worker.
  */
+/** Crashes in a row (each within CRASH_WINDOW_MS of the last) after which the worker is not restarted again. */
+const MAX_RESTARTS = 3;
+const CRASH_WINDOW_MS = 5 * 60_000;
+
 export class EngineClient implements CompletionEngine {
-  private readonly worker: Worker;
+  private worker!: Worker;
   private nextId = 1;
   private readonly pending = new Map<number, Pending>();
   private loadWaiters: { resolve: (i: ModelInfo) => void; reject: (e: Error) => void }[] = [];
   private stateValue: EngineState = { kind: 'idle' };
   private readonly stateListeners = new Set<(s: EngineState) => void>();
   private exited = false;
+  private disposing = false;
+  /** The model the worker was last asked to load: a restarted worker loads it again. */
+  private lastSpec: ModelSpec | undefined;
+  private crashes: number[] = [];
+  private readonly crashListeners = new Set<(c: { message: string; restarting: boolean }) => void>();
 
-  constructor(workerFile: string, private readonly log: Log = silentLog, workerOptions: WorkerOptions = {}) {
-    this.worker = new Worker(workerFile, { ...workerOptions, env: { ...process.env, ORT_DISABLE_TELEMETRY: '1' } });
-    this.worker.on('message', (m: FromWorker) => this.onMessage(m));
-    this.worker.on('error', (e) => {
+  constructor(private readonly workerFile: string, private readonly log: Log = silentLog, private readonly workerOptions: WorkerOptions = {}) {
+    this.spawn();
+  }
+
+  private spawn(): void {
+    const worker = new Worker(this.workerFile, { ...this.workerOptions, env: { ...process.env, ORT_DISABLE_TELEMETRY: '1' } });
+    this.worker = worker;
+    this.exited = false;
+    let error: Error | undefined;
+    worker.on('message', (m: FromWorker) => this.onMessage(m));
+    worker.on('error', (e) => {
+      error = e instanceof Error ? e : new Error(String(e));
       this.log.error('engine worker crashed', e);
-      this.failAll(e instanceof Error ? e : new Error(String(e)));
     });
-    this.worker.on('exit', (code) => {
+    worker.on('exit', (code) => {
+      if (worker !== this.worker) return;
       this.exited = true;
-      if (code !== 0) this.failAll(new Error(`engine worker exited with code ${code}`));
+      if (this.disposing || (code === 0 && !error)) return;
+      this.crashed(error?.message ?? `the engine worker exited with code ${code}`);
     });
+  }
+
+  /**
+   * The worker died (a native crash in onnxruntime, out of memory, an uncaught error): every request in
+   * flight fails, and a new worker loads the same model, unless it keeps crashing (MAX_RESTARTS within
+   * CRASH_WINDOW_MS of each other), when the error state stays and the user is told.
+   */
+  private crashed(message: string): void {
+    this.failAll(new Error(message));
+    const now = Date.now();
+    this.crashes = [...this.crashes.filter((t) => now - t < CRASH_WINDOW_MS), now];
+    const restarting = this.lastSpec !== undefined && this.crashes.length <= MAX_RESTARTS;
+    for (const l of [...this.crashListeners]) l({ message, restarting });
+    if (!restarting) return;
+    this.log.warn(`engine worker stopped (${message}); starting a new one`);
+    this.spawn();
+    this.load(this.lastSpec!).catch(() => undefined); // a failed load reports itself through the state
+  }
+
+  /** The worker crashed: `restarting` says whether a new one is loading the model. */
+  onCrash(listener: (c: { message: string; restarting: boolean }) => void): { dispose(): void } {
+    this.crashListeners.add(listener);
+    return { dispose: () => this.crashListeners.delete(listener) };
   }
 
   get state(): EngineState {
@@ -49,6 +90,8 @@ export class EngineClient implements CompletionEngine {
 
   /** Loads (or replaces) the model; resolves when the worker has it ready. */
   load(spec: ModelSpec): Promise<ModelInfo> {
+    this.lastSpec = spec;
+    if (this.exited) return Promise.reject(new Error('the engine worker has stopped'));
     this.setState({ kind: 'loading', dir: spec.dir });
     return new Promise((resolve, reject) => {
       this.loadWaiters.push({ resolve, reject });
@@ -70,7 +113,11 @@ export class EngineClient implements CompletionEngine {
     });
     summary.catch(() => undefined); // consumers that stop early may never read it
     const p: Pending = { chunks: [], wake: undefined, ended: false, resolveSummary, rejectSummary };
-    this.pending.set(id, p);
+    if (this.exited) {
+      // No worker to answer (it crashed and was not restarted): fail now rather than wait forever.
+      p.ended = true;
+      rejectSummary(new Error('the engine worker has stopped'));
+    } else this.pending.set(id, p);
     const abort = (): void => this.post({ type: 'abort', id });
     if (signal.aborted) queueMicrotask(abort);
     else signal.addEventListener('abort', abort, { once: true });
@@ -113,6 +160,7 @@ export class EngineClient implements CompletionEngine {
 
   /** Lets the worker dispose its model, then ends the thread. */
   async dispose(): Promise<void> {
+    this.disposing = true;
     if (this.exited) return;
     const done = new Promise<void>((resolve) => {
       const onMsg = (m: FromWorker): void => {

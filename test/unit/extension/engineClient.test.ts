@@ -49,4 +49,30 @@ describe('EngineClient (worker thread)', () => {
     assert.equal(client.state.kind, 'error');
     await assert.rejects(client.generate(request(), new AbortController().signal).summary, /no model is loaded/);
   });
+
+  it('a crashed worker fails its requests, is replaced by one that loads the same model, and one that keeps crashing stays down', async () => {
+    const crashing = new EngineClient(path.join(fixtures, 'tsWorker.mjs'), undefined, { workerData: { entry: path.join(fixtures, 'fakeEngineWorker.ts') } });
+    try {
+      const crashes: { message: string; restarting: boolean }[] = [];
+      crashing.onCrash((c) => crashes.push(c));
+      await crashing.load({ dir: '/models/fake', variant: 'fp32', threads: 0 });
+      const readyAgain = (): Promise<void> => new Promise((resolve) => {
+        const sub = crashing.onStateChange((s) => { if (s.kind === 'ready') { sub.dispose(); resolve(); } });
+      });
+      for (let i = 1; i <= 3; i++) {
+        const ready = readyAgain();
+        await assert.rejects(crashing.generate(request({ prefix: 'crash' }), new AbortController().signal).summary, /exited with code 3/);
+        assert.deepEqual(crashes.at(-1), { message: 'the engine worker exited with code 3', restarting: true }, `crash ${i}: restarting`);
+        await ready;
+        const stream = crashing.generate(request(), new AbortController().signal);
+        assert.equal(await collect(stream), 'deposit(amount);', `after crash ${i} the new worker completes`);
+      }
+      await assert.rejects(crashing.generate(request({ prefix: 'crash' }), new AbortController().signal).summary, /exited with code 3/);
+      assert.equal(crashes.at(-1)?.restarting, false, 'the fourth crash in a row is not restarted');
+      assert.equal(crashing.state.kind, 'error');
+      await assert.rejects(crashing.generate(request(), new AbortController().signal).summary, /has stopped/, 'a request after that fails at once instead of waiting forever');
+    } finally {
+      await crashing.dispose();
+    }
+  });
 });
