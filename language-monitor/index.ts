@@ -12,6 +12,7 @@
  * monitors.syncDocument({ languageId, uri, text });           // the editor's edits (didOpen/didChange)
  * monitors.closeDocument(uri);                                 // the editor closed it (didClose)
  * monitors.statistics();  // triggers, server ms, masked steps, argmax changes, fast-forward savings
+ * const context = await monitors.declarations({ languageId, uri, text, offset, readFile }); // imported declarations, bodies elided
  * await monitors.dispose();                                   // stops every server
  * ```
  *
@@ -34,21 +35,27 @@
  *   crashed or not-yet-started server means no constraint; answers are cached across steps and keystrokes.
  *   A reply read within the bound is used however long a forward pass blocked the thread (lspSession.ts).
  * - Returns no processors for languages without a server or URIs outside `file:`.
+ * - `declarations` asks the server where the names the file imports are declared (the ones used nearest
+ *   the cursor first) and renders those declarations with their bodies left out (declarations.ts), for
+ *   the prompt; it reads the files only through the caller's `readFile`.
  */
 import fs from 'node:fs';
 import path from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
 import type { LogitsProcessor, TextTokenizer } from '../model/types.js';
+import { importBindingsOf, importedNames, languageOfUri, OutlineCache } from './declarations.js';
 import { identifierByteTable, languageFamily, MaskBuilder } from './identifierMask.js';
 import { LspSession, type LspClient, type LspSessionOptions } from './lspSession.js';
 import { AnswerCache } from './monitors.js';
 import { emptyStatistics, MonitorProcessor, type MonitorReport, type MonitorStatistics } from './monitorProcessor.js';
 import { ServerDocuments } from './serverDocuments.js';
 import { ServerRegistry, type BuiltinServerName, type CustomServerSetting } from './serverRegistry.js';
+import { positionAt } from './shadowDocument.js';
 import { TokenIndex } from './tokenIndex.js';
 import { TriggerDetector, grammarFor, type TriggerKind } from './triggers.js';
 
-export { LspSession, type LspClient } from './lspSession.js';
+export { LspSession, type LspClient, type DefinitionAnswer } from './lspSession.js';
+export { importedNames, declarationOutline, type ImportedName, type DeclarationOutline } from './declarations.js';
 export { ServerRegistry, builtinServer, type ServerSpec, type CustomServerSetting } from './serverRegistry.js';
 export { TriggerDetector, lexicalState, type Trigger, type TriggerKind } from './triggers.js';
 export { TokenIndex } from './tokenIndex.js';
@@ -85,6 +92,38 @@ export interface CompletionRequest {
   rootUri?: string;
 }
 
+export interface DeclarationsRequest {
+  languageId: string;
+  /** file: URI of the document being completed. */
+  uri: string;
+  /** The document's current text and the cursor offset in it. */
+  text: string;
+  offset: number;
+  rootUri?: string;
+  /** Reads a file the server pointed to; undefined refuses it (the engine allows only files inside the workspace and serves open documents from its own copy). Never read files any other way. */
+  readFile: (uri: string) => string | undefined;
+  /** Most imported names asked about (default 8). */
+  maxNames?: number;
+  /** Most characters of one declaration (default 1200), cut on a line boundary. */
+  maxChars?: number;
+  /** Bound on each definition request (ms, default 1500). */
+  timeoutMs?: number;
+  signal?: AbortSignal;
+}
+
+/** A declaration an imported name points to, rendered with its bodies left out. */
+export interface DeclarationChunk {
+  readonly uri: string;
+  /** The imported (local) name that led to it. */
+  readonly name: string;
+  /** Lines (0-based) the declaration spans in its file. */
+  readonly startLine: number;
+  readonly endLine: number;
+  readonly text: string;
+  /** Position of its name in the ranking: 0 is the name used nearest before the cursor. */
+  readonly rank: number;
+}
+
 const ROOT_MARKERS = ['tsconfig.json', 'jsconfig.json', 'package.json', 'pyproject.toml', 'setup.py', 'pyrightconfig.json', '.git'];
 
 /** The nearest folder above the file that looks like a project root (else the file's folder). */
@@ -105,6 +144,7 @@ export class MonitorService {
   private readonly cache = new AnswerCache();
   private readonly documents = new ServerDocuments();
   private readonly masks = new WeakMap<TokenIndex, Map<string, MaskBuilder>>();
+  private readonly outlines = new OutlineCache();
   private stats = emptyStatistics();
   private readonly kinds: ReadonlySet<TriggerKind>;
   private disposed = false;
@@ -157,6 +197,57 @@ export class MonitorService {
       try { await session.completion(req.uri, { line: 0, character: 0 }, req.warmupMs ?? 20_000); } catch { /* a slow or failing warm-up only costs that trigger */ }
     }
     return true;
+  }
+
+  /**
+   * The declarations of the imported names the code near the cursor uses, nearest use first (rank),
+   * bodies left out. Empty when the language has no grammar or server, or the session is not running;
+   * a name whose definition fails, times out or lies in this file or a refused file gives nothing.
+   */
+  async declarations(req: DeclarationsRequest): Promise<DeclarationChunk[]> {
+    if (!grammarFor(req.languageId)) return [];
+    const client = this.sessionFor(req.languageId, req.uri, req.rootUri);
+    if (!client?.definition || client.state !== 'ready' || req.signal?.aborted) return [];
+    // A warm-up's didOpen only: the editor's copy, or a running completion's shadow, stays as it is.
+    this.documents.ensureOpen(client, req.uri, req.languageId, req.text);
+    const ranked = (await importedNames(req.languageId, req.text, req.offset)).slice(0, req.maxNames ?? 8);
+    if (ranked.length === 0) return [];
+    // Ask at the binding in the text the server holds (the editor's may differ from the request's).
+    const serverText = client.documentText(req.uri) ?? req.text;
+    const bindings = serverText === req.text ? ranked : await importBindingsOf(req.languageId, serverText);
+    const timeoutMs = req.timeoutMs ?? 1500;
+    const answers = await Promise.all(ranked.map(async ({ name }, rank) => {
+      const binding = bindings.find((b) => b.name === name);
+      if (!binding) return [];
+      try {
+        const answer = await client.definition!(req.uri, positionAt(serverText, binding.offset), timeoutMs, req.signal);
+        return answer.locations.map((location) => ({ name, rank, location }));
+      } catch {
+        return []; // a failing client costs that name only
+      }
+    }));
+    const chunks: DeclarationChunk[] = [];
+    const seen = new Set<string>();
+    const texts = new Map<string, string | undefined>();
+    for (const { name, rank, location } of answers.flat()) {
+      if (req.signal?.aborted) return [];
+      if (location.uri === req.uri) continue;
+      const languageId = languageOfUri(location.uri);
+      if (!languageId) continue;
+      if (!texts.has(location.uri)) {
+        try { texts.set(location.uri, req.readFile(location.uri)); } catch { texts.set(location.uri, undefined); }
+      }
+      const text = texts.get(location.uri);
+      if (text === undefined) continue;
+      const { line, character } = location.range.start;
+      const outline = await this.outlines.outline(languageId, location.uri, text, line, character, req.maxChars ?? 1200);
+      if (!outline) continue;
+      const key = `${location.uri}\u0000${outline.startLine}\u0000${outline.endLine}`;
+      if (seen.has(key)) continue;
+      seen.add(key);
+      chunks.push({ uri: location.uri, name, startLine: outline.startLine, endLine: outline.endLine, text: outline.text, rank });
+    }
+    return chunks;
   }
 
   /** Logits processors for one completion; empty when the language is not monitored. */

@@ -11,7 +11,10 @@ import {
   type CompletionList,
   type Hover,
   type InitializeParams,
+  type Location,
+  type LocationLink,
   type Position,
+  type Range,
   type SignatureHelp,
   type TextDocumentContentChangeEvent,
 } from 'vscode-languageserver-protocol/node';
@@ -41,6 +44,8 @@ export interface CompletionAnswer { items: CompletionItem[] | undefined; outcome
 export interface SignatureAnswer { help: SignatureHelp | undefined; outcome: RequestOutcome; ms: number }
 /** `text`: the hover's contents as plain text (code fences kept), undefined when none came in time. */
 export interface HoverAnswer { text: string | undefined; outcome: RequestOutcome; ms: number }
+/** Where a symbol is declared: each location's range is the declaration's name (empty when none came in time). */
+export interface DefinitionAnswer { locations: { uri: string; range: Range }[]; outcome: RequestOutcome; ms: number }
 
 /** The session as monitors see it; `FakeLspClient` in the tests implements the same shape. */
 export interface LspClient {
@@ -54,6 +59,8 @@ export interface LspClient {
   completion(uri: string, position: Position, timeoutMs: number, signal?: AbortSignal): Promise<CompletionAnswer>;
   signatureHelp(uri: string, position: Position, timeoutMs: number, signal?: AbortSignal): Promise<SignatureAnswer>;
   hover(uri: string, position: Position, timeoutMs: number, signal?: AbortSignal): Promise<HoverAnswer>;
+  /** Optional: clients without it (test fakes) give no declarations. */
+  definition?(uri: string, position: Position, timeoutMs: number, signal?: AbortSignal): Promise<DefinitionAnswer>;
   dispose(): Promise<void>;
 }
 
@@ -164,6 +171,7 @@ export class LspSession implements LspClient {
             contextSupport: true,
           },
           signatureHelp: { signatureInformation: { parameterInformation: { labelOffsetSupport: true } } },
+          definition: { dynamicRegistration: false, linkSupport: true },
         },
         workspace: { configuration: true, workspaceFolders: true },
         window: { workDoneProgress: false },
@@ -345,6 +353,18 @@ export class LspSession implements LspClient {
     return { text, outcome: 'ok', ms: answer.ms };
   }
 
+  /** Where the symbol at `position` is declared (Location, Location[] or LocationLink[] answers). */
+  async definition(uri: string, position: Position, timeoutMs: number, signal?: AbortSignal): Promise<DefinitionAnswer> {
+    const answer = await this.request('textDocument/definition', { textDocument: { uri }, position }, timeoutMs, signal);
+    if (answer.outcome !== 'ok') return { locations: [], outcome: answer.outcome, ms: answer.ms };
+    const locations = definitionLocations(answer.value);
+    if (!locations) {
+      this.logOnce('garbage', `${this.spec.name}: definition answer is not a Location, Location[] or LocationLink[]; ignored`);
+      return { locations: [], outcome: 'garbage', ms: answer.ms };
+    }
+    return { locations, outcome: 'ok', ms: answer.ms };
+  }
+
   /**
    * One request bounded by `timeoutMs`; a late answer is dropped (the caller goes on unconstrained) and
    * the server is told to stop working on it (`$/cancelRequest`), as it is when `signal` aborts.
@@ -467,4 +487,28 @@ export function hoverText(value: unknown): string | undefined {
     return parts.every((p) => p !== undefined) ? parts.join('\n') : undefined;
   }
   return part(contents);
+}
+
+function isRange(x: unknown): x is Range {
+  const isPosition = (p: unknown) => !!p && typeof p === 'object' && typeof (p as Position).line === 'number' && typeof (p as Position).character === 'number';
+  return !!x && typeof x === 'object' && isPosition((x as Range).start) && isPosition((x as Range).end);
+}
+
+/**
+ * The locations of a definition answer, validated; a LocationLink gives its target's name
+ * (targetSelectionRange, else targetRange). Undefined when the answer has another shape.
+ */
+export function definitionLocations(value: unknown): { uri: string; range: Range }[] | undefined {
+  if (value === null) return [];
+  const locations: { uri: string; range: Range }[] = [];
+  for (const x of Array.isArray(value) ? value : [value]) {
+    if (!x || typeof x !== 'object') return undefined;
+    const location = x as Partial<Location>;
+    const link = x as Partial<LocationLink>;
+    if (typeof location.uri === 'string' && isRange(location.range)) locations.push({ uri: location.uri, range: location.range });
+    else if (typeof link.targetUri === 'string' && (isRange(link.targetSelectionRange) || isRange(link.targetRange))) {
+      locations.push({ uri: link.targetUri, range: isRange(link.targetSelectionRange) ? link.targetSelectionRange : link.targetRange! });
+    } else return undefined;
+  }
+  return locations;
 }
