@@ -9,6 +9,7 @@ import path from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { pathToFileURL } from 'node:url';
 import { CompletionEngine, type EngineMonitor, type EngineRequest } from '../../../engine/completionEngine.js';
+import { MonitorService } from '../../../language-monitor/index.js';
 import { CodeModel } from '../../../model/index.js';
 import { klDivergence } from '../../../model/pie/metrics.js';
 import { PromptCache } from '../../../model/pie/promptCache.js';
@@ -186,6 +187,31 @@ describe('project context with the real model', { skip: needsModel }, () => {
     } finally {
       fs.rmSync(root, { recursive: true, force: true });
       fs.rmSync(outside, { recursive: true, force: true });
+    }
+  });
+
+  it('through the real TypeScript 7 server: the imported class\'s declarations reach the prompt, an unrelated file does not', async () => {
+    const root = path.resolve(__dirname, '../../fixtures/language-monitor/context-project');
+    const file = path.join(root, 'src', 'main.ts');
+    const text = fs.readFileSync(file, 'utf8');
+    const monitor = await MonitorService.create({ timeoutMs: 10_000 });
+    const engine = new CompletionEngine({ model, monitor, ownsModel: false });
+    try {
+      // The editor has the unrelated file open too: only what main.ts imports is declared to it.
+      engine.documents.open({ filePath: path.join(root, 'src', 'unrelated.ts'), languageId: 'typescript', version: 1, text: fs.readFileSync(path.join(root, 'src', 'unrelated.ts'), 'utf8'), workspaceRoot: root });
+      const req: EngineRequest = { file, languageId: 'typescript', prefix: text, suffix: '', workspaceRoot: root, maxTokens: 6, temperature: 0, monitor: false, context: { budgetTokens: 400, readFiles: true } };
+      await engine.prepareContext(req);
+      const r = await engine.complete(req);
+      const declared = (r.context?.chunks ?? []).filter((c) => c.source === 'declaration').map((c) => c.path);
+      assert.equal(declared[0], 'src/ledger.ts', `Ledger (used nearest the cursor) comes first: ${JSON.stringify(r.context)}`);
+      assert.ok(declared.every((p) => p === 'src/ledger.ts' || p === 'src/money.ts'), `declarations only from imported files: ${declared.join(', ')}`);
+      assert.ok(!(r.context?.chunks ?? []).some((c) => c.path.includes('unrelated')), 'nothing from the unrelated file, though it is open');
+      const prompt = promptOf(engine, req);
+      const decoded = model.tokenizer.decode([...prompt.ids]);
+      assert.match(decoded, /class Ledger/, 'the class header is in the prompt');
+      assert.doesNotMatch(decoded, /ledger is full/, 'its method bodies are not');
+    } finally {
+      await engine.dispose();
     }
   });
 });

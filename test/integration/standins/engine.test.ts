@@ -88,5 +88,34 @@ for (const c of cases) {
       const id = leadingIdentifier(r.text);
       assert.ok(members.has(id), `completion ${JSON.stringify(r.text)} starts with ${JSON.stringify(id)}, not a member of Cart`);
     });
+
+    it('project context: the declarations main.ts imports reach the prompt in the family\'s own format', async () => {
+      const at = mainText.indexOf('cart.add(') + 'cart.'.length;
+      const req = {
+        file: mainFile, languageId: 'typescript', prefix: mainText.slice(0, at), suffix: mainText.slice(at), workspaceRoot: project,
+        maxTokens: 4, temperature: 0, monitor: false, cache: 'none', context: { budgetTokens: 300, readFiles: true },
+      } as const;
+      await cli.engine.prepareContext(req);
+      const e = cli.engine as unknown as { contextRequest(r: typeof req): unknown; buildPrompt(r: typeof req, c: unknown): { ids: number[]; context?: { chunks: { source: string; path: string }[] } } };
+      const prompt = e.buildPrompt(req, e.contextRequest(req));
+      assert.deepEqual(prompt.context?.chunks.map((k) => `${k.source}:${k.path}`).sort(), ['declaration:cart.ts', 'declaration:inventory.ts']);
+      const tok = cli.model.tokenizer;
+      const text = tok.decode(prompt.ids);
+      assert.match(text, /class Cart[\s\S]*totalCents\(\): number;/, 'Cart\'s signatures, bodies elided');
+      const count = (t: string): number => prompt.ids.filter((id) => id === tok.tokenId(t)).length;
+      if (c.fixture === 'qwen2') {
+        assert.equal(prompt.ids[0], tok.tokenId('<|repo_name|>'), 'Qwen2.5-Coder\'s repository format starts the prompt');
+        assert.equal(count('<|file_sep|>'), 3, 'one <|file_sep|> per chunk and one for the current file');
+        assert.ok(prompt.ids.indexOf(tok.tokenId('<|fim_prefix|>')!) > prompt.ids.lastIndexOf(tok.tokenId('<|file_sep|>')!), 'the chunks come before the FIM markers');
+      } else if (c.fixture.startsWith('starcoder2')) {
+        assert.equal(prompt.ids[0], tok.tokenId('<repo_name>'));
+        assert.equal(count('<file_sep>'), 3);
+      } else {
+        assert.match(text, /\/\/ cart\.ts\n/, 'a comment with the path before each chunk');
+      }
+      const r = await cli.engine.complete(req);
+      assert.equal(r.context?.chunks.length, 2);
+      assert.equal(r.promptTokens, prompt.ids.length);
+    });
   });
 }
