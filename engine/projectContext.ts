@@ -93,6 +93,7 @@ export class ProjectContext {
   private readonly edits: { file: string; line: number }[] = [];
   private readonly ring = new Map<string, number>();
   private ringSeq = 0;
+  private snippetChoice: { file: string; line: number; chunks: ContextChunk[] } | undefined;
   private readonly tokenCache = new Map<string, readonly number[]>();
   /** Per open document and version: its lines and the identifier sets of its candidate snippets. */
   private readonly docIndex = new Map<string, { version: number; length: number; lines: string[]; windows: { start: number; end: number; words: Set<string> }[] }>();
@@ -110,6 +111,7 @@ export class ProjectContext {
   /** A document changed: remembers where (other files' recent edits), and marks declarations made from it stale. */
   noteChange(filePath: string, text: string, offsets: readonly number[]): void {
     for (const d of this.declarations.values()) if (d.files.has(filePath)) d.stale = true;
+    if (this.snippetChoice && this.snippetChoice.file !== filePath) this.snippetChoice = undefined; // another file changed: choose again
     for (const offset of offsets.slice(-1)) {
       const line = lineOf(text, Math.min(offset, text.length));
       const i = this.edits.findIndex((e) => e.file === filePath && Math.abs(e.line - line) <= EDIT_AFTER);
@@ -256,7 +258,21 @@ export class ProjectContext {
     return out;
   }
 
+  /**
+   * The open-file snippets most like the lines before the cursor. Chosen again only when the cursor's line
+   * changes: typing within a line must not swap a chunk in the middle of the prompt at every keystroke
+   * (each swap re-encodes the chunk).
+   */
   private similarSnippets(req: ContextRequest): ContextChunk[] {
+    const line = lineOf(req.text, req.offset);
+    const known = this.snippetChoice;
+    if (known && known.file === req.file && known.line === line) return known.chunks;
+    const chunks = this.rankSnippets(req);
+    this.snippetChoice = { file: req.file, line, chunks };
+    return chunks;
+  }
+
+  private rankSnippets(req: ContextRequest): ContextChunk[] {
     const before = req.text.slice(0, req.offset).split('\n');
     const query = words(before.slice(-QUERY_LINES).join('\n'));
     if (query.size === 0) return [];
