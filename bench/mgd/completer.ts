@@ -1,9 +1,31 @@
 // The model side of the evaluation, as an interface: the harness asks for a completion at a site,
-// without or with the monitor, in left-context or fill-in-the-middle mode. `ModelCompleter`
-// (modelCompleter.ts) runs the real engine; `ScriptedCompleter` returns given text (tests, baselines).
+// without or with the monitor, in left-context or fill-in-the-middle mode, with or without project context
+// from other files. `ModelCompleter` (modelCompleter.ts) runs the real engine; `ScriptedCompleter` returns
+// given text (tests, baselines).
+import type { ContextReport } from '../../engine/completionEngine.js';
 import type { Site } from './sites.js';
 
 export type PromptMode = 'left' | 'fim';
+
+/** A configuration: a prompt mode, alone or with project context before the current file (`fim+context`). */
+export type ConfigName = PromptMode | `${PromptMode}+context`;
+
+export const CONFIG_NAMES: readonly ConfigName[] = ['left', 'fim', 'left+context', 'fim+context'];
+
+export interface EvalConfig {
+  readonly name: ConfigName;
+  readonly mode: PromptMode;
+  readonly context: boolean;
+}
+
+export function isConfigName(s: string): s is ConfigName {
+  return (CONFIG_NAMES as readonly string[]).includes(s);
+}
+
+export function parseConfig(name: ConfigName): EvalConfig {
+  const context = name.endsWith('+context');
+  return { name, mode: (context ? name.slice(0, -'+context'.length) : name) as PromptMode, context };
+}
 
 export interface CompletionRequest {
   readonly site: Site;
@@ -17,6 +39,8 @@ export interface CompletionRequest {
   readonly root: string;
   readonly mode: PromptMode;
   readonly monitor: boolean;
+  /** Project context before the current file (the completer's budget; declarations through its own server). */
+  readonly context?: boolean;
 }
 
 export interface CompletionOutcome {
@@ -29,6 +53,8 @@ export interface CompletionOutcome {
   readonly forcedTokens?: number;
   /** The monitor's triggers in this completion by outcome (monitored arms of a real model only). */
   readonly triggers?: TriggerCounts;
+  /** What project context went into the prompt (context configurations). */
+  readonly context?: ContextReport;
 }
 
 /** Triggers by outcome; noAnswer: the server gave nothing usable (no items, an `any` receiver, an error). */

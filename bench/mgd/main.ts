@@ -1,11 +1,12 @@
 // npm run eval:mgd -- --packages FILE [--limit N] [--model DIR] [--seed S] [--json OUT] [--report OUT.md]
-//                     [--modes left,fim] [--no-monitor] [--sites-only] [--cache DIR] [--max-prompt-tokens N] [--no-pie] [--max-new-tokens N] [--monitor-timeout MS]
+//                     [--modes left,fim,left+context,fim+context] [--context-budget N] [--no-monitor] [--sites-only] [--cache DIR] [--max-prompt-tokens N] [--no-pie] [--max-new-tokens N] [--monitor-timeout MS]
 //        npm run eval:mgd -- --compare A.json,B.json [--report OUT.md]   (runs side by side, e.g. per model)
-// Dereference benchmark: does the monitor make completions right on real TypeScript (issue 6).
+// Dereference benchmark: does the monitor make completions right on real TypeScript (issue 6), and does
+// project context from other files (a `+context` configuration) add to it.
 import fs from 'node:fs';
 import path from 'node:path';
 import { parseArgs } from 'node:util';
-import type { PromptMode } from './completer.js';
+import { CONFIG_NAMES, isConfigName, parseConfig, type ConfigName } from './completer.js';
 import { runEvaluation } from './evaluate.js';
 import { defaultModelDir } from '../../model/index.js';
 import { loadModel, ModelCompleter } from './modelCompleter.js';
@@ -16,7 +17,7 @@ import { TsProject } from './tsProject.js';
 
 const REPO_ROOT = path.resolve(__dirname, '..', '..');
 
-const USAGE = 'usage: npm run eval:mgd -- --compare A.json,B.json [--report OUT.md]\n       npm run eval:mgd -- --packages FILE [--limit N] [--model DIR] [--seed S] [--json OUT] [--report OUT.md] [--modes left,fim] [--no-monitor] [--sites-only] [--cache DIR] [--max-prompt-tokens N] [--no-pie] [--max-new-tokens N] [--monitor-timeout MS]';
+const USAGE = 'usage: npm run eval:mgd -- --compare A.json,B.json [--report OUT.md]\n       npm run eval:mgd -- --packages FILE [--limit N] [--model DIR] [--seed S] [--json OUT] [--report OUT.md] [--modes left,fim,left+context,fim+context] [--context-budget N] [--no-monitor] [--sites-only] [--cache DIR] [--max-prompt-tokens N] [--no-pie] [--max-new-tokens N] [--monitor-timeout MS]';
 
 async function main(): Promise<number> {
   const { values } = parseArgs({
@@ -28,6 +29,7 @@ async function main(): Promise<number> {
       json: { type: 'string' },
       report: { type: 'string' },
       modes: { type: 'string', default: 'left,fim' },
+      'context-budget': { type: 'string', default: '384' },
       'max-prompt-tokens': { type: 'string' },
       'no-pie': { type: 'boolean', default: false },
       'max-new-tokens': { type: 'string', default: '48' },
@@ -57,7 +59,15 @@ async function main(): Promise<number> {
     console.error(`--limit must be a positive integer and --seed an integer\n${USAGE}`);
     return 2;
   }
-  const modes = values.modes.split(',').map((m) => m.trim()).filter((m): m is PromptMode => m === 'left' || m === 'fim');
+  const modeNames = values.modes.split(',').map((m) => m.trim()).filter((m) => m !== '');
+  const unknown = modeNames.filter((m) => !isConfigName(m));
+  const contextBudgetTokens = Number(values['context-budget']);
+  if (unknown.length > 0 || !Number.isInteger(contextBudgetTokens) || contextBudgetTokens <= 0) {
+    console.error(`${unknown.length > 0 ? `unknown configuration ${unknown.join(', ')} (known: ${CONFIG_NAMES.join(', ')})` : '--context-budget must be a positive integer'}\n${USAGE}`);
+    return 2;
+  }
+  const modes = [...new Set(modeNames)] as ConfigName[];
+  const contextRuns = modes.some((m) => parseConfig(m).context);
   const listFile = path.resolve(values.packages);
   const specs = parsePackageList(fs.readFileSync(listFile, 'utf8'), path.dirname(listFile));
   const log = (msg: string): void => console.error(`[eval:mgd] ${msg}`);
@@ -83,11 +93,11 @@ async function main(): Promise<number> {
   const monitor = !values['no-monitor'];
   const maxPromptTokens = values['max-prompt-tokens'] === undefined ? undefined : Number(values['max-prompt-tokens']);
   const maxNewTokens = Number(values['max-new-tokens']);
-  const completer = new ModelCompleter(engine, { monitor, timeoutMs: monitorTimeoutMs, maxPromptTokens, maxNewTokens, log, pie: !values['no-pie'] });
+  const completer = new ModelCompleter(engine, { monitor, timeoutMs: monitorTimeoutMs, maxPromptTokens, maxNewTokens, log, pie: !values['no-pie'], contextBudgetTokens });
   try {
     // A model without a FIM template (or whose config.json says fim_order "none") is completed by the
     // extension from the left context only: evaluate what it would do.
-    const runModes = engine.fim ? modes : modes.filter((m) => m !== 'fim');
+    const runModes = engine.fim ? modes : modes.filter((m) => parseConfig(m).mode !== 'fim');
     if (runModes.length < modes.length) log('the model has no fill-in-the-middle format: evaluating left context only');
     if (runModes.length === 0) throw new Error('no prompt mode left to evaluate');
     const run = await runEvaluation({ specs, cacheDir: values.cache, limit, seed, completer, modes: runModes, log });
@@ -102,16 +112,20 @@ async function main(): Promise<number> {
       maxPromptTokens,
       maxNewTokens,
       monitorTimeoutMs: monitor ? monitorTimeoutMs : undefined,
+      contextBudgetTokens: contextRuns ? contextBudgetTokens : undefined,
     });
     if (monitor) json.monitorStatistics = summarizeStatistics(completer.statistics());
     console.log(formatTables(json));
-    console.log(JSON.stringify({ sites: json.sites, without: json.without, with: json.with, nimDelta: json.nimDelta, crDelta: json.crDelta, defaultConfig: json.defaultConfig, wallMs: json.run.wallMs }));
+    console.log(JSON.stringify({
+      sites: json.sites, without: json.without, with: json.with, nimDelta: json.nimDelta, crDelta: json.crDelta, defaultConfig: json.defaultConfig, wallMs: json.run.wallMs,
+      ...(json.comparisons.length > 0 ? { comparisons: json.comparisons.map((c) => ({ label: c.label, a: c.a, b: c.b, nim: c.nim, cr: c.cr, em: c.em, es: c.es })) } : {}),
+    }));
     if (values.json) writeFile(values.json, JSON.stringify(json, null, 2) + '\n');
     if (values.report) {
       const reportPath = path.resolve(values.report);
       const base = path.basename(reportPath).replace(/\.md$/i, '');
-      const chartFile = (mode: PromptMode): string => `${base}-${mode}.svg`;
-      for (const [mode, report] of Object.entries(json.configs) as [PromptMode, typeof json][]) {
+      const chartFile = (mode: ConfigName): string => `${base}-${mode.replace('+', '-')}.svg`;
+      for (const [mode, report] of Object.entries(json.configs) as [ConfigName, typeof json][]) {
         writeFile(path.join(path.dirname(reportPath), chartFile(mode)), barChartSvg(report, `${json.run.model}: with vs without the monitor (${mode}, n=${report.sites})`));
       }
       writeFile(reportPath, markdownReport(json, chartFile));

@@ -5,9 +5,14 @@
 //   PM   prefix match: the same over all lexical tokens;
 //   CR   compile rate: the generated line is non-empty and the file with it in place of the original
 //        line has no error the original file lacks (errors compared as a multiset keyed by code,
-//        message and line: an error that vanished does not pay for one that appeared).
+//        message and line: an error that vanished does not pay for one that appeared);
+//   EM   exact match of the whole completed line (the line up to the dot, then the completion) with the
+//        authors' line, leading and trailing white space aside;
+//   ES   edit similarity of those two lines (1 − Levenshtein / longer length), as in line-completion
+//        benchmarks (CodeXGLUE, RepoBench): partial credit where NIM and EM give none.
 // Paired bootstrap confidence intervals for with-vs-without differences.
 import ts from 'typescript';
+import { editSimilarity } from '../../model/pie/metrics.js';
 import { Rng } from './random.js';
 
 export interface Token {
@@ -91,6 +96,23 @@ export function matchScores(generated: string, truth: string): MatchScores {
     ism: truthIds.length === 0 ? 0 : commonPrefix(genIds, truthIds) / truthIds.length,
     pm: truthToks.length === 0 ? 0 : commonPrefix(genToks, truthToks) / truthToks.length,
   };
+}
+
+export interface LineScores {
+  /** 1 when the completed line equals the authors' line, else 0. */
+  readonly em: number;
+  /** Edit similarity of the two lines, in [0, 1]. */
+  readonly es: number;
+}
+
+/**
+ * EM/ES of the whole completed line: `lineHead` (the site's line up to and including the dot) followed by
+ * `generated` (first line only), against `lineHead` followed by the authors' `truth`.
+ */
+export function lineScores(lineHead: string, generated: string, truth: string): LineScores {
+  const completed = (lineHead + firstLine(generated)).trim();
+  const real = (lineHead + truth).trim();
+  return { em: completed === real ? 1 : 0, es: editSimilarity(completed, real) };
 }
 
 /** The file text with the site's line ending in `generated` (first line only) after the dot. */

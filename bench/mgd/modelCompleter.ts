@@ -2,12 +2,14 @@
 // runs, at the extension's defaults (fill-in-the-middle when the model has it, token healing, PIE's
 // prompt cache, the monitor's 300 ms bound), completing greedily to the end of the line.
 //
-// Configurations are independent: each (prompt mode, monitor on/off) arm has its own engine — its own
-// prompt cache, and when monitored its own MonitorService (servers, answer cache) — so no answer, cache or
-// warm state passes from one arm to another. Engines live for one package and share the loaded model.
+// Configurations are independent: each (prompt mode, project context on/off, monitor on/off) arm has its
+// own engine — its own prompt cache, and when monitored its own MonitorService (servers, answer cache) —
+// so no answer, cache or warm state passes from one arm to another. A context arm's engine always has its
+// own MonitorService, monitored or not: the declarations of imported names come from its language server;
+// the request's `monitor` flag alone decides masking. Engines live for one package and share the loaded model.
 import path from 'node:path';
 import { pathToFileURL } from 'node:url';
-import { CompletionEngine, countTriggers, type MonitorReport } from '../../engine/completionEngine.js';
+import { CompletionEngine, countTriggers, type EngineRequest, type MonitorReport } from '../../engine/completionEngine.js';
 import { languageIdFor } from '../../engine/languages.js';
 import { emptyStatistics, MonitorService, type MonitorServiceOptions, type MonitorStatistics } from '../../language-monitor/index.js';
 import { CodeModel } from '../../model/index.js';
@@ -25,6 +27,8 @@ export interface ModelCompleterOptions {
   /** Bound on the warm-up queries that load a package's project into a fresh server (ms; not timed). */
   readonly warmupMs?: number;
   readonly servers?: MonitorServiceOptions['servers'];
+  /** Project context budget of context requests, tokens on top of the prompt window (default 384, the extension's). */
+  readonly contextBudgetTokens?: number;
   /** PIE's prompt cache across the sites of a file, as the extension keeps it (default true). */
   readonly pie?: boolean;
   readonly log?: (msg: string) => void;
@@ -72,15 +76,15 @@ export class ModelCompleter implements Completer {
     this.hasMonitor = opts.monitor ?? false;
   }
 
-  private async arm(root: string, mode: PromptMode, monitored: boolean): Promise<Arm> {
+  private async arm(root: string, mode: PromptMode, monitored: boolean, context: boolean): Promise<Arm> {
     if (this.root !== root) {
       await this.endPackage();
       this.root = root;
     }
-    const key = `${mode}:${monitored}`;
+    const key = `${mode}:${monitored}:${context}`;
     let arm = this.arms.get(key);
     if (!arm) {
-      const monitor = monitored
+      const monitor = monitored || context
         ? await MonitorService.create({ timeoutMs: this.opts.timeoutMs ?? 300, log: this.opts.log, servers: this.opts.servers })
         : undefined;
       const engine = new CompletionEngine({ model: this.model, monitor, ownsModel: false, warmupMs: this.opts.warmupMs });
@@ -110,10 +114,11 @@ export class ModelCompleter implements Completer {
 
   async complete(req: CompletionRequest): Promise<CompletionOutcome> {
     const monitored = req.monitor && this.hasMonitor;
-    const arm = await this.arm(req.root, req.mode, monitored);
+    const context = req.context ?? false;
+    const arm = await this.arm(req.root, req.mode, monitored, context);
     const languageId = languageIdFor(req.site.file) ?? 'typescript';
     await this.warm(arm, req, languageId);
-    const r = await arm.engine.complete({
+    const engineReq: EngineRequest = {
       file: req.site.file,
       languageId,
       prefix: req.prefix,
@@ -128,8 +133,16 @@ export class ModelCompleter implements Completer {
       cache: (this.opts.pie ?? true) ? 'pie' : 'none',
       monitor: monitored,
       maxPromptTokens: this.opts.maxPromptTokens,
-    });
-    return { text: r.text, ms: r.msTotal, tokens: r.tokens.length, forcedTokens: r.forcedTokens, triggers: monitored ? triggerCounts(r.monitor) : undefined };
+      ...(context ? { context: { budgetTokens: this.opts.contextBudgetTokens ?? 384, readFiles: true } } : {}),
+    };
+    // The declarations lookups (go to definition per imported name) are the editor's warm-up, done before
+    // the user types: not timed.
+    if (context) await arm.engine.prepareContext(engineReq);
+    const r = await arm.engine.complete(engineReq);
+    return {
+      text: r.text, ms: r.msTotal, tokens: r.tokens.length, forcedTokens: r.forcedTokens, triggers: monitored ? triggerCounts(r.monitor) : undefined,
+      ...(r.context ? { context: r.context } : {}),
+    };
   }
 
   /** Monitor statistics over every package and arm so far. */

@@ -1,7 +1,8 @@
 // Output of an evaluation: the JSON document (keys fixed by the issue), a console table, and a
 // Markdown report with an SVG bar chart of with vs without.
-import type { PromptMode } from './completer.js';
-import { summarizeConfig, type ConfigReport, type ConfigSummary, type EvalRun } from './evaluate.js';
+import type { ContextReport } from '../../engine/completionEngine.js';
+import { parseConfig, type ConfigName } from './completer.js';
+import { contextComparisons, round, summarizeConfig, type ArmSummary, type Comparison, type ConfigReport, type ConfigSummary, type EvalRun } from './evaluate.js';
 import type { Interval } from './metrics.js';
 import type { SiteKind } from './sites.js';
 import type { MonitorStatistics } from '../../language-monitor/index.js';
@@ -18,12 +19,16 @@ export interface RunInfo {
   readonly maxPromptTokens?: number;
   readonly maxNewTokens?: number;
   readonly monitorTimeoutMs?: number;
+  /** Project context budget of the context configurations (tokens). */
+  readonly contextBudgetTokens?: number;
 }
 
 export interface EvalJson extends ConfigReport {
   /** Which configuration the top-level numbers are (the one the extension uses by default). */
-  defaultConfig: PromptMode;
-  configs: Partial<Record<PromptMode, ConfigReport>>;
+  defaultConfig: ConfigName;
+  configs: Partial<Record<ConfigName, ConfigReport>>;
+  /** Paired differences across configurations: project context vs none, with and without the monitor. */
+  comparisons: Comparison[];
   run: RunInfo;
   packageRuns: EvalRun['packages'];
   /** What the monitor did over the whole run (absent without a monitor). */
@@ -35,10 +40,16 @@ export interface EvalJson extends ConfigReport {
     truth: string;
     legalCount: number;
     baselineErrors: number;
-    outputs: Partial<Record<PromptMode, {
+    outputs: Partial<Record<ConfigName, {
       without: string; with: string; crWithout: number; crWith: number; errorsWithout: number; errorsWith: number;
       /** The errors each arm's line introduced (line, code, message), at most 5, each at most 200 characters. */
       newErrorsWithout: string[]; newErrorsWith: string[];
+      nimWithout: number; nimWith: number;
+      /** Exact match (0/1) and edit similarity (0–1) of the whole completed line. */
+      emWithout: number; emWith: number; esWithout: number; esWith: number;
+      msWithout: number; msWith: number;
+      /** What project context each arm's prompt held (context configurations). */
+      contextWithout?: ContextReport; contextWith?: ContextReport;
     }>>;
   }[];
 }
@@ -46,13 +57,17 @@ export interface EvalJson extends ConfigReport {
 /** The first errors, each cut to 200 characters (TypeScript's messages quote whole types). */
 const errorSample = (keys: readonly string[]): string[] => keys.slice(0, 5).map((k) => (k.length > 200 ? `${k.slice(0, 199)}…` : k));
 
-/** The extension completes with fill-in-the-middle when the model has a template, else left context only. */
-export function defaultMode(modes: readonly PromptMode[]): PromptMode {
-  return modes.includes('fim') ? 'fim' : 'left';
+/**
+ * The extension completes with fill-in-the-middle when the model has a template, else left context only.
+ * The top level is a configuration without project context when one ran, comparable with runs made
+ * before context existed.
+ */
+export function defaultMode(modes: readonly ConfigName[]): ConfigName {
+  return (['fim', 'left', 'fim+context', 'left+context'] as const).find((m) => modes.includes(m)) ?? 'left';
 }
 
 export function buildJson(run: EvalRun, info: RunInfo): EvalJson {
-  const configs: Partial<Record<PromptMode, ConfigReport>> = {};
+  const configs: Partial<Record<ConfigName, ConfigReport>> = {};
   for (const mode of run.modes) configs[mode] = summarizeConfig(run.results, mode, info.seed);
   const def = defaultMode(run.modes);
   const top = configs[def] ?? summarizeConfig([], def, info.seed);
@@ -60,6 +75,7 @@ export function buildJson(run: EvalRun, info: RunInfo): EvalJson {
     ...top,
     defaultConfig: def,
     configs,
+    comparisons: contextComparisons(run.results, run.modes, info.seed),
     run: info,
     packageRuns: run.packages,
     results: run.results.map((r) => ({
@@ -73,6 +89,11 @@ export function buildJson(run: EvalRun, info: RunInfo): EvalJson {
         Object.entries(r.configs).map(([mode, c]) => [mode, {
           without: c.without.text, with: c.with.text, crWithout: c.without.cr, crWith: c.with.cr, errorsWithout: c.without.errors, errorsWith: c.with.errors,
           newErrorsWithout: errorSample(c.without.newErrors), newErrorsWith: errorSample(c.with.newErrors),
+          nimWithout: c.without.nim, nimWith: c.with.nim,
+          emWithout: c.without.em, emWith: c.with.em, esWithout: round(c.without.es, 4), esWith: round(c.with.es, 4),
+          msWithout: round(c.without.ms, 1), msWith: round(c.with.ms, 1),
+          ...(c.without.context ? { contextWithout: c.without.context } : {}),
+          ...(c.with.context ? { contextWith: c.with.context } : {}),
         }]),
       ),
     })),
@@ -176,9 +197,53 @@ function triggerLine(s: ConfigSummary): string {
     (inTime === null ? '' : `; ${inTime}% answered in time`);
 }
 
-/** Plain-text tables (per configuration: by package, then by site kind) for the console. */
+/** What a configuration is, in words. */
+export function configTitle(name: ConfigName, budgetTokens?: number): string {
+  const { mode, context } = parseConfig(name);
+  const base = mode === 'fim' ? 'fill-in-the-middle (left + right context)' : 'left context only';
+  return context ? `${base}, with project context${budgetTokens !== undefined ? ` (budget ${budgetTokens} tokens)` : ''}` : base;
+}
+
+const ARM_HEADER = ['config', 'arm', 'n', 'NIM', 'ISM', 'PM', 'CR', 'EM', 'ES', 'ms p50', 'ms mean', 'ctx tok', 'ctx %', 'decl %', 'chunks by source'];
+
+/** One row per configuration and arm: every score, the latency and what project context went in. */
+function armRows(json: EvalJson): string[][] {
+  const rows: string[][] = [];
+  for (const [name, c] of Object.entries(json.configs) as [ConfigName, ConfigReport][]) {
+    for (const arm of ['without', 'with'] as const) {
+      const s: ArmSummary = c[arm];
+      const ctx = s.context;
+      rows.push([
+        name, arm === 'with' ? 'monitor' : 'none', String(c.sites),
+        s.nim.toFixed(1), s.ism.toFixed(1), s.pm.toFixed(1), s.cr.toFixed(1),
+        // JSON written before EM/ES were reported has none.
+        s.em?.toFixed(1) ?? 'n/a', s.es?.toFixed(1) ?? 'n/a', s.msP50?.toFixed(0) ?? 'n/a', s.msMean.toFixed(0),
+        ctx ? ctx.tokensMean.toFixed(0) : '-', ctx ? ctx.sitesWithContext.toFixed(0) : '-', ctx ? ctx.sitesWithDeclaration.toFixed(0) : '-',
+        ctx ? Object.entries(ctx.chunksBySource).map(([k, n]) => `${k} ${n}`).join(', ') || 'none' : '-',
+      ]);
+    }
+  }
+  return rows;
+}
+
+const COMPARISON_HEADER = ['difference', 'b − a', 'n', 'ΔNIM [95% CI]', 'ΔCR [95% CI]', 'ΔEM [95% CI]', 'ΔES [95% CI]', 'NIM +/−', 'CR +/−', 'EM +/−', 'chg'];
+
+function comparisonRows(comparisons: readonly Comparison[]): string[][] {
+  return comparisons.map((c) => [
+    c.label, `${c.b} − ${c.a}`, String(c.sites), fmtIv(c.nim), fmtIv(c.cr), fmtIv(c.em), fmtIv(c.es),
+    `${c.better.nim}/${c.worse.nim}`, `${c.better.cr}/${c.worse.cr}`, `${c.better.em}/${c.worse.em}`, String(c.changed),
+  ]);
+}
+
+/** Plain-text tables (all configurations and arms, the cross-configuration differences, then per configuration: by package, by site kind) for the console. */
 export function formatTables(json: EvalJson): string {
   const out: string[] = [];
+  out.push('configurations and arms   (percent; EM/ES: the whole completed line; ms: completion latency; ctx: project context tokens, % of sites with any, with a declaration)');
+  out.push(...textTable([ARM_HEADER, ...armRows(json)]), '');
+  if (json.comparisons?.length) {
+    out.push('paired differences across configurations   (b − a, percentage points, paired bootstrap 95% CI; +/−: sites where b scored higher/lower)');
+    out.push(...textTable([COMPARISON_HEADER, ...comparisonRows(json.comparisons)]), '');
+  }
   for (const [mode, report] of Object.entries(json.configs)) {
     out.push(`configuration: ${mode}${mode === json.defaultConfig ? ' (default)' : ''}   (+M = with monitor; percent; CI = paired bootstrap; trig..no-ans: the monitored arm's triggers)`);
     out.push(...textTable([HEADER, ...tableRows(report)]));
@@ -243,7 +308,11 @@ export function barChartSvg(report: ConfigSummary, title: string): string {
 }
 
 /** The Markdown report; `chartFile(mode)` names the SVG written beside it for each configuration. */
-export function markdownReport(json: EvalJson, chartFile: (mode: PromptMode) => string): string {
+export function markdownReport(json: EvalJson, chartFile: (mode: ConfigName) => string): string {
+  const mdTable = (header: readonly string[], rows: readonly string[][], textColumns = 1): string[] => [
+    `| ${header.join(' | ')} |`, `|${header.map((_, i) => (i < textColumns ? '---' : '---:')).join('|')}|`, ...rows.map((r) => `| ${r.join(' | ')} |`),
+  ];
+  const contextRan = Object.keys(json.configs).some((m) => parseConfig(m as ConfigName).context);
   const lines: string[] = [
     '# Monitor-guided decoding: dereference benchmark',
     '',
@@ -253,12 +322,30 @@ export function markdownReport(json: EvalJson, chartFile: (mode: PromptMode) => 
     'Each site is an `expr.` or `expr?.` in a real TypeScript or hand-written JavaScript file where the checker resolves the receiver and the authors\' member is legal. ' +
       'The model completes greedily to the end of the line. NIM: first identifier equals the authors\'; ISM/PM: longest common prefix ' +
       'of identifiers/tokens over the authors\' count; CR: the generated line is non-empty and the file with it has no error the original lacks ' +
-      '(errors compared as a multiset by line, code and message, with the package\'s own tsconfig.json when it has one). ' +
-      'Percent; Δ with paired bootstrap 95% CI.',
+      '(errors compared as a multiset by line, code and message, with the package\'s own tsconfig.json when it has one); ' +
+      'EM/ES: exact match and edit similarity (1 − Levenshtein / longer length) of the whole completed line with the authors\' line. ' +
+      'Percent; Δ with paired bootstrap 95% CI.' +
+      (contextRan
+        ? ' A `+context` configuration puts project context before the file in the prompt, as the extension does by default: declarations of the names the file imports, ' +
+          'found through the arm\'s own language server (go to definition; looked up before the completion, not timed), within ' +
+          `${json.run.contextBudgetTokens ?? '?'} tokens on top of the prompt window. The harness opens no editor documents, so recent edits and open-file snippets never apply.`
+        : ''),
+    '',
+    '## All configurations and arms',
+    '',
+    ...mdTable(ARM_HEADER, armRows(json), 2),
+    '',
+    'ctx tok: mean project-context tokens per prompt; ctx %: sites with any context; decl %: sites with at least one declaration chunk.',
     '',
   ];
-  for (const [mode, report] of Object.entries(json.configs) as [PromptMode, ConfigReport][]) {
-    lines.push(`## Configuration: ${mode === 'fim' ? 'fill-in-the-middle (left + right context)' : 'left context only'}${mode === json.defaultConfig ? ' (default)' : ''}`, '');
+  if (json.comparisons?.length) {
+    lines.push('## Project context: paired differences', '',
+      'b − a over the same sites, percentage points, paired bootstrap 95% CI; +/−: sites where b scored higher / lower; chg: sites where the texts differ.', '',
+      ...mdTable(COMPARISON_HEADER, comparisonRows(json.comparisons), 2), '');
+    lines.push(...contextExamples(json));
+  }
+  for (const [mode, report] of Object.entries(json.configs) as [ConfigName, ConfigReport][]) {
+    lines.push(`## Configuration: ${configTitle(mode, json.run.contextBudgetTokens)}${mode === json.defaultConfig ? ' (default)' : ''}`, '');
     lines.push(`![with vs without, ${mode}](${chartFile(mode)})`, '');
     lines.push(`| ${HEADER.join(' | ')} |`, `|${HEADER.map((_, i) => (i === 0 ? '---' : '---:')).join('|')}|`);
     for (const r of tableRows(report)) lines.push(`| ${r.join(' | ')} |`);
@@ -302,13 +389,38 @@ export function markdownReport(json: EvalJson, chartFile: (mode: PromptMode) => 
   return lines.join('\n');
 }
 
+/** Sites where project context changed the first score (without the monitor): where it hurt first. */
+function contextExamples(json: EvalJson): string[] {
+  const cell = (s: string): string => (s === '' ? '(empty)' : `\`${s.replace(/\|/g, '\\|').replace(/`/g, "'").slice(0, 60)}\``);
+  const out: string[] = [];
+  for (const name of Object.keys(json.configs) as ConfigName[]) {
+    const { mode, context } = parseConfig(name);
+    if (!context || !json.configs[mode]) continue;
+    const rows = json.results
+      .map((r) => ({ r, a: r.outputs[mode], b: r.outputs[name] }))
+      .filter((x) => x.a && x.b && x.a.without !== x.b.without)
+      .map((x) => ({ ...x, d: (x.b!.nimWithout - x.a!.nimWithout) * 4 + (x.b!.crWithout - x.a!.crWithout) * 2 + (x.b!.emWithout - x.a!.emWithout) }))
+      .sort((x, y) => x.d - y.d)
+      .slice(0, 15);
+    if (rows.length === 0) continue;
+    out.push(`### Where context changed the output (${name} vs ${mode}, no monitor; worst first)`, '',
+      '| site | authors | without context | with context | NIM | CR | context chunks |', '|---|---|---|---|---:|---:|---|');
+    for (const { r, a, b } of rows) {
+      const chunks = b!.contextWithout?.chunks.map((c) => `${c.source} ${c.path}:${c.lines}`).join(', ') || 'none';
+      out.push(`| ${r.id} | ${cell(r.truth)} | ${cell(a!.without)} | ${cell(b!.without)} | ${a!.nimWithout}→${b!.nimWithout} | ${a!.crWithout}→${b!.crWithout} | ${chunks.replace(/\|/g, '\\|')} |`);
+    }
+    out.push('');
+  }
+  return out;
+}
+
 /** Side-by-side comparison of runs (one JSON per model): the paper's question is whether a small model
  *  with the monitor beats a larger one without it. */
 export function comparisonMarkdown(runs: readonly EvalJson[]): string {
   const header = ['model', 'config', 'n', 'NIM', 'NIM+M', 'ΔNIM [95% CI]', 'CR', 'CR+M', 'ΔCR [95% CI]', 'ISM', 'ISM+M', 'PM', 'PM+M', 'ms', 'ms+M', 'trig', 'in time %'];
   const lines = ['# Monitor-guided decoding: models side by side', '', `| ${header.join(' | ')} |`, `|${header.map((_, i) => (i < 2 ? '---' : '---:')).join('|')}|`];
   for (const run of runs) {
-    for (const [mode, c] of Object.entries(run.configs) as [PromptMode, ConfigReport][]) {
+    for (const [mode, c] of Object.entries(run.configs) as [ConfigName, ConfigReport][]) {
       const label = run.run.model + (run.run.monitorTimeoutMs !== undefined ? `, monitor bound ${run.run.monitorTimeoutMs} ms` : '');
       lines.push(`| ${[label, mode + (mode === run.defaultConfig ? ' (default)' : ''), String(c.sites), c.without.nim.toFixed(1), c.with.nim.toFixed(1), fmtIv(c.nimDelta),
         c.without.cr.toFixed(1), c.with.cr.toFixed(1), fmtIv(c.crDelta), c.without.ism.toFixed(1), c.with.ism.toFixed(1), c.without.pm.toFixed(1), c.with.pm.toFixed(1),

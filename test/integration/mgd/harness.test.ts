@@ -5,7 +5,8 @@ import os from 'node:os';
 import path from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { ScriptedCompleter, type Completer, type CompletionOutcome, type CompletionRequest, type PromptMode } from '../../../bench/mgd/completer.js';
-import { evaluateSite, runEvaluation } from '../../../bench/mgd/evaluate.js';
+import type { ContextReport } from '../../../engine/completionEngine.js';
+import { evaluateSite, round, runEvaluation } from '../../../bench/mgd/evaluate.js';
 import { installPackage, parsePackageList, type InstalledPackage } from '../../../bench/mgd/packages.js';
 import { barChartSvg, buildJson, comparisonMarkdown, formatTables, markdownReport } from '../../../bench/mgd/report.js';
 import { findSites, legalMembers, type Site } from '../../../bench/mgd/sites.js';
@@ -20,19 +21,23 @@ const DRIFT_TS = path.join(PKG_DIR, 'src/drift.ts');
 const TALLY_JS = path.join(PKG_DIR, 'src/tally.js');
 const read = (f: string): string => fs.readFileSync(f, 'utf8');
 
-/** Scripted outputs, and the monitored arm reports triggers as the real completer does; records every request. */
+/**
+ * Scripted outputs, and the monitored arm reports triggers as the real completer does; a context request
+ * reports what `context` says went in; records every request.
+ */
 class RecordingCompleter implements Completer {
   readonly name = 'recording';
   readonly supportsFim = true;
   readonly hasMonitor = true;
-  readonly requests: { id: string; mode: PromptMode; monitor: boolean }[] = [];
+  readonly requests: { id: string; mode: PromptMode; monitor: boolean; context: boolean }[] = [];
 
-  constructor(private readonly script: (req: CompletionRequest) => string) {}
+  constructor(private readonly script: (req: CompletionRequest) => string, private readonly context?: (req: CompletionRequest) => ContextReport) {}
 
   complete(req: CompletionRequest): Promise<CompletionOutcome> {
-    this.requests.push({ id: req.site.id, mode: req.mode, monitor: req.monitor });
+    this.requests.push({ id: req.site.id, mode: req.mode, monitor: req.monitor, context: req.context ?? false });
     const triggers = req.monitor ? { total: 2, constrained: 1, timeout: req.site.kind === 'js' ? 1 : 0, noAnswer: req.site.kind === 'js' ? 0 : 1 } : undefined;
-    return Promise.resolve({ text: this.script(req), ms: 1, ...(triggers ? { triggers } : {}) });
+    const context = req.context ? this.context?.(req) : undefined;
+    return Promise.resolve({ text: this.script(req), ms: 1, ...(triggers ? { triggers } : {}), ...(context ? { context } : {}) });
   }
 
   dispose(): Promise<void> {
@@ -239,6 +244,71 @@ void describe('mgd harness on the fixture package', () => {
     assert.match(md, new RegExp(`\\| mgd-fixture \\| 5 \\| 1 \\| ${n} \\| member \\d+, this \\d+, private \\d+, optional \\d+, js \\d+ \\| \`tsconfig.json\` \\|`));
   });
 
+  void it('runs a context configuration at the same sites in the same order, and reports its context and the paired differences across configurations', async () => {
+    const specs = parsePackageList(fs.readFileSync(LIST, 'utf8'), FIXTURES);
+    const importsShapes = (text: string): boolean => /from '(\.\/shapes\.js|#shapes)'/.test(text);
+    // What a declarations lookup would give a file that imports from shapes.ts: the class, 40 tokens (+8 of paths).
+    const contextReport = (req: CompletionRequest): ContextReport => (importsShapes(req.text)
+      ? { tokens: 48, budgetTokens: 384, chunks: [{ source: 'declaration', path: 'src/shapes.ts', lines: '7-28', tokens: 40 }] }
+      : { tokens: 0, budgetTokens: 384, chunks: [] });
+    // Without context only the monitor finds the member; with it, the member comes either way, but without
+    // the monitor the line ends in a comment (right identifiers and tokens, not the authors' exact line).
+    const completer = new RecordingCompleter(
+      (req) => (req.context ? (req.monitor ? req.site.truth : `${req.site.truth} //`) : req.monitor ? req.site.truth : wrongIdentifier(req)),
+      contextReport,
+    );
+    const run = await runEvaluation({ specs, cacheDir: path.join(os.tmpdir(), 'mgd-unused-cache'), limit: 8, seed: 2, completer, modes: ['fim', 'fim+context'] });
+    const n = run.results.length;
+    assert.equal(n, 8);
+    assert.deepEqual(run.modes, ['fim', 'fim+context']);
+    assert.deepEqual(
+      completer.requests.map((q) => [q.id, q.mode, q.monitor, q.context]),
+      run.results.flatMap((r) => [[r.site.id, 'fim', false, false], [r.site.id, 'fim', true, false], [r.site.id, 'fim', false, true], [r.site.id, 'fim', true, true]]),
+      'each site in every configuration and arm, one after another',
+    );
+    const importing = run.results.filter((r) => importsShapes(read(r.site.file))).length;
+    assert.ok(importing > 0 && importing < n, `some sites import from shapes.ts, some do not: ${importing} of ${n}`);
+
+    const json = buildJson(run, { model: 'scripted', monitor: true, seed: 2, limit: 8, packageList: LIST, wallMs: 1, contextBudgetTokens: 384 });
+    assert.equal(json.defaultConfig, 'fim', 'the top level stays the configuration without context');
+    assert.deepEqual(Object.keys(json.configs), ['fim', 'fim+context']);
+    const ctx = json.configs['fim+context']!;
+    assert.equal(json.configs.fim!.without.context, undefined);
+    const share = round((importing / n) * 100);
+    assert.deepEqual(ctx.without.context, {
+      tokensMean: round((48 * importing) / n, 1), sitesWithContext: share, sitesWithDeclaration: share, chunksBySource: { declaration: importing }, tokensBySource: { declaration: 40 * importing },
+    });
+    assert.deepEqual([ctx.without.nim, ctx.without.em, ctx.with.em, ctx.emDelta.mean], [100, 0, 100, 100]);
+    assert.ok(ctx.without.es > 50 && ctx.without.es < 100);
+
+    const [noMonitor, withMonitor, monitorOnContext] = json.comparisons;
+    assert.equal(json.comparisons.length, 3);
+    assert.deepEqual([noMonitor.label, noMonitor.a, noMonitor.b, noMonitor.sites], ['context vs none, without the monitor', 'fim/without', 'fim+context/without', n]);
+    assert.deepEqual([noMonitor.nim, noMonitor.cr], [{ mean: 100, lo: 100, hi: 100 }, { mean: 100, lo: 100, hi: 100 }]);
+    assert.deepEqual(noMonitor.em, { mean: 0, lo: 0, hi: 0 }, 'neither line is the authors\' exactly');
+    assert.ok(noMonitor.es.lo > 0, `a comment costs less similarity than a wrong member: ${JSON.stringify(noMonitor.es)}`);
+    assert.deepEqual([noMonitor.better, noMonitor.worse, noMonitor.changed], [{ nim: n, cr: n, em: 0 }, { nim: 0, cr: 0, em: 0 }, n]);
+    assert.deepEqual([withMonitor.a, withMonitor.b, withMonitor.nim.mean, withMonitor.es.mean, withMonitor.changed], ['fim/with', 'fim+context/with', 0, 0, 0]);
+    assert.deepEqual([monitorOnContext.a, monitorOnContext.b], ['fim+context/without', 'fim+context/with']);
+    assert.deepEqual([monitorOnContext.nim.mean, monitorOnContext.em, monitorOnContext.better.em], [0, { mean: 100, lo: 100, hi: 100 }, n]);
+
+    const wire = JSON.parse(JSON.stringify(json)) as typeof json;
+    const site = wire.results.find((r) => r.id.includes('report.ts'));
+    assert.ok(site, 'a report.ts site (it imports Warehouse from shapes.ts)');
+    assert.deepEqual(site.outputs['fim+context']!.contextWithout?.chunks.map((c) => c.path), ['src/shapes.ts']);
+    assert.deepEqual([site.outputs['fim+context']!.emWith, site.outputs.fim!.emWithout, site.outputs.fim!.contextWithout], [1, 0, undefined]);
+
+    const table = formatTables(json);
+    assert.match(table, new RegExp(`^context vs none, without the monitor\\s+fim\\+context/without − fim/without\\s+${n}\\s+\\+100\\.0 \\[\\+100\\.0, \\+100\\.0\\]`, 'm'));
+    assert.match(table, new RegExp(`^fim\\+context\\s+none\\s+${n}\\s+100\\.0\\s+100\\.0\\s+\\d+\\.\\d\\s+100\\.0\\s+0\\.0\\s+\\d+\\.\\d\\s+\\d+\\s+\\d+\\s+${Math.round(ctx.without.context!.tokensMean)}\\s+${share.toFixed(0)}\\s+${share.toFixed(0)}\\s+declaration ${importing}$`, 'm'));
+    const md = markdownReport(json, (m) => `chart-${m}.svg`);
+    assert.match(md, /## Project context: paired differences/);
+    assert.match(md, new RegExp(`\\| context \\+ monitor vs context alone \\| fim\\+context/with − fim\\+context/without \\| ${n} \\| 0\\.0 \\[0\\.0, 0\\.0\\] \\| 0\\.0 \\[0\\.0, 0\\.0\\] \\| \\+100\\.0 \\[\\+100\\.0, \\+100\\.0\\] \\|`));
+    assert.match(md, /## Configuration: fill-in-the-middle \(left \+ right context\), with project context \(budget 384 tokens\)/);
+    assert.match(md, /### Where context changed the output \(fim\+context vs fim, no monitor; worst first\)/);
+    assert.match(md, /\| 0→1 \| 0→1 \| declaration src\/shapes\.ts:7-28 \|/);
+  });
+
   void it('runs end to end: wrong identifiers without, the authors\' text with, and writes the JSON keys and report', async () => {
     const specs = parsePackageList(fs.readFileSync(LIST, 'utf8'), FIXTURES);
     const completer = new ScriptedCompleter('oracle', (req) => (req.monitor ? req.site.truth : wrongIdentifier(req)));
@@ -248,9 +318,12 @@ void describe('mgd harness on the fixture package', () => {
     const json = buildJson(run, { model: 'scripted', monitor: true, seed: 2, limit: 6, packageList: LIST, wallMs: 1 });
     assert.equal(json.defaultConfig, 'fim');
     assert.equal(json.sites, 6);
-    assert.deepEqual(Object.keys(json.without).filter((k) => k !== 'msMean'), ['nim', 'ism', 'pm', 'cr']);
-    assert.deepEqual({ nim: json.without.nim, cr: json.without.cr }, { nim: 0, cr: 0 });
-    assert.deepEqual({ nim: json.with.nim, ism: json.with.ism, pm: json.with.pm, cr: json.with.cr }, { nim: 100, ism: 100, pm: 100, cr: 100 });
+    assert.deepEqual(Object.keys(json.without).filter((k) => k !== 'msMean' && k !== 'msP50'), ['nim', 'ism', 'pm', 'cr', 'em', 'es']);
+    assert.deepEqual({ nim: json.without.nim, cr: json.without.cr, em: json.without.em }, { nim: 0, cr: 0, em: 0 });
+    // A typo in the member still leaves most of the line right: edit similarity gives partial credit.
+    assert.ok(json.without.es > 50 && json.without.es < 100, `edit similarity of a one-word typo: ${json.without.es}`);
+    assert.deepEqual({ nim: json.with.nim, ism: json.with.ism, pm: json.with.pm, cr: json.with.cr, em: json.with.em, es: json.with.es }, { nim: 100, ism: 100, pm: 100, cr: 100, em: 100, es: 100 });
+    assert.deepEqual(json.comparisons, [], 'no context configuration, no cross-configuration differences');
     assert.deepEqual(json.nimDelta, { mean: 100, lo: 100, hi: 100 });
     assert.deepEqual(json.crDelta, { mean: 100, lo: 100, hi: 100 });
     assert.equal(json.changed, 100);

@@ -87,3 +87,46 @@ void describe('mgd harness with the default model and the language monitor (Type
     }
   });
 });
+
+void describe('mgd harness with the default model and project context (declarations through the TypeScript 7 server)', { skip: haveModel ? false : 'model/default-model/onnx/model.onnx is absent' }, () => {
+  let completer: ModelCompleter;
+  let run: EvalRun;
+  let config: 'fim+context' | 'left+context';
+  const importsShapes = (file: string): boolean => /from '(\.\/shapes\.js|#shapes)'/.test(fs.readFileSync(file, 'utf8'));
+  const shapes = fs.readFileSync(path.join(FIXTURES, 'fixture-pkg/src/shapes.ts'), 'utf8');
+  // 1-based, as the report writes lines.
+  const warehouseLine = shapes.slice(0, shapes.indexOf('export class Warehouse')).split('\n').length;
+
+  before(async () => {
+    completer = new ModelCompleter(await loadModel(defaultModelDir), { maxNewTokens: 8, monitor: true, contextBudgetTokens: 256 });
+    config = completer.supportsFim ? 'fim+context' : 'left+context';
+    const specs = parsePackageList(fs.readFileSync(path.join(FIXTURES, 'packages.txt'), 'utf8'), FIXTURES);
+    run = await runEvaluation({ specs, cacheDir: path.join(os.tmpdir(), 'mgd-unused-cache'), limit: 4, seed: 1, completer, modes: [config] });
+  });
+  after(() => completer.dispose());
+
+  void it('puts the declarations a file imports before it, in both arms; only the monitored arm is masked', () => {
+    assert.equal(run.results.length, 4);
+    const importing = run.results.filter((r) => importsShapes(r.site.file));
+    assert.ok(importing.length > 0 && importing.length < run.results.length, `sites with and without imports from shapes.ts: ${run.results.map((r) => r.site.id).join(', ')}`);
+    for (const r of run.results) {
+      const arms = r.configs[config]!;
+      for (const arm of [arms.without, arms.with]) {
+        const ctx = arm.context;
+        assert.ok(ctx, `${r.site.id}: a context report`);
+        assert.equal(ctx.budgetTokens, 256);
+        assert.ok(ctx.tokens <= 256 && ctx.tokens >= ctx.chunks.reduce((s, c) => s + c.tokens, 0));
+        if (importsShapes(r.site.file)) {
+          assert.ok(ctx.tokens > 0, `${r.site.id}: context tokens`);
+          assert.ok(ctx.chunks.some((c) => c.source === 'declaration' && c.path === 'src/shapes.ts' && Number(c.lines.split('-')[0]) === warehouseLine),
+            `${r.site.id}: the class Warehouse from shapes.ts (line ${warehouseLine}): ${JSON.stringify(ctx.chunks)}`);
+        } else {
+          assert.deepEqual(ctx.chunks, [], `${r.site.id}: imports nothing from another file`);
+        }
+      }
+      // The unmonitored arm's engine has a server (for the declarations) but the request asked for no masking.
+      assert.equal(arms.without.triggers, undefined);
+      assert.ok(arms.with.triggers && arms.with.triggers.total >= 1, `${r.site.id}: the monitored arm triggered`);
+    }
+  });
+});

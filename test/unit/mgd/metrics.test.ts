@@ -1,6 +1,7 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
-import { firstLine, identifiers, introducedErrors, lex, matchScores, pairedBootstrap, spliceLine } from '../../../bench/mgd/metrics.js';
+import { parseConfig } from '../../../bench/mgd/completer.js';
+import { firstLine, identifiers, introducedErrors, lex, lineScores, matchScores, pairedBootstrap, spliceLine } from '../../../bench/mgd/metrics.js';
 
 void describe('mgd metrics: lexing and identifiers', () => {
   void it('lexes TypeScript tokens without trivia', () => {
@@ -85,5 +86,31 @@ void describe('mgd metrics: introduced errors', () => {
   void it('compares as a multiset: a second copy of a baseline error is new', () => {
     assert.deepEqual(introducedErrors([a], [a, a]), [a]);
     assert.deepEqual(introducedErrors([a, a], [a]), []);
+  });
+});
+
+void describe('mgd metrics: EM and ES of the whole completed line', () => {
+  const head = '  warehouse.';
+  const truth = 'addStockItem(item);';
+
+  void it('matches exactly the authors\' line, white space at the ends aside, and only that', () => {
+    assert.deepEqual(lineScores(head, 'addStockItem(item);  \n  next();', truth), { em: 1, es: 1 });
+    assert.equal(lineScores(head, 'addStockItem(item)', truth).em, 0);
+  });
+
+  void it('gives partial credit by edit distance over the whole line, the shared head included', () => {
+    // '  warehouse.addStockItem(item)' vs '  warehouse.addStockItem(item);' trimmed: one deletion in 30 characters.
+    assert.equal(lineScores(head, 'addStockItem(item)', truth).es, 1 - 1 / 'warehouse.addStockItem(item);'.length);
+    const wrong = lineScores(head, 'totalQuantity();', truth);
+    assert.ok(wrong.es > 0 && wrong.es < lineScores(head, 'addStockItm(item);', truth).es, 'a typo is nearer than another member');
+    assert.equal(lineScores('', '', 'x;').es, 0);
+  });
+});
+
+void describe('mgd configurations', () => {
+  void it('names a prompt mode with or without project context', () => {
+    assert.deepEqual(parseConfig('fim'), { name: 'fim', mode: 'fim', context: false });
+    assert.deepEqual(parseConfig('fim+context'), { name: 'fim+context', mode: 'fim', context: true });
+    assert.deepEqual(parseConfig('left+context'), { name: 'left+context', mode: 'left', context: true });
   });
 });
