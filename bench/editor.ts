@@ -40,8 +40,22 @@ const { values: args } = parseArgs({
     keep: { type: 'boolean', default: false },
     // Diagnosis only: the TypeGuide output channel's level (the measured runs keep the default).
     'log-level': { type: 'string' },
+    // A/B runs: `--setting typeguide.context.enabled=false` (repeatable; JSON values). Recorded in the result.
+    setting: { type: 'string', multiple: true, default: [] },
   },
 });
+/** TypeGuide settings this run changes from their defaults (--setting KEY=JSON, and --log-level). */
+const TYPEGUIDE_OVERRIDES: Record<string, unknown> = Object.fromEntries([
+  ...(args.setting ?? []).map((kv): [string, unknown] => {
+    const eq = kv.indexOf('=');
+    if (eq < 0 || !kv.startsWith('typeguide.')) throw new Error(`--setting ${kv}: expected typeguide.KEY=VALUE`);
+    const raw = kv.slice(eq + 1);
+    let value: unknown = raw;
+    try { value = JSON.parse(raw); } catch { /* a plain string */ }
+    return [kv.slice(0, eq), value];
+  }),
+  ...(args['log-level'] ? [['typeguide.logLevel', args['log-level']] as [string, unknown]] : []),
+]);
 const CAP_MS = Number(args['cap-ms']);
 const STORM_MS = Number(args['storm-seconds']) * 1000;
 const SEED = Number(args.seed);
@@ -362,7 +376,7 @@ async function main(): Promise<void> {
     log(`${ws.label}: ${sites.length} sites in ${files.length} files, ${chunks.length} storm chunks`);
 
     const t0 = Date.now();
-    const userSettings = args['log-level'] ? { ...USER_SETTINGS, 'typeguide.logLevel': args['log-level'] } : USER_SETTINGS;
+    const userSettings = { ...USER_SETTINGS, ...TYPEGUIDE_OVERRIDES };
     if (args['log-level']) notes.push(`typeguide.logLevel set to ${args['log-level']} (diagnosis run)`);
     session = await startEditor({ vscode, vsix, tmp, workspace: ws.dir, userSettings, log });
     const wb = new Workbench(session.page);
@@ -416,7 +430,7 @@ async function main(): Promise<void> {
       machine: { cpus: os.cpus().length, memGb: Math.round(os.totalmem() / 2 ** 30), loadavg: { start: loadStart, afterSites: loadAfterSites, end: load() } },
       editor: `code-server ${CODE_SERVER_VERSION} (VS Code ${CODE_SERVER_VERSION.replace(/^4\./, '1.')}) + ${vscode.chromium} (headless)`,
       workspace: { package: ws.label, files: files.map((f) => path.relative(ws.dir, f)), sourceFiles: ws.sourceFiles, tsconfigAdded: ws.tsconfigAdded },
-      settings: { typeguide: args['log-level'] ? { 'typeguide.logLevel': args['log-level'] } : 'defaults', vscode: USER_SETTINGS },
+      settings: { typeguide: Object.keys(TYPEGUIDE_OVERRIDES).length > 0 ? TYPEGUIDE_OVERRIDES : 'defaults', vscode: USER_SETTINGS },
       startup: { workbenchMs, typeGuideReadyMs: readyMs },
       sites: {
         count: siteResults.length,

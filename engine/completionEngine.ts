@@ -328,17 +328,28 @@ export class CompletionEngine {
   async warmPrompt(req: EngineRequest, signal?: AbortSignal): Promise<boolean> {
     const reuse = req.cache ?? (req.pie === false ? 'none' : 'pie');
     const ctxReq = this.contextRequest(req);
-    if (ctxReq) await this.projectContext.gather(ctxReq, signal);
-    if (reuse === 'none' || signal?.aborted) return false;
-    const prompt = this.buildPrompt(req, ctxReq);
-    if (prompt.ids.length <= 1) return false;
-    try {
-      await this.promptCache.prepare(req.file, prompt.ids, { signal, pie: reuse === 'pie' });
-      return true;
-    } catch (e) {
-      if (e instanceof AbortedError || signal?.aborted) return false;
-      throw e;
+    if (reuse === 'none') {
+      if (ctxReq) await this.projectContext.gather(ctxReq, signal);
+      return false;
     }
+    const encode = async (): Promise<boolean> => {
+      const prompt = this.buildPrompt(req, ctxReq);
+      if (prompt.ids.length <= 1 || signal?.aborted) return false;
+      try {
+        await this.promptCache.prepare(req.file, prompt.ids, { signal, pie: reuse === 'pie' });
+        return true;
+      } catch (e) {
+        if (e instanceof AbortedError || signal?.aborted) return false;
+        throw e;
+      }
+    };
+    if (!ctxReq || this.projectContext.hasDeclarations(ctxReq)) return encode();
+    // The file's own window first, with the context known now: the keystroke that follows may come before
+    // the language server has answered. Then the declarations, and the prompt again with them (PIE
+    // repositions the file's rows behind the new chunks instead of encoding them again).
+    if (!(await encode())) return false;
+    await this.projectContext.gather(ctxReq, signal);
+    return signal?.aborted ? false : encode();
   }
 
   /**

@@ -169,6 +169,7 @@ export class ProjectContext {
       },
       signal,
     });
+    if (signal?.aborted) return; // what an aborted lookup found is partial: look again next time
     const chunks = found
       .filter((d) => d.uri.startsWith('file:'))
       .map((d): ContextChunk => ({ source: 'declaration', file: fileURLToPath(d.uri), startLine: d.startLine, endLine: d.endLine, text: d.text }));

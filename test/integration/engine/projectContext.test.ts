@@ -214,4 +214,43 @@ describe('project context with the real model', { skip: needsModel }, () => {
       await engine.dispose();
     }
   });
+
+  it('a warm-up encodes the file before it waits for the declarations, so a keystroke during the wait finds the cache warm', async () => {
+    let answered = false;
+    const slow = declarationsOnly(() => [{ uri: pathToFileURL(path.join(demo, 'cart.ts')).href, name: 'Cart', startLine: 0, endLine: 3, text: 'export class Cart {\n  add(sku: string, quantity?: number): boolean;\n}', rank: 0 }]);
+    const inner = slow.declarations!.bind(slow);
+    let asked: () => void = () => undefined;
+    const askedOnce = new Promise<void>((r) => { asked = r; });
+    slow.declarations = async (req) => {
+      asked();
+      // A language server still loading the project; an abort ends the wait (as LspSession's requests do).
+      await new Promise<void>((r) => {
+        const t = setTimeout(r, 400);
+        req.signal?.addEventListener('abort', () => { clearTimeout(t); r(); }, { once: true });
+      });
+      if (req.signal?.aborted) return [];
+      answered = true;
+      return inner(req);
+    };
+    const engine = new CompletionEngine({ model, monitor: slow, ownsModel: false });
+    try {
+      openAll(engine);
+      const req = request(300);
+      const controller = new AbortController();
+      const warming = engine.warmPrompt(req, controller.signal);
+      await askedOnce;
+      assert.equal(answered, false, 'the server has not answered yet');
+      controller.abort(); // the user's keystroke arrives while the server is still busy
+      assert.equal(await warming, false);
+      const r = await engine.complete(req);
+      assert.equal(r.prompt.path, 'reuse', `the window was encoded before the wait: ${r.prompt.reason}`);
+      // Once the declarations are in, the next warm-up puts them before the file, repositioning it.
+      await engine.warmPrompt(req);
+      const again = await engine.complete(req);
+      assert.equal(again.prompt.path, 'reuse', `the warm-up encoded the prompt with them: ${again.prompt.reason}`);
+      assert.ok(again.context?.chunks.some((c) => c.source === 'declaration'), JSON.stringify(again.context));
+    } finally {
+      await engine.dispose();
+    }
+  });
 });
