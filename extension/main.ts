@@ -113,6 +113,8 @@ export async function activate(context: vscode.ExtensionContext): Promise<void> 
       }),
       ...registerCommands({ settings, service, engine: e, models, store, loop, log, gate, gateChanged }),
       vscode.workspace.onDidOpenTextDocument(opened),
+      // Trust granted: load again, now with the language servers (an untrusted workspace starts none).
+      vscode.workspace.onDidGrantWorkspaceTrust(() => { if (modelWanted) void models.reload(); }),
       vscode.workspace.onDidChangeTextDocument((ev) => sync.changed(editorDocument(ev.document), ev.contentChanges)),
       vscode.workspace.onDidCloseTextDocument((d) => sync.closed({ key: d.uri.toString() })),
       vscode.window.onDidChangeActiveTextEditor(gateChanged),

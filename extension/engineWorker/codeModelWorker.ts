@@ -32,8 +32,8 @@ export class CodeModelWorker implements WorkerModel {
     const threads = spec.threads > 0 ? spec.threads : defaultThreads();
     const [model, languageMonitor] = await Promise.all([
       CodeModel.load(spec.dir, { variant: ENGINE_VARIANT[spec.variant], threads }),
-      monitor !== undefined
-        ? Promise.resolve(monitor ?? undefined)
+      monitor !== undefined || spec.trusted === false
+        ? Promise.resolve(spec.trusted === false ? undefined : monitor ?? undefined)
         : RestartableMonitor.create({
           servers: (spec.servers ?? {}) as Record<string, CustomServerSetting | BuiltinServerName>,
           timeoutMs: spec.monitorTimeoutMs ?? 300,
@@ -42,7 +42,7 @@ export class CodeModelWorker implements WorkerModel {
     ]);
     log('info', `loaded ${model.name} (${model.fim ? `FIM ${model.fim.family}` : 'left-to-right'}, ${model.config.numLayers} layers, vocab ${model.config.vocabSize}, ${threads} thread${threads === 1 ? '' : 's'})`);
     const engine = new CompletionEngine({ model, monitor: languageMonitor, log, promptWindowTokens: spec.promptWindowTokens || undefined });
-    log('info', `prompt window ${engine.promptWindowTokens} tokens`);
+    log('info', `prompt window ${engine.promptWindowTokens} tokens${spec.trusted === false ? '; untrusted workspace: no language servers' : ''}`);
     return new CodeModelWorker(engine, log);
   }
 

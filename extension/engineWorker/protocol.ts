@@ -13,6 +13,11 @@ export interface ModelSpec {
   readonly monitorTimeoutMs?: number;
   /** Most prompt tokens around the cursor (the typeguide.promptWindowTokens setting); 0 or absent: the engine's default for the model. */
   readonly promptWindowTokens?: number;
+  /**
+   * The workspace is trusted (absent: true). False: no language server is ever started (no monitor, no
+   * declarations for project context), whatever the editor's documents or requests say.
+   */
+  readonly trusted?: boolean;
 }
 
 export interface ModelInfo {

@@ -42,7 +42,7 @@ export class ModelController {
     this.status.setModel(loc.label);
     this.log.info(`loading ${loc.dir} (${loc.variant}: ${loc.onnxFile})`);
     try {
-      const info = await this.engine.load({ dir: loc.dir, variant: loc.variant, threads: s.threads, servers: s.servers, monitorTimeoutMs: s.monitorTimeoutMs, promptWindowTokens: s.promptWindowTokens });
+      const info = await this.engine.load({ dir: loc.dir, variant: loc.variant, threads: s.threads, servers: s.servers, monitorTimeoutMs: s.monitorTimeoutMs, promptWindowTokens: s.promptWindowTokens, trusted: vscode.workspace.isTrusted });
       this.log.info(`model ready: ${info.name}, ${info.promptFormat}, loaded in ${Math.round(info.loadMs)} ms`);
     } catch (e) {
       this.fail(`could not load the model at ${loc.dir}: ${e instanceof Error ? e.message : String(e)}`);

@@ -155,6 +155,20 @@ describe('CodeModelWorker with the real model', { skip: needsModel }, () => {
     });
   });
 
+  it('in an untrusted workspace the worker has no language monitor, whatever a request asks', async () => {
+    const worker = await CodeModelWorker.load({ dir: testModelDir, variant: 'fp32', threads: 1, trusted: false }, quiet);
+    try {
+      assert.equal(worker.engine.hasMonitor, false, 'no monitor (so no server is ever started)');
+      const at = cartAt('const product = this.inv');
+      worker.document({ kind: 'open', filePath: cartFile, languageId: 'typescript', version: 1, text: at.prefix + at.suffix, workspaceRoot: path.dirname(cartFile) });
+      const { summary } = await complete(worker, request(at, { monitor: true, workspaceRoot: path.dirname(cartFile), context: { budgetTokens: 200, readFiles: true } }));
+      assert.equal(summary.monitorTriggers, undefined, 'nothing monitored');
+      assert.equal(summary.context?.bySource.declaration, undefined, 'no declarations (they need a server)');
+    } finally {
+      await worker.dispose();
+    }
+  });
+
   // In SPM order the prefix ends the prompt and without FIM the prompt is the prefix only: typing at the
   // cursor appends to the prompt, so PIE's cache reuses everything before the typed text.
   for (const order of ['spm', 'none'] as const) {
