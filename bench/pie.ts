@@ -5,7 +5,10 @@
 // Each path is timed in wall-clock ms and in this process's CPU ms (process.cpuUsage: less disturbed by
 // other processes on a shared machine; onnxruntime's spinning worker threads count in it).
 // --line-tokens 0 skips the next-line quality columns (random-weight models: timing only).
-// --edits: a comma-separated subset of type,delete,rename,keystroke (default all).
+// --edits: a comma-separated subset of type,delete,rename,keystroke (default all), and of the project-context
+// ring's edits ring-insert,ring-replace,ring-edit (not in the default; see ringCases): the prompt then holds
+// project context before the file, laid out by engine/projectContext.ts as the engine lays it out, within
+// --context-budget tokens (default 640), the file's window filling the rest of the size.
 // --chunk N (default 256, the engine's prefill chunk): full recomputation and prefix reuse are also timed
 // as the engine runs a prefill, in chunks of N tokens (fullChunkedMs, prefixChunkedMs): with exports that
 // return logits for every row (optimum's), one 2k-token forward builds a 2048 × vocab logits tensor.
@@ -28,14 +31,18 @@ import { floatGraphRunner, type ModelVariant } from '../model/onnxSession.js';
 import { editSimilarity } from '../model/pie/metrics.js';
 import { PieRepositioner, estimateCallCost, type PieModel, type RebuildStrategy, type Rebuilt } from '../model/pie/repositioner.js';
 import { RotaryShifter, resolveRotary } from '../model/pie/rotary.js';
+import { DocumentMirror } from '../engine/documentMirror.js';
+import { ProjectContext, contextFormat, type ContextReport, type ContextRequest } from '../engine/projectContext.js';
 
 const root = path.resolve(__dirname, '..');
 const cacheDir = path.join(root, '.cache', 'pie-bench');
 const strategies: RebuildStrategy[] = ['full', 'prefix', 'conflictFast', 'pie'];
 
-/** The package's .ts sources (not .d.ts), fetched once with `npm pack`. */
+const packageDir = (spec: string): string => path.join(cacheDir, spec.replace(/[@/]/g, '_'));
+
+/** The package's .ts sources (not .d.ts), fetched once with `npm pack`; `file` is relative to packageDir(spec). */
 function packageSources(spec: string): { file: string; text: string }[] {
-  const dir = path.join(cacheDir, spec.replace(/[@/]/g, '_'));
+  const dir = packageDir(spec);
   if (!fs.existsSync(path.join(dir, 'package'))) {
     fs.mkdirSync(dir, { recursive: true });
     const out = execFileSync('npm', ['pack', spec, '--pack-destination', dir, '--silent'], { encoding: 'utf8', stdio: ['ignore', 'pipe', 'inherit'] });
@@ -80,11 +87,15 @@ const lineEnd = (t: string, at: number): number => {
   return e < 0 ? t.length : e;
 };
 
+/** The FIM cursor: after the indentation of a line at ~80%; the rest of that line is what the model should write. */
+function fimCursor(excerpt: string): { lineStart: number; cursor: number; truth: string } {
+  const lineStart = lineNear(excerpt, 0.8);
+  const cursor = lineStart + (/^[ \t]*/.exec(excerpt.slice(lineStart))?.[0].length ?? 0);
+  return { lineStart, cursor, truth: excerpt.slice(cursor, lineEnd(excerpt, cursor)) };
+}
+
 function scenarios(excerpt: string): Scenario[] {
-  // Cursor: after the indentation of a line at ~80%; the rest of that line is what the model should write.
-  const ls = lineNear(excerpt, 0.8);
-  const cursor = ls + (/^[ \t]*/.exec(excerpt.slice(ls))?.[0].length ?? 0);
-  const truth = excerpt.slice(cursor, lineEnd(excerpt, cursor));
+  const { lineStart: ls, cursor, truth } = fimCursor(excerpt);
   const at = lineNear(excerpt, 0.4);
   const indent = /^[ \t]*/.exec(excerpt.slice(at))?.[0] ?? '';
   const out: Scenario[] = [];
@@ -106,12 +117,175 @@ function scenarios(excerpt: string): Scenario[] {
   return out;
 }
 
+/** One edit as it is timed: the previous prompt (whose exact cache every path starts from) and the next. */
+interface Case {
+  edit: string;
+  oldIds: number[];
+  newIds: number[];
+  /** The file's real rest of the line at the cursor (ground truth for em*). */
+  truth: string;
+  /** Ring edits: the project context's size in the old and the new prompt. */
+  context?: { tokensBefore: number; tokensAfter: number; chunksBefore: number; chunksAfter: number; layout?: string };
+}
+
+const ringEdits = ['ring-insert', 'ring-replace', 'ring-edit'] as const;
+type RingEdit = (typeof ringEdits)[number];
+
+const sameIds = (a: readonly number[], b: readonly number[]): boolean => a.length === b.length && a.every((x, i) => x === b[i]);
+const chunkKey = (c: ContextReport['chunks'][number]): string => `${c.source} ${c.path}:${c.lines} (${c.tokens} tokens)`;
+
+/**
+ * Edits of the project-context ring, in prompts built as the engine builds them (engine/completionEngine.ts
+ * buildPrompt): a ProjectContext over a DocumentMirror that holds other files of the package as open
+ * documents. The history: a completion in the current file (similar open-file snippets enter the ring),
+ * then a line typed in each of `prior` other files, each followed by a completion (each edit's chunk
+ * enters, newest next to the file). Then one more edit and completion:
+ *  - ring-insert: a line typed in one more open file: a new chunk enters, newest (right before the file);
+ *  - ring-replace: a line typed 6 lines below the oldest edit: that edit's chunk is dropped for one of the
+ *    same size around the new line, which enters newest;
+ *  - ring-edit: a line typed again where the middle edit was: its chunk keeps its place and its text
+ *    changes (the new line in, its last line out).
+ * The file's window is the same in both prompts (`size` minus the larger context). With 3 prior edits
+ * the budget may bind (similar snippets fill it): the new chunk then cuts or drops the lowest-ranked one,
+ * a second change; fewer prior edits are tried until every edit changes the ring only as described.
+ * Throws unless the chunks changed exactly so, the tokens before the file changed, and the file's tokens
+ * stayed identical.
+ */
+function ringCases(args: Omit<Parameters<typeof ringCasesWith>[0], 'prior'>): Case[] {
+  let mismatch: Error | undefined;
+  for (let prior = Math.min(3, args.others.length - 1); prior >= 1; prior--) {
+    try {
+      return ringCasesWith({ ...args, prior });
+    } catch (e) {
+      if (!(e instanceof RingMismatch)) throw e;
+      mismatch = e;
+    }
+  }
+  throw mismatch!;
+}
+
+class RingMismatch extends Error {}
+
+function ringCasesWith(args: {
+  model: CodeModel;
+  root: string;
+  current: { file: string; text: string; cursor: number; truth: string };
+  /** At least 2 other files of the package (absolute paths), opened in the mirror. */
+  others: { file: string; text: string }[];
+  size: number;
+  budget: number;
+  kinds: readonly RingEdit[];
+  /** Other files edited before the timed edit. */
+  prior: number;
+}): Case[] {
+  const { model, root, current, others } = args;
+  const format = contextFormat(model.tokenizer, model.fim?.family);
+  const req: ContextRequest = { file: current.file, languageId: 'typescript', text: current.text, offset: current.cursor, workspaceRoot: root, budgetTokens: args.budget, readFiles: false };
+  const prior = Math.min(args.prior, others.length - 1);
+  const display = (file: string): string => path.relative(root, file).split(path.sep).join('/');
+  const lineOffset = (text: string, line: number): number => {
+    let at = 0;
+    for (let i = 0; i < line; i++) at = text.indexOf('\n', at) + 1;
+    return at;
+  };
+  const middle = (i: number): number => Math.floor(others[i].text.split('\n').length / 2);
+  /** The user types a line in another file at `line`: the mirror applies it and the context notes it, as DocumentSync's change does. */
+  const type = (mirror: DocumentMirror, pc: ProjectContext, file: string, line: number): void => {
+    const doc = mirror.get(file)!;
+    const at = lineOffset(doc.text, line);
+    const text = `${/^[ \t]*/.exec(doc.text.slice(at))![0]}const startedAt = Date.now();\n`;
+    const next = mirror.change(file, doc.version + 1, [{ offset: at, length: 0, text }])!;
+    pc.noteChange(file, next.text, [at + text.length]);
+  };
+  const history = (): { mirror: DocumentMirror; pc: ProjectContext; before: ReturnType<ProjectContext['select']> } => {
+    const mirror = new DocumentMirror();
+    for (const d of [...others, current]) mirror.open({ filePath: d.file, languageId: 'typescript', version: 1, text: d.text, workspaceRoot: root });
+    const pc = new ProjectContext({ mirror, tokenizer: model.tokenizer, format });
+    let before = pc.select(req);
+    for (let i = 0; i < prior; i++) {
+      type(mirror, pc, others[i].file, middle(i));
+      before = pc.select(req);
+    }
+    return { mirror, pc, before };
+  };
+  const out: Case[] = [];
+  for (const kind of args.kinds) {
+    const h = history();
+    const b = h.before.report.chunks.map(chunkKey);
+    let expect: (a: string[]) => boolean;
+    if (kind === 'ring-insert') {
+      type(h.mirror, h.pc, others[prior].file, middle(prior));
+      const p = display(others[prior].file);
+      expect = (a) => a.length === b.length + 1 && a.slice(0, -1).every((k, i) => k === b[i]) && a[a.length - 1].startsWith(`edit ${p}:`);
+    } else if (kind === 'ring-replace') {
+      // The first edit's chunk: lines middle-3 .. middle+9 (the typed line at `middle`, the edit noted on the next).
+      type(h.mirror, h.pc, others[0].file, middle(0) + 6);
+      const p = display(others[0].file);
+      const dropped = b.findIndex((k) => k.startsWith(`edit ${p}:`));
+      const kept = b.filter((_, i) => i !== dropped);
+      expect = (a) => dropped >= 0 && a.length === b.length && a.slice(0, -1).every((k, i) => k === kept[i]) && a[a.length - 1].startsWith(`edit ${p}:`) && a[a.length - 1] !== b[dropped];
+    } else {
+      const j = Math.floor((prior - 1) / 2);
+      type(h.mirror, h.pc, others[j].file, middle(j));
+      const p = display(others[j].file);
+      // Same chunks in the same places (the edited one has the same lines; its text, maybe its token count, changes).
+      expect = (a) => a.length === b.length && a.every((k, i) => k === b[i] || (k.startsWith(`edit ${p}:`) && k.split(' (')[0] === b[i].split(' (')[0]));
+    }
+    const after = h.pc.select(req);
+    const a = after.report.chunks.map(chunkKey);
+    if (!expect(a)) throw new RingMismatch(`${kind}: the ring did not change as intended (budget ${args.budget}):\n  before: ${b.join('; ')}\n  after:  ${a.join('; ')}`);
+    const window = args.size - Math.max(h.before.ids.length, after.ids.length);
+    const prefix = current.text.slice(0, current.cursor);
+    const suffix = current.text.slice(current.cursor);
+    const build = (ctx?: { ids: number[]; placement: 'head' | 'prefix' }): number[] =>
+      [...model.buildPrompt(prefix, suffix, { maxPromptTokens: window, maxTokens: 0, fimOrder: 'psm', ...(ctx ? { context: { ids: ctx.ids, placement: ctx.placement } } : {}) }).ids];
+    const alone = build();
+    const split = (ids: number[], ctx: number[]): { lead: number[]; file: number[] } => {
+      // The context starts after BOS / the prefix marker: at most 2 tokens in.
+      const at = [0, 1, 2].find((i) => sameIds(ids.slice(i, i + ctx.length), ctx));
+      if (at === undefined) throw new Error(`${kind}: the context's tokens are not in the prompt`);
+      return { lead: ids.slice(0, at), file: ids.slice(at + ctx.length) };
+    };
+    const oldIds = build(h.before);
+    const newIds = build(after);
+    const o = split(oldIds, h.before.ids);
+    const n = split(newIds, after.ids);
+    if (sameIds(h.before.ids, after.ids)) throw new Error(`${kind}: the tokens before the file did not change`);
+    if (!sameIds(o.lead, n.lead) || !sameIds(o.file, n.file)) throw new Error(`${kind}: the file's tokens changed with the ring`);
+    if (!sameIds([...o.lead, ...o.file], alone)) throw new Error(`${kind}: the context changed how the file is tokenized`);
+    out.push({
+      edit: kind, oldIds, newIds, truth: current.truth,
+      context: { tokensBefore: h.before.ids.length, tokensAfter: after.ids.length, chunksBefore: b.length, chunksAfter: a.length, layout: `before: ${b.join('; ')}\n  after:  ${a.join('; ')}` },
+    });
+  }
+  return out;
+}
+
 interface PathResult { ms: number; line: string; rebuilt: Rebuilt }
 
 function argmax(a: Float32Array): number {
   let best = 0;
   for (let i = 1; i < a.length; i++) if (a[i] > a[best]) best = i;
   return best;
+}
+
+/** KL(softmax(p) ‖ softmax(q)) in nats: how far a path's next-token distribution is from full recomputation's. */
+function klDivergence(p: Float32Array, q: Float32Array): number {
+  const logSumExp = (a: Float32Array): number => {
+    let m = -Infinity;
+    for (const x of a) if (x > m) m = x;
+    let z = 0;
+    for (const x of a) z += Math.exp(x - m);
+    return m + Math.log(z);
+  };
+  const lp = logSumExp(p);
+  const lq = logSumExp(q);
+  let kl = 0;
+  for (let i = 0; i < p.length; i++) {
+    const a = p[i] - lp;
+    kl += Math.exp(a) * (a - (q[i] - lq));
+  }
+  return Math.max(0, kl);
 }
 
 /** Greedy continuation until the end of the line (or maxTokens), from a ready cache and logits. */
@@ -167,8 +341,14 @@ interface Row {
   pieCopyMs: number;
   pieForwardCalls: number;
   pieEncodedTokens: number;
+  pieKeptTokens: number;
   pieRotatedTokens: number;
   prefixEncodedTokens: number;
+  /** Next-token distribution against full recomputation's: KL(full ‖ path) in nats, and how often the argmax agrees (%). */
+  klPie: number;
+  klConflictFast: number;
+  top1Pie: number;
+  top1ConflictFast: number;
   speedupVsFull: number;
   speedupVsPrefix: number;
   emFull: number;
@@ -180,6 +360,8 @@ interface Row {
   esPie: number;
   esConflictFast: number;
   beyondTrainedContext: boolean;
+  /** Ring edits: the project context's tokens and chunks before the file, in the old and the new prompt (means). */
+  context?: { tokensBefore: number; tokensAfter: number; chunksBefore: number; chunksAfter: number };
   /** os.loadavg()[0] when the row's first and last case ran (a shared machine). */
   loadavg1: [number, number];
 }
@@ -207,6 +389,7 @@ async function main(): Promise<void> {
       edits: { type: 'string', default: 'type,delete,rename,keystroke' },
       'cheap-repeats': { type: 'string' },
       chunk: { type: 'string', default: '256' },
+      'context-budget': { type: 'string', default: '640' },
       'no-rotation-ort': { type: 'boolean' },
     },
   });
@@ -219,12 +402,15 @@ async function main(): Promise<void> {
   const lineTokens = Number(values['line-tokens']);
   const quality = lineTokens > 0;
   const edits = new Set(values.edits!.split(',').map((e) => e.trim()));
+  const ringKinds = ringEdits.filter((e) => edits.has(e));
+  const contextBudget = Number(values['context-budget']);
   const editKey = (edit: string): string => (edit.startsWith('rename') ? 'rename' : edit === 'type a line' ? 'type' : edit === 'delete a line' ? 'delete' : 'keystroke');
   const loadStart = os.loadavg();
   const tStart = Date.now();
   const evalList = fs.readFileSync(path.join(root, '..', 'shared', 'eval', 'dev-packages.txt'), 'utf8').split('\n').map((l) => l.trim()).filter((l) => l && !l.startsWith('#'));
   const pkg = values.package ?? evalList[0];
   const sources = packageSources(pkg);
+  const pkgDir = packageDir(pkg);
   const tLoad = performance.now();
   const model = await CodeModel.load(values.model ?? defaultModelDir, { threads: values.threads ? Number(values.threads) : undefined, variant: values.variant as ModelVariant | undefined });
   const loadMs = performance.now() - tLoad;
@@ -263,6 +449,23 @@ async function main(): Promise<void> {
     }
     return text;
   };
+  /** For ring edits: the current file (an excerpt of about `tokens` tokens from line `from`, named after the
+   *  package file the cursor falls in) and up to 4 other files of the package, not in the excerpt, to open. */
+  const sourceNames = new Set(sources.map((s) => s.file));
+  const ringFiles = (tokens: number, from: number, trial: number): { current: { file: string; text: string; cursor: number; truth: string }; others: { file: string; text: string }[] } => {
+    const text = excerptOf(tokens, from);
+    const { cursor, truth } = fimCursor(text);
+    let name: string | undefined;
+    for (let i = from + (text.slice(0, cursor).match(/\n/g)?.length ?? 0); i >= 0 && !name; i--) {
+      const m = /^\/\/ (.+\.ts)$/.exec(corpusLines[i]);
+      if (m && sourceNames.has(m[1])) name = m[1];
+    }
+    const pool = sources.filter((s) => s.file !== name && !text.includes(`// ${s.file}\n`) && s.text.split('\n').length >= 40);
+    const step = Math.max(1, Math.floor(pool.length / 4));
+    const others = [...new Set(Array.from({ length: Math.min(4, pool.length) }, (_, j) => pool[(trial + j * step) % pool.length]))];
+    if (others.length < 2) throw new Error(`ring edits need 2 other files of ${pkg} with 40 lines or more besides the excerpt; found ${others.length}`);
+    return { current: { file: path.join(pkgDir, name ?? 'package/current.ts'), text, cursor, truth }, others: others.map((o) => ({ file: path.join(pkgDir, o.file), text: o.text })) };
+  };
   // PSM layout (prefix · suffix · middle marker, the order Qwen/DeepSeek/StarCoder are prompted in): every
   // keystroke lands mid-prompt. (Our model's own SPM order makes a keystroke at the cursor an append.)
   const prompt = (text: string, cursor: number): number[] => [...model.buildPrompt(text.slice(0, cursor), text.slice(cursor), { maxPromptTokens: 1 << 20, maxTokens: 0, fimOrder: 'psm' }).ids];
@@ -277,12 +480,12 @@ async function main(): Promise<void> {
   }
   const rows: Row[] = [];
   for (const size of sizes) {
-    const samples = new Map<string, { ms: Record<RebuildStrategy, number[]>; em: Record<RebuildStrategy, number[]>; agree: Record<string, number[]>; es: Record<string, number[]>; rot: number[]; enc: number[]; tokens: number[]; fwd: number[]; calls: number[]; rotated: number[]; prefixEnc: number[]; load: number[]; cpu: Record<RebuildStrategy, number[]>; chunked: { full: number[]; prefix: number[] } }>();
+    const samples = new Map<string, { ms: Record<RebuildStrategy, number[]>; em: Record<RebuildStrategy, number[]>; agree: Record<string, number[]>; es: Record<string, number[]>; rot: number[]; enc: number[]; kept: number[]; kl: { pie: number[]; conflictFast: number[] }; top1: { pie: number[]; conflictFast: number[] }; ctx: NonNullable<Case['context']>[]; tokens: number[]; fwd: number[]; calls: number[]; rotated: number[]; prefixEnc: number[]; load: number[]; cpu: Record<RebuildStrategy, number[]>; chunked: { full: number[]; prefix: number[] } }>();
     for (let trial = 0; trial < trials; trial++) {
       const from = Math.floor(((trial + 0.5) / trials) * Math.max(0, corpusLines.length - size / 4));
       const excerpt = excerptOf(size - 4, from);
       const all = scenarios(excerpt);
-      const cases = all.filter((c) => edits.has(editKey(c.edit)));
+      const fileCases = all.filter((c) => edits.has(editKey(c.edit)));
       // Keystrokes at the FIM cursor: each one edits the previous keystroke's prompt.
       const ks = all[0];
       let typed = '';
@@ -290,11 +493,13 @@ async function main(): Promise<void> {
         const before = ks.before.slice(0, ks.cursorBefore) + typed + ks.before.slice(ks.cursorBefore);
         typed += ch;
         const after = ks.before.slice(0, ks.cursorBefore) + typed + ks.before.slice(ks.cursorBefore);
-        cases.push({ edit: 'FIM keystroke', before, after, cursorBefore: ks.cursorBefore + typed.length - 1, cursorAfter: ks.cursorBefore + typed.length, truth: ks.truth.startsWith(typed) ? ks.truth.slice(typed.length) : '\u0000' });
+        fileCases.push({ edit: 'FIM keystroke', before, after, cursorBefore: ks.cursorBefore + typed.length - 1, cursorAfter: ks.cursorBefore + typed.length, truth: ks.truth.startsWith(typed) ? ks.truth.slice(typed.length) : '\u0000' });
       }
+      const cases: Case[] = fileCases.map((sc) => ({ edit: sc.edit, oldIds: prompt(sc.before, sc.cursorBefore), newIds: prompt(sc.after, sc.cursorAfter), truth: sc.truth }));
+      if (ringKinds.length) cases.push(...ringCases({ model, root: pkgDir, ...ringFiles(size, from, trial), size, budget: contextBudget, kinds: ringKinds }));
+      for (const c of cases) if (c.context) console.error(`${size}/${trial} ${c.edit}: ${c.oldIds.length} → ${c.newIds.length} tokens, context ${c.context.tokensBefore} → ${c.context.tokensAfter} tokens (${c.context.chunksBefore} → ${c.context.chunksAfter} chunks)\n  ${c.context.layout}`);
       for (const sc of cases) {
-        const oldIds = prompt(sc.before, sc.cursorBefore);
-        const newIds = prompt(sc.after, sc.cursorAfter);
+        const { oldIds, newIds } = sc;
         const old = { tokens: oldIds, cache: (await model.session.forward(oldIds, null)).cache };
         const results = {} as Record<RebuildStrategy, PathResult>;
         // Paths interleaved, each timed `repeats` times (median): the machine may be shared.
@@ -334,6 +539,12 @@ async function main(): Promise<void> {
             times.prefixChunked = [...(times.prefixChunked ?? []), performance.now() - t0];
           }
         }
+        const kl = { pie: 0, conflictFast: 0 };
+        const top1 = { pie: 0, conflictFast: 0 };
+        for (const s of ['pie', 'conflictFast'] as const) {
+          kl[s] = klDivergence(results.full.rebuilt.logits!, results[s].rebuilt.logits!);
+          top1[s] = argmax(results.full.rebuilt.logits!) === argmax(results[s].rebuilt.logits!) ? 100 : 0;
+        }
         for (const s of strategies) {
           results[s].line = await nextLine(model, results[s].rebuilt, newIds.length, lineTokens);
           results[s].rebuilt.cache.dispose();
@@ -342,7 +553,7 @@ async function main(): Promise<void> {
         const key = sc.edit.startsWith('rename') ? 'rename in several places' : sc.edit;
         let smp = samples.get(key);
         if (!smp) {
-          smp = { ms: { full: [], prefix: [], conflictFast: [], pie: [] }, em: { full: [], prefix: [], conflictFast: [], pie: [] }, agree: { pie: [], conflictFast: [] }, es: { pie: [], conflictFast: [] }, rot: [], enc: [], tokens: [], fwd: [], calls: [], rotated: [], prefixEnc: [], load: [], cpu: { full: [], prefix: [], conflictFast: [], pie: [] }, chunked: { full: [], prefix: [] } };
+          smp = { ms: { full: [], prefix: [], conflictFast: [], pie: [] }, em: { full: [], prefix: [], conflictFast: [], pie: [] }, agree: { pie: [], conflictFast: [] }, es: { pie: [], conflictFast: [] }, rot: [], enc: [], kept: [], kl: { pie: [], conflictFast: [] }, top1: { pie: [], conflictFast: [] }, ctx: [], tokens: [], fwd: [], calls: [], rotated: [], prefixEnc: [], load: [], cpu: { full: [], prefix: [], conflictFast: [], pie: [] }, chunked: { full: [], prefix: [] } };
           samples.set(key, smp);
         }
         for (const s of strategies) {
@@ -358,6 +569,12 @@ async function main(): Promise<void> {
         }
         smp.rot.push(median(pieRotate));
         smp.enc.push(results.pie.rebuilt.encodedTokens);
+        smp.kept.push(results.pie.rebuilt.keptTokens);
+        for (const s of ['pie', 'conflictFast'] as const) {
+          smp.kl[s].push(kl[s]);
+          smp.top1[s].push(top1[s]);
+        }
+        if (sc.context) smp.ctx.push({ ...sc.context, layout: undefined });
         smp.tokens.push(newIds.length);
         smp.fwd.push(median(pieForward));
         smp.calls.push(results.pie.rebuilt.forwardCalls);
@@ -376,11 +593,13 @@ async function main(): Promise<void> {
         speedupVsFullCpu: r2(median(s.cpu.full) / median(s.cpu.pie)), speedupVsPrefixCpu: r2(median(s.cpu.prefix) / median(s.cpu.pie)),
         pieRotateMs: r2(median(s.rot)), pieRotateShare: Math.round((median(s.rot) / median(s.ms.pie)) * 1e4) / 1e4,
         pieForwardMs: r2(median(s.fwd)), pieCopyMs: r2(Math.max(0, median(s.ms.pie) - median(s.fwd) - median(s.rot))),
-        pieForwardCalls: r2(mean(s.calls)), pieEncodedTokens: r2(mean(s.enc)), pieRotatedTokens: r2(mean(s.rotated)), prefixEncodedTokens: r2(mean(s.prefixEnc)),
+        pieForwardCalls: r2(mean(s.calls)), pieEncodedTokens: r2(mean(s.enc)), pieKeptTokens: r2(mean(s.kept)), pieRotatedTokens: r2(mean(s.rotated)), prefixEncodedTokens: r2(mean(s.prefixEnc)),
         speedupVsFull: r2(median(s.ms.full) / median(s.ms.pie)), speedupVsPrefix: r2(median(s.ms.prefix) / median(s.ms.pie)),
         emFull: r2(mean(s.em.full)), emPrefix: r2(mean(s.em.prefix)), emPie: r2(mean(s.em.pie)), emConflictFast: r2(mean(s.em.conflictFast)),
         agreePie: r2(mean(s.agree.pie)), agreeConflictFast: r2(mean(s.agree.conflictFast)), esPie: r2(mean(s.es.pie)), esConflictFast: r2(mean(s.es.conflictFast)),
+        klPie: Number(mean(s.kl.pie).toPrecision(3)), klConflictFast: Number(mean(s.kl.conflictFast).toPrecision(3)), top1Pie: r2(mean(s.top1.pie)), top1ConflictFast: r2(mean(s.top1.conflictFast)),
         beyondTrainedContext: mean(s.tokens) > model.config.maxPositions,
+        ...(s.ctx.length ? { context: { tokensBefore: r2(mean(s.ctx.map((c) => c.tokensBefore))), tokensAfter: r2(mean(s.ctx.map((c) => c.tokensAfter))), chunksBefore: r2(mean(s.ctx.map((c) => c.chunksBefore))), chunksAfter: r2(mean(s.ctx.map((c) => c.chunksAfter))) } } : {}),
         loadavg1: [r2(s.load[0]), r2(s.load[s.load.length - 1])],
       };
       rows.push(row);
@@ -393,12 +612,22 @@ async function main(): Promise<void> {
   const rotatedRows = [...new Set([...rows.map((r) => Math.round(r.pieRotatedTokens)).filter((n) => n > 0), 2048])].sort((a, b) => a - b);
   const rotationGraph = values['no-rotation-ort'] ? [] : await rotationOrt(model, rotatedRows, values.threads ? Number(values.threads) : undefined);
   const q = (r: Row): string => (quality ? ` ${r.emFull} | ${r.emPie} | ${r.emConflictFast} | ${r.agreePie} | ${r.agreeConflictFast} | ${r.esPie} | ${r.esConflictFast} |` : '');
-  console.log(`| tokens | edit | n | full ms | prefix ms | conflict-fast ms | PIE ms | PIE forward ms | PIE rotate ms | rotate share | PIE copies ms | PIE encoded | prefix encoded | ×full | ×prefix | ×full (CPU) | ×prefix (CPU) | full chunked ms | prefix chunked ms | ×full chunked | ×prefix chunked |${quality ? ' EM full | EM PIE | EM CF | agree PIE | agree CF | ES PIE | ES CF |' : ''}`);
-  console.log(`|---:|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|${quality ? '---:|'.repeat(7) : ''}`);
+  console.log(`| tokens | edit | n | full ms | prefix ms | conflict-fast ms | PIE ms | PIE forward ms | PIE rotate ms | rotate share | PIE copies ms | PIE encoded | PIE kept | PIE rotated | prefix encoded | KL PIE | KL CF | top-1 PIE | top-1 CF | ×full | ×prefix | ×full (CPU) | ×prefix (CPU) | full chunked ms | prefix chunked ms | ×full chunked | ×prefix chunked |${quality ? ' EM full | EM PIE | EM CF | agree PIE | agree CF | ES PIE | ES CF |' : ''}`);
+  console.log(`|---:|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|${quality ? '---:|'.repeat(7) : ''}`);
   for (const r of rows) {
-    console.log(`| ${r.promptTokens}${r.beyondTrainedContext ? '*' : ''} | ${r.edit} | ${r.trials} | ${r.fullMs} | ${r.prefixMs} | ${r.conflictFastMs} | ${r.pieMs} | ${r.pieForwardMs} | ${r.pieRotateMs} | ${(r.pieRotateShare * 100).toFixed(1)}% | ${r.pieCopyMs} | ${r.pieEncodedTokens} | ${r.prefixEncodedTokens} | ${r.speedupVsFull} | ${r.speedupVsPrefix} | ${r.speedupVsFullCpu} | ${r.speedupVsPrefixCpu} | ${r.fullChunkedMs} | ${r.prefixChunkedMs} | ${r.speedupVsFullChunked} | ${r.speedupVsPrefixChunked} |${q(r)}`);
+    console.log(`| ${r.promptTokens}${r.beyondTrainedContext ? '*' : ''} | ${r.edit} | ${r.trials} | ${r.fullMs} | ${r.prefixMs} | ${r.conflictFastMs} | ${r.pieMs} | ${r.pieForwardMs} | ${r.pieRotateMs} | ${(r.pieRotateShare * 100).toFixed(1)}% | ${r.pieCopyMs} | ${r.pieEncodedTokens} | ${r.pieKeptTokens} | ${r.pieRotatedTokens} | ${r.prefixEncodedTokens} | ${r.klPie} | ${r.klConflictFast} | ${r.top1Pie}% | ${r.top1ConflictFast}% | ${r.speedupVsFull} | ${r.speedupVsPrefix} | ${r.speedupVsFullCpu} | ${r.speedupVsPrefixCpu} | ${r.fullChunkedMs} | ${r.prefixChunkedMs} | ${r.speedupVsFullChunked} | ${r.speedupVsPrefixChunked} |${q(r)}`);
   }
   if (!quality) console.log('(next-line quality not measured: --line-tokens 0)');
+  const ring = rows.filter((r) => r.context);
+  if (ring.length) {
+    console.log('\nproject-context ring edits (context before the file, PSM):');
+    console.log('| tokens | edit | n | context tokens | chunks | full ms | prefix ms | conflict-fast ms | PIE ms | ×full | ×prefix | ×full (CPU) | ×prefix (CPU) | PIE encoded / kept / rotated | prefix encoded | KL PIE | top-1 PIE |');
+    console.log('|---:|---|---:|---|---|---:|---:|---:|---:|---:|---:|---:|---:|---|---:|---:|---:|');
+    for (const r of ring) {
+      const c = r.context!;
+      console.log(`| ${r.promptTokens}${r.beyondTrainedContext ? '*' : ''} | ${r.edit} | ${r.trials} | ${c.tokensBefore} → ${c.tokensAfter} | ${c.chunksBefore} → ${c.chunksAfter} | ${r.fullMs} | ${r.prefixMs} | ${r.conflictFastMs} | ${r.pieMs} | ${r.speedupVsFull} | ${r.speedupVsPrefix} | ${r.speedupVsFullCpu} | ${r.speedupVsPrefixCpu} | ${r.pieEncodedTokens} / ${r.pieKeptTokens} / ${r.pieRotatedTokens} | ${r.prefixEncodedTokens} | ${r.klPie} | ${r.top1Pie}% |`);
+    }
+  }
   if (rows.some((r) => r.beyondTrainedContext)) console.log(`* beyond the model's trained context (${model.config.maxPositions} positions)`);
   console.log(`\na forward call costs about ${callCost} tokens of encoding (measured); PIE and conflict-fast re-encode shorter unchanged runs between edits`);
   console.log('rotation kernel (float32, JS):');
@@ -412,7 +641,7 @@ async function main(): Promise<void> {
     model: model.dir, file: path.basename(model.session.file), variant: values.variant ?? 'default',
     shape: { numLayers: c.numLayers, hiddenSize: c.hiddenSize, numHeads: c.numHeads, numKvHeads: c.numKvHeads, headDim: c.headDim, vocabSize: c.vocabSize, ropeTheta: c.ropeTheta, kvDtype: model.session.kvDtype },
     package: pkg, maxPositions: c.maxPositions, callCostTokens: callCost, loadMs: Math.round(loadMs),
-    options: { sizes, trials, repeats, cheapRepeats, chunk, lineTokens, keystrokes: values.keystrokes, edits: [...edits], threads: values.threads ? Number(values.threads) : 'default' },
+    options: { sizes, trials, repeats, cheapRepeats, chunk, lineTokens, keystrokes: values.keystrokes, edits: [...edits], contextBudget, threads: values.threads ? Number(values.threads) : 'default' },
     quality, node: process.version, cpus: os.cpus().length, cpuModel: os.cpus()[0]?.model,
     loadavgStart: loadStart.map(r2), loadavgEnd: os.loadavg().map(r2), elapsedS: Math.round((Date.now() - tStart) / 1000),
     date: new Date().toISOString(), rows, rotation, rotationGraph,
