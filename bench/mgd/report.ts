@@ -309,8 +309,8 @@ export function barChartSvg(report: ConfigSummary, title: string): string {
 
 /** The Markdown report; `chartFile(mode)` names the SVG written beside it for each configuration. */
 export function markdownReport(json: EvalJson, chartFile: (mode: ConfigName) => string): string {
-  const mdTable = (header: readonly string[], rows: readonly string[][], textColumns = 1): string[] => [
-    `| ${header.join(' | ')} |`, `|${header.map((_, i) => (i < textColumns ? '---' : '---:')).join('|')}|`, ...rows.map((r) => `| ${r.join(' | ')} |`),
+  const mdTable = (header: readonly string[], rows: readonly string[][], textColumns: readonly number[]): string[] => [
+    `| ${header.join(' | ')} |`, `|${header.map((_, i) => (textColumns.includes(i) ? '---' : '---:')).join('|')}|`, ...rows.map((r) => `| ${r.join(' | ')} |`),
   ];
   const contextRan = Object.keys(json.configs).some((m) => parseConfig(m as ConfigName).context);
   const lines: string[] = [
@@ -333,7 +333,7 @@ export function markdownReport(json: EvalJson, chartFile: (mode: ConfigName) => 
     '',
     '## All configurations and arms',
     '',
-    ...mdTable(ARM_HEADER, armRows(json), 2),
+    ...mdTable(ARM_HEADER, armRows(json), [0, 1, ARM_HEADER.length - 1]),
     '',
     'ctx tok: mean project-context tokens per prompt; ctx %: sites with any context; decl %: sites with at least one declaration chunk.',
     '',
@@ -341,7 +341,7 @@ export function markdownReport(json: EvalJson, chartFile: (mode: ConfigName) => 
   if (json.comparisons?.length) {
     lines.push('## Project context: paired differences', '',
       'b − a over the same sites, percentage points, paired bootstrap 95% CI; +/−: sites where b scored higher / lower; chg: sites where the texts differ.', '',
-      ...mdTable(COMPARISON_HEADER, comparisonRows(json.comparisons), 2), '');
+      ...mdTable(COMPARISON_HEADER, comparisonRows(json.comparisons), [0, 1]), '');
     lines.push(...contextExamples(json));
   }
   for (const [mode, report] of Object.entries(json.configs) as [ConfigName, ConfigReport][]) {
