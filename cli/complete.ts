@@ -120,8 +120,8 @@ async function main(): Promise<void> {
 
 const round = (ms: number) => Math.round(ms * 100) / 100;
 
-/** The extension's default context budget (typeguide.context.budgetTokens). */
-const DEFAULT_CONTEXT_BUDGET = 384;
+/** Project context is off by default, as in the extension (typeguide.context.enabled); --context 384 is its budget there. */
+const DEFAULT_CONTEXT_BUDGET = 0;
 
 /** The nearest folder above the file with a package.json, tsconfig.json, pyproject.toml or .git: the workspace. */
 function projectRoot(file: string): string {

@@ -4,8 +4,13 @@ import type { CompletionSettings, LogLevel } from '../completion/types.js';
 import type { Variant } from '../models/registry.js';
 
 export const SECTION = 'typeguide';
-/** typeguide.context.enabled's default (package.json's must match): what eval:mgd's context rows support. */
-const CONTEXT_DEFAULT = true;
+/**
+ * typeguide.context.enabled's default (package.json's must match), from eval:mgd's context rows
+ * (docs/eval/mgd-context.md): with the built-in model, context changed 2 of 100 sites' first identifier,
+ * both for the worse (NIM 49 → 47 without the monitor, 54 → 52 with it) and made completions ~28 % slower.
+ * Off until a model is measured to gain from it.
+ */
+const CONTEXT_DEFAULT = false;
 
 export interface ModelSettings {
   readonly model: string;
