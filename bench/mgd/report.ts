@@ -326,7 +326,7 @@ export function markdownReport(json: EvalJson, chartFile: (mode: ConfigName) => 
       'EM/ES: exact match and edit similarity (1 − Levenshtein / longer length) of the whole completed line with the authors\' line. ' +
       'Percent; Δ with paired bootstrap 95% CI.' +
       (contextRan
-        ? ' A `+context` configuration puts project context before the file in the prompt, as the extension does by default: declarations of the names the file imports, ' +
+        ? ' A `+context` configuration puts project context before the file in the prompt, as the extension does with `typeguide.context.enabled` (off by default, from these numbers): declarations of the names the file imports, ' +
           'found through the arm\'s own language server (go to definition; looked up before the completion, not timed), within ' +
           `${json.run.contextBudgetTokens ?? '?'} tokens on top of the prompt window. The harness opens no editor documents, so recent edits and open-file snippets never apply.`
         : ''),
