@@ -51,6 +51,13 @@ export interface PromptCacheOptions extends Omit<PlanOptions, 'reencodeLast'> {
   readonly maxPieChain?: number;
   /** PIE is skipped when it would encode more than this fraction of the prompt (default 0.5). */
   readonly maxEncodeFraction?: number;
+  /**
+   * When the prompt only grew at its end by at most this many tokens (typing at the cursor of an SPM or
+   * left-to-right prompt), the cached rows are handed over as they are and the generator encodes the new
+   * tokens together with the last one, in its one forward pass: a keystroke then costs one pass instead of
+   * two. The document's entry grows only once the tail is longer (default 8; 0 turns it off).
+   */
+  readonly lazyTailTokens?: number;
 }
 
 interface Entry {
@@ -101,6 +108,7 @@ export class PromptCache {
       chunkTokens: chunk,
       maxPieChain: options.maxPieChain ?? 32,
       maxEncodeFraction: options.maxEncodeFraction ?? 0.5,
+      lazyTailTokens: options.lazyTailTokens ?? 8,
     };
   }
 
@@ -170,6 +178,10 @@ export class PromptCache {
     if (tokens.length === 0) return result('full', 'one-token prompt: nothing to cache', undefined);
     if (entry && entry.tokens.length === tokens.length && entry.tokens.every((t, i) => t === tokens[i])) {
       return result('reuse', 'same prompt as the last request', entry.cache);
+    }
+    const tail = tokens.length - (entry?.tokens.length ?? 0);
+    if (entry && tail > 0 && tail <= this.opts.lazyTailTokens && entry.tokens.every((t, i) => t === tokens[i])) {
+      return result('reuse', `the prompt grew by ${tail} token${tail === 1 ? '' : 's'} at its end: encoded with the last one, in the generator's pass`, entry.cache);
     }
     let built: Awaited<ReturnType<PromptCache['build']>>;
     try {

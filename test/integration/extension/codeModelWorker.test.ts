@@ -230,7 +230,9 @@ describe('CodeModelWorker with the real model', { skip: needsModel }, () => {
           const kept = commonPrefix(previous.slice(0, -1), ids.slice(0, -1));
           const what = `after typing ${JSON.stringify(line.slice(0, n))}: ${summary.piePath} encoded ${summary.pieEncodedTokens}`;
           assert.ok(summary.piePath === 'prefix' || summary.piePath === 'reuse', what);
-          assert.equal(summary.pieEncodedTokens, ids.length - 1 - kept, what);
+          // The cache never re-encodes the document before the line: a short typed tail is left to the
+          // generator's pass (encoded with the last token, 'reuse'), a longer one caught up ('prefix').
+          assert.ok((summary.pieEncodedTokens ?? 0) <= ordered.tokenizer.encode(line.slice(0, n)).length + 2, what);
           // Only the current line's tokens can change: the document before it stays cached.
           assert.ok(ids.length - kept <= ordered.tokenizer.encode(line.slice(0, n)).length + 2, what);
           previous = ids;

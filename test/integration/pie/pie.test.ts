@@ -156,7 +156,7 @@ describe('PIE with the shipped model', () => {
     }
     // Appending at the very end of a prompt without FIM is prefix reuse: exact.
     const plain = model.buildPrompt(source.slice(0, at), '', { noFim: true, maxPromptTokens: 1024 });
-    const plainMore = model.buildPrompt(source.slice(0, at) + '    for (const e', '', { noFim: true, maxPromptTokens: 1024 });
+    const plainMore = model.buildPrompt(source.slice(0, at) + '    for (const entry of this.entries) { total += entry', '', { noFim: true, maxPromptTokens: 1024 });
     await pc.prepare('plain.ts', plain.ids);
     const prepared = await pc.prepare('plain.ts', plainMore.ids);
     assert.equal(prepared.path, 'prefix', prepared.reason);

@@ -140,9 +140,18 @@ describe('PromptCache', () => {
     const model = new FakeRopeModel();
     const pc = new PromptCache(model);
     await pc.prepare('a.ts', range(40));
-    const appended = await pc.prepare('a.ts', range(45));
+    // A short growth at the end is left to the generator's pass: the cached rows as they are.
+    model.encoded = 0;
+    const short = await pc.prepare('a.ts', range(45));
+    assert.equal(short.path, 'reuse', short.reason);
+    assert.equal(short.cache!.length, 39, 'the rows of the previous prompt but its last token');
+    assert.equal(model.encoded, 0);
+    const appended = await pc.prepare('a.ts', range(60));
     assert.equal(appended.path, 'prefix');
-    assert.equal(appended.encodedTokens, 5, 'the old last token and 4 new ones');
+    assert.equal(appended.encodedTokens, 20, 'the old last token and 19 new ones');
+    const noLazy = new PromptCache(model, { lazyTailTokens: 0 });
+    await noLazy.prepare('a.ts', range(40));
+    assert.equal((await noLazy.prepare('a.ts', range(45))).path, 'prefix', 'lazyTailTokens 0: encoded at once');
     const changed = await pc.prepare('a.ts', [...range(5), ...range(30, 500), ...range(40).slice(35)]);
     assert.equal(changed.path, 'prefix');
     assert.match(changed.reason, /most of the prompt/);
