@@ -1,11 +1,17 @@
 // npm run bench:memory -- [--model DIR] [--completions N] [--json OUT]
 // Where the engine's memory goes: resident set size of this process after loading the model and after
 // each of N completions through the one engine (as the extension's worker runs them), at sites in
-// documents of 300-2,000 prompt tokens, moving between 8+ documents as an editor session does. Two
-// configurations in the same run, each in a fresh child process so neither inherits the other's heap:
-//   - chunked: the shipped engine (prefill in chunks of 256 tokens, KV cache capped in bytes);
-//   - whole:   the prompt encoded in one forward pass (what the extension did before the one engine).
-// Prints JSON and a table; RSS in MiB.
+// documents of 300-2,000 prompt tokens, moving between 8+ documents as an editor session does. Three
+// configurations in the same run, each in a fresh child process so none inherits another's heap:
+//   - chunked:            the shipped engine (prefill in chunks of 256 tokens, KV cache capped in bytes);
+//   - chunkedOrtDefaults: the same with onnxruntime's own memory settings (memory pattern on), what
+//                         model/onnxSession.ts used before `sessionMemoryDefaults`;
+//   - chunkedNoArena:     the same without onnxruntime's CPU arena (less memory, a few % slower per token);
+//   - whole:              the prompt encoded in one forward pass (what the extension did before the one engine).
+// Per configuration: RSS before the model loads (node + tsx + our modules), after it loads, after the
+// first completion, growth from loaded to the last completion, the KV prompt cache's bytes, and RSS
+// after a full GC (what the allocators keep, not garbage waiting for V8). Prints JSON and a table; MiB.
+// bench/memoryBreakdown.ts takes the session alone apart (per stage, per onnxruntime option, speed).
 import { spawnSync } from 'node:child_process';
 import fs from 'node:fs';
 import path from 'node:path';
@@ -23,9 +29,14 @@ function documents(): { file: string; text: string }[] {
   return files.filter((f) => fs.existsSync(path.join(root, f))).map((f) => ({ file: path.join(root, f), text: fs.readFileSync(path.join(root, f), 'utf8') }));
 }
 
-async function child(mode: 'chunked' | 'whole', modelDir: string, completions: number): Promise<void> {
-  const model = await CodeModel.load(modelDir, { threads: 1 });
-  const engine = new CompletionEngine({ model, prefillChunkTokens: mode === 'chunked' ? 256 : 1_000_000 });
+const modes = ['whole', 'chunkedOrtDefaults', 'chunkedNoArena', 'chunked'] as const;
+type Mode = (typeof modes)[number];
+
+async function child(mode: Mode, modelDir: string, completions: number): Promise<void> {
+  const startMiB = mib(process.memoryUsage().rss);
+  const memory = mode === 'chunkedOrtDefaults' ? { cpuMemArena: true, memPattern: true } : mode === 'chunkedNoArena' ? { cpuMemArena: false } : {};
+  const model = await CodeModel.load(modelDir, { threads: 1, memory });
+  const engine = new CompletionEngine({ model, prefillChunkTokens: mode === 'whole' ? 1_000_000 : 256 });
   const rss: number[] = [mib(process.memoryUsage().rss)];
   const docs = documents();
   let seed = 7;
@@ -38,23 +49,35 @@ async function child(mode: 'chunked' | 'whole', modelDir: string, completions: n
     rss.push(mib(process.memoryUsage().rss));
   }
   const usage = engine.cacheUsage();
+  const arrayBuffersMiB = mib(process.memoryUsage().arrayBuffers);
+  const gc = (globalThis as { gc?: () => void }).gc;
+  gc?.();
+  await new Promise((r) => setTimeout(r, 50));
+  gc?.();
+  const afterGcMiB = gc ? mib(process.memoryUsage().rss) : undefined;
   await engine.dispose();
-  process.stdout.write(JSON.stringify({ mode, rss, cachedMiB: mib(usage.bytes), cachedDocuments: usage.documents, window: engine.promptWindowTokens }) + '\n');
+  process.stdout.write(JSON.stringify({ mode, startMiB, rss, afterGcMiB, arrayBuffersMiB, cachedMiB: mib(usage.bytes), cachedDocuments: usage.documents, window: engine.promptWindowTokens }) + '\n');
 }
 
 async function main(): Promise<void> {
   const { values } = parseArgs({ options: { model: { type: 'string' }, completions: { type: 'string', default: '18' }, json: { type: 'string' }, child: { type: 'string' } } });
   const modelDir = path.resolve(values.model ?? defaultModelDir);
   const n = Number(values.completions);
-  if (values.child === 'chunked' || values.child === 'whole') return child(values.child, modelDir, n);
-  const rows = (['whole', 'chunked'] as const).map((mode) => {
-    const r = spawnSync(process.execPath, ['--import', 'tsx', __filename, '--child', mode, '--model', modelDir, '--completions', String(n)], { encoding: 'utf8', env: { ...process.env, ORT_DISABLE_TELEMETRY: '1' } });
+  if (values.child) {
+    if (!(modes as readonly string[]).includes(values.child)) throw new Error(`unknown mode ${values.child}`);
+    return child(values.child as Mode, modelDir, n);
+  }
+  const rows = modes.map((mode) => {
+    const r = spawnSync(process.execPath, ['--expose-gc', '--import', 'tsx', __filename, '--child', mode, '--model', modelDir, '--completions', String(n)], { encoding: 'utf8', env: { ...process.env, ORT_DISABLE_TELEMETRY: '1' } });
     if (r.status !== 0) throw new Error(`${mode}: ${r.stderr}`);
-    return JSON.parse(r.stdout.trim().split('\n').at(-1)!) as { mode: string; rss: number[]; cachedMiB: number; cachedDocuments: number; window: number };
+    return JSON.parse(r.stdout.trim().split('\n').at(-1)!) as {
+      mode: string; startMiB: number; rss: number[]; afterGcMiB?: number; arrayBuffersMiB: number; cachedMiB: number; cachedDocuments: number; window: number;
+    };
   });
   const summary = rows.map((r) => ({
-    mode: r.mode, loadedMiB: r.rss[0], peakMiB: Math.max(...r.rss), finalMiB: r.rss.at(-1)!, growthMiB: r.rss.at(-1)! - r.rss[0],
-    secondHalfGrowthMiB: r.rss.at(-1)! - r.rss[Math.floor(r.rss.length / 2)], cachedMiB: r.cachedMiB, cachedDocuments: r.cachedDocuments,
+    mode: r.mode, startMiB: r.startMiB, loadedMiB: r.rss[0], firstCompletionMiB: r.rss[1], peakMiB: Math.max(...r.rss), finalMiB: r.rss.at(-1)!,
+    growthMiB: r.rss.at(-1)! - r.rss[0], secondHalfGrowthMiB: r.rss.at(-1)! - r.rss[Math.floor(r.rss.length / 2)],
+    cachedMiB: r.cachedMiB, cachedDocuments: r.cachedDocuments, arrayBuffersMiB: r.arrayBuffersMiB, afterGcMiB: r.afterGcMiB,
   }));
   const result = { model: modelDir, completions: n, window: rows[0].window, summary, series: Object.fromEntries(rows.map((r) => [r.mode, r.rss])) };
   console.table(summary);

@@ -57,7 +57,36 @@ export interface SessionOptions {
    * its language servers need on a laptop.
    */
   spinning?: boolean;
+  /**
+   * onnxruntime's memory settings, to compare against the defaults (`sessionMemoryDefaults`) in
+   * bench/memoryBreakdown.ts. `sessionConfig` adds session config entries without their `session.`
+   * prefix (e.g. `{ disable_prepacking: '1' }`; the keys are in onnxruntime_session_options_config_keys.h).
+   */
+  memory?: SessionMemoryOptions;
 }
+
+export interface SessionMemoryOptions {
+  cpuMemArena?: boolean;
+  memPattern?: boolean;
+  sessionConfig?: Readonly<Record<string, string>>;
+}
+
+/**
+ * onnxruntime's memory settings for every session (bench/memoryBreakdown.ts: built-in model, 1 thread,
+ * 12 documents of 300-1,024 tokens prefilled in 256-token chunks, 16 tokens decoded in each, no cache
+ * kept; RSS in MiB after the documents / after a full GC; speed as the per-round median ratio of
+ * 16 interleaved runs, prefill of 1,024 tokens / ms per decoded token):
+ * - memory pattern off (onnxruntime's default is on): with it, every new set of input shapes (every cache
+ *   length: each decoded token is one) gets its own planned block out of the arena, and the arena keeps
+ *   the largest: 453 / 411 with it, 442 / 363 without, prefill and decode within 3 % (the run's noise);
+ * - the CPU arena stays on: without it every intermediate is a malloc/free: 387 / 308, but 2-6 % slower
+ *   (prefill 1.02-1.06x, decode 1.01-1.06x), a trade-off left to the caller (`memory.cpuMemArena`).
+ * What stays is the weights: the int8 initializers are folded to float32 at load (122 MiB; no int8 copy
+ * stays) plus a second float32 copy of the tied embedding (32 MiB), kept unpacked beside its prepacked
+ * form because the embedding's Gather reads it. `disable_prepacking` saves those 32 MiB at load but made
+ * prefill 8-12 % slower. `use_device_allocator_for_initializers` changed nothing measurable.
+ */
+export const sessionMemoryDefaults: Readonly<Required<Omit<SessionMemoryOptions, 'sessionConfig'>>> = { cpuMemArena: true, memPattern: false };
 
 export interface ForwardOptions {
   /** Positions of the new tokens; default cache.length .. cache.length + n - 1. */
@@ -150,10 +179,12 @@ export class OnnxCausalLm {
       session = await ort.InferenceSession.create(file, {
         executionProviders: [...(options.providers ?? ['cpu'])],
         graphOptimizationLevel: 'all',
+        enableCpuMemArena: options.memory?.cpuMemArena ?? sessionMemoryDefaults.cpuMemArena,
+        enableMemPattern: options.memory?.memPattern ?? sessionMemoryDefaults.memPattern,
         // Weight-only int8 models (ours: DequantizeLinear on int8 initializers) then have their
         // dequantization constant-folded to float32 at load: exact float32 numerics and ~4x faster
         // than letting ORT fuse quantized kernels. Only changes how QDQ pairs are treated.
-        extra: { session: { disable_quant_qdq: '1', intra_op: { allow_spinning: options.spinning ? '1' : '0' } } },
+        extra: { session: { disable_quant_qdq: '1', intra_op: { allow_spinning: options.spinning ? '1' : '0' }, ...options.memory?.sessionConfig } },
         ...(options.threads ? { intraOpNumThreads: options.threads, interOpNumThreads: 1 } : {}),
       });
     } catch (err) {
@@ -329,7 +360,10 @@ export class OnnxCausalLm {
       logits = new Float32Array(rows * width);
       for (let i = 0; i < logits.length; i++) logits[i] = halfToFloat(raw[from + i]);
     } else {
-      logits = (logitsTensor.data as Float32Array).subarray(from);
+      // A copy of the rows asked for when that is not all of them: a view would keep a prefill chunk's
+      // [n, vocab] logits (16 MiB for 256 tokens of the built-in model) alive as long as its last row.
+      const data = logitsTensor.data as Float32Array;
+      logits = from === 0 ? data : data.slice(from);
     }
     // The present tensors' storage is adopted as the new cache: no copy on our side.
     const keys: KvArray[] = [];
