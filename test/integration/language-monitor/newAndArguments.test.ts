@@ -8,6 +8,7 @@ import { after, before, describe, test } from 'node:test';
 import { pathToFileURL } from 'node:url';
 import { defaultModelDir, HfTokenizer } from '../../../model/index.js';
 import { ArgumentCountMonitor, MonitorService, NewMonitor, type MonitorProcessor } from '../../../language-monitor/index.js';
+import { MONITOR_TIMEOUT_MS, serverErrors } from './monitorBound.js';
 import { offsetAfter, scriptedDecode } from './scriptedDecoder.js';
 
 const FILE = path.resolve(__dirname, '../../fixtures/language-monitor/ts-project/src/calls.ts');
@@ -34,7 +35,7 @@ for (const server of ['typescript7', 'typescript-language-server'] as const) {
     let service: MonitorService;
     const logs: string[] = [];
     before(async () => {
-      service = await MonitorService.create({ servers: { typescript: server }, timeoutMs: 60_000, log: (m) => logs.push(m) });
+      service = await MonitorService.create({ servers: { typescript: server }, timeoutMs: MONITOR_TIMEOUT_MS, log: (m) => logs.push(m) });
       assert.ok(await service.prepare({ languageId: 'typescript', uri, text }), 'server started');
     });
     after(async () => { await service.dispose(); });
@@ -89,7 +90,7 @@ for (const server of ['typescript7', 'typescript-language-server'] as const) {
       assert.equal(run.text, ')', `monitored ${JSON.stringify(run.text)} closes the empty list`);
       assert.equal(run.forced, 1, 'the `)` was forced');
       assert.equal(processor.activeMonitor, undefined, 'the monitor ended at the close');
-      assert.equal(logs.length, 0, logs.join('\n'));
+      assert.deepEqual(serverErrors(logs), []);
     });
   });
 }

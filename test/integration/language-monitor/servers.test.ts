@@ -7,6 +7,7 @@ import { after, before, describe, test } from 'node:test';
 import { pathToFileURL } from 'node:url';
 import { defaultModelDir, HfTokenizer } from '../../../model/index.js';
 import { MonitorService, type MonitorProcessor } from '../../../language-monitor/index.js';
+import { MONITOR_TIMEOUT_MS, serverErrors } from './monitorBound.js';
 import { offsetAfter, scriptedDecode } from './scriptedDecoder.js';
 
 const FIXTURES = path.resolve(__dirname, '../../fixtures/language-monitor');
@@ -30,7 +31,7 @@ for (const c of CASES) {
     const logs: string[] = [];
 
     before(async () => {
-      service = await MonitorService.create({ servers: { [c.languageId]: c.server }, timeoutMs: 60_000, log: (m) => logs.push(m) });
+      service = await MonitorService.create({ servers: { [c.languageId]: c.server }, timeoutMs: MONITOR_TIMEOUT_MS, log: (m) => logs.push(m) });
       assert.ok(await service.prepare({ languageId: c.languageId, uri, text }), 'server started');
     });
     after(async () => { await service.dispose(); });
@@ -53,7 +54,7 @@ for (const c of CASES) {
       assert.ok(c.members.includes(name), `${name} is one of ${c.members.join(', ')}`);
       assert.ok(isIdent(name));
       assert.equal(monitor.activeMonitor, undefined);
-      assert.equal(logs.length, 0, logs.join('\n'));
+      assert.deepEqual(serverErrors(logs), []);
     });
 
     void test('the server saw the generated text in its shadow copy, and the copy is rolled back after', async () => {
