@@ -55,6 +55,8 @@ async function rawLoop(raw: RawRunner, model: CodeModel, prompt: readonly number
       attention_mask: raw.tensor('int64', new BigInt64Array(length + n).fill(1n), [1, length + n]),
     };
     if (raw.hasPositionIds) feeds.position_ids = raw.tensor('int64', BigInt64Array.from({ length: n }, (_, i) => BigInt(length + i)), [1, n]);
+    // optimum's merged decoder picks its branch from this input: the no-cache one for the prompt.
+    if (raw.isMergedDecoder) feeds.use_cache_branch = raw.tensor('bool', Uint8Array.of(length > 0 ? 1 : 0), [1]);
     const out = await raw.run(feeds);
     const logits = out.logits.data as Float32Array;
     const next = argmax(logits, (n - 1) * c.vocabSize, c.vocabSize);
