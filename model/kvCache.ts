@@ -113,15 +113,8 @@ export class KvCache implements KvShape {
     return this.slice(0, this.length);
   }
 
-  /**
-   * Releases the arrays; any later use throws. Where the runtime can (ArrayBuffer.prototype.transfer:
-   * Node ≥ 21, e.g. VS Code's extension host) their memory is freed now rather than at the next garbage
-   * collection: a decode step returns a whole new cache (16 MiB at 1,024 tokens with the built-in model),
-   * and waiting for the collector let the worker's RSS climb by hundreds of MB. A cache owns its arrays
-   * (slice and concat copy; the session's outputs are adopted once), so nothing else sees them.
-   */
+  /** Releases the arrays; any later use throws. */
   dispose(): void {
-    if (!this.disposed) for (const a of [...this.keyData, ...this.valueData]) release(a);
     this.disposed = true;
     this.keyData = [];
     this.valueData = [];
@@ -129,17 +122,6 @@ export class KvCache implements KvShape {
 
   private check(): void {
     if (this.disposed) throw new ModelError('kv cache', 'used after dispose()');
-  }
-}
-
-/** Frees an array's memory at once when it is the whole of an ArrayBuffer the runtime can detach. */
-function release(a: KvArray): void {
-  const buffer = a.buffer as ArrayBuffer & { transfer?: (length: number) => ArrayBuffer };
-  if (typeof buffer.transfer !== 'function' || a.byteOffset !== 0 || a.byteLength !== buffer.byteLength || a.byteLength === 0) return;
-  try {
-    buffer.transfer(0);
-  } catch {
-    // not detachable (e.g. a WebAssembly memory): the collector frees it
   }
 }
 
