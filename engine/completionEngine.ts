@@ -250,7 +250,7 @@ export class CompletionEngine {
     const model = this.options.model;
     const ctxReq = this.contextRequest(req);
     // Declarations are looked up off the keystroke's path: this completion uses what is known now.
-    if (ctxReq && !this.projectContext.hasDeclarations(ctxReq)) void this.projectContext.gather(ctxReq);
+    if (ctxReq && !this.projectContext.hasDeclarations(ctxReq)) void this.projectContext.gather(ctxReq, undefined, { background: true });
     const prompt = this.buildPrompt(req, ctxReq);
 
     // The monitor first: its query for a trigger at the cursor then overlaps the prompt's encoding.
@@ -329,7 +329,7 @@ export class CompletionEngine {
     const reuse = req.cache ?? (req.pie === false ? 'none' : 'pie');
     const ctxReq = this.contextRequest(req);
     if (reuse === 'none') {
-      if (ctxReq) await this.projectContext.gather(ctxReq, signal);
+      if (ctxReq) void this.projectContext.gather(ctxReq, signal);
       return false;
     }
     const encode = async (): Promise<boolean> => {
@@ -348,7 +348,11 @@ export class CompletionEngine {
     // the language server has answered. Then the declarations, and the prompt again with them (PIE
     // repositions the file's rows behind the new chunks instead of encoding them again).
     if (!(await encode())) return false;
-    await this.projectContext.gather(ctxReq, signal);
+    // The lookup may outlive an abort (it stores nothing then); the warm-up never waits past one.
+    await new Promise<void>((resolve) => {
+      void this.projectContext.gather(ctxReq, signal).finally(resolve);
+      signal?.addEventListener('abort', () => resolve(), { once: true });
+    });
     return signal?.aborted ? false : encode();
   }
 

@@ -65,6 +65,23 @@ export interface DeclarationProvider {
   }): Promise<readonly { uri: string; name: string; startLine: number; endLine: number; text: string; rank: number }[]>;
 }
 
+/** Least time between two lookups a completion starts for the same file (warm-ups are not limited). */
+const BACKGROUND_INTERVAL_MS = 5_000;
+
+/** `promise`'s value, or `onAbort` as soon as `signal` fires (the promise runs on). */
+function untilAborted<T>(promise: Promise<T>, signal: AbortSignal | undefined, onAbort: T): Promise<T> {
+  if (!signal) return promise;
+  if (signal.aborted) return Promise.resolve(onAbort);
+  return new Promise<T>((resolve, reject) => {
+    const stop = (): void => resolve(onAbort);
+    signal.addEventListener('abort', stop, { once: true });
+    promise.then(
+      (v) => { signal.removeEventListener('abort', stop); resolve(v); },
+      (e: unknown) => { signal.removeEventListener('abort', stop); reject(e instanceof Error ? e : new Error(String(e))); },
+    );
+  });
+}
+
 /** Files larger than this are never read for context. */
 const MAX_READ_BYTES = 1024 * 1024;
 /** Lines around a recent edit shown as its chunk. */
@@ -90,6 +107,7 @@ interface Declarations {
 export class ProjectContext {
   private readonly declarations = new Map<string, Declarations>();
   private readonly gathering = new Map<string, Promise<void>>();
+  private readonly attempted = new Map<string, number>();
   private readonly edits: { file: string; line: number }[] = [];
   private readonly ring = new Map<string, number>();
   private ringSeq = 0;
@@ -123,7 +141,9 @@ export class ProjectContext {
 
   forget(filePath: string): void {
     this.declarations.delete(filePath);
+    this.attempted.delete(filePath);
     this.docIndex.delete(filePath);
+    this.snippetChoice = undefined; // it may hold a snippet of the closed file
     for (let i = this.edits.length - 1; i >= 0; i--) if (this.edits[i].file === filePath) this.edits.splice(i, 1);
   }
 
@@ -138,11 +158,17 @@ export class ProjectContext {
    * run when a file is opened or the cursor jumps (the editor's warm-up) and by batch fronts before a
    * completion, never inside the keystroke's own request. One at a time per document.
    */
-  gather(req: ContextRequest, signal?: AbortSignal): Promise<void> {
+  gather(req: ContextRequest, signal?: AbortSignal, options: { background?: boolean } = {}): Promise<void> {
     if (!req.readFiles || !this.deps.provider?.declarations || !req.workspaceRoot || !path.isAbsolute(req.file)) return Promise.resolve();
     if (this.hasDeclarations(req)) return Promise.resolve();
     const running = this.gathering.get(req.file);
     if (running) return running;
+    // A completion's own lookup (the file had none yet) runs beside its generation, competing for the
+    // server and the thread: at most one per file every BACKGROUND_INTERVAL_MS (typing an import line
+    // changes the key at every keystroke).
+    const now = Date.now();
+    if (options.background && now - (this.attempted.get(req.file) ?? -Infinity) < BACKGROUND_INTERVAL_MS) return Promise.resolve();
+    this.attempted.set(req.file, now);
     const run = this.gatherNow(req, signal)
       .catch((e: unknown) => this.deps.log?.(`context: declarations for ${req.file} failed: ${e instanceof Error ? e.message : String(e)}`))
       .finally(() => this.gathering.delete(req.file));
@@ -152,7 +178,8 @@ export class ProjectContext {
 
   private async gatherNow(req: ContextRequest, signal?: AbortSignal): Promise<void> {
     const key = importsKey(req.text);
-    if (this.deps.ready && !(await this.deps.ready(req))) return;
+    // A cold server can take seconds to load the project: an abort (the user typed) ends the wait at once.
+    if (this.deps.ready && !(await untilAborted(this.deps.ready(req), signal, false))) return;
     if (signal?.aborted) return;
     const root = req.workspaceRoot!;
     const files = new Set<string>();
@@ -170,6 +197,9 @@ export class ProjectContext {
       signal,
     });
     if (signal?.aborted) return; // what an aborted lookup found is partial: look again next time
+    // Nothing found although the file imports something: the server may still be loading, restarting or
+    // slower than the bound. Not kept, so the next warm-up asks again.
+    if (found.length === 0 && key !== '') return;
     const chunks = found
       .filter((d) => d.uri.startsWith('file:'))
       .map((d): ContextChunk => ({ source: 'declaration', file: fileURLToPath(d.uri), startLine: d.startLine, endLine: d.endLine, text: d.text }));
@@ -211,18 +241,20 @@ export class ProjectContext {
       const key = `${chunk.source}\u0000${chunk.file}\u0000${chunk.startLine}`;
       if (chosen.some((c) => c.key === key || (c.chunk.file === chunk.file && overlaps(c.chunk, chunk)))) continue;
       let fitted = chunk;
+      // The repository formats put a separator token before each chunk: it counts against the budget.
+      const sep = this.deps.format.kind === 'comments' ? 0 : 1;
       let ids = this.tokens(this.renderChunk(fitted, req));
-      if (ids.length > left) {
+      if (ids.length + sep > left) {
         // Cut the chunk at a line end so that it fits (declarations are ranked; the first matters most).
         const lines = fitted.text.split('\n');
         const keep = Math.floor(lines.length * (left / ids.length)) - 1;
         if (keep < 3) continue;
         fitted = { ...fitted, text: lines.slice(0, keep).join('\n'), endLine: fitted.startLine + keep - 1 };
         ids = this.tokens(this.renderChunk(fitted, req));
-        if (ids.length > left) continue;
+        if (ids.length + sep > left) continue;
       }
       chosen.push({ chunk: fitted, key, ids });
-      left -= ids.length;
+      left -= ids.length + sep;
     }
     if (chosen.length === 0) return { ...empty, ids: [] };
     for (const c of chosen) if (!this.ring.has(c.key)) this.ring.set(c.key, this.ringSeq++);

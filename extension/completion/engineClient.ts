@@ -57,7 +57,8 @@ export class EngineClient implements CompletionEngine {
   }
 
   /**
-   * The worker died (a native crash in onnxruntime, out of memory, an uncaught error): every request in
+   * The worker thread ended (an uncaught error, its heap out of memory, an exit; a native crash in
+   * onnxruntime would take the whole extension host down, worker threads share its process): every request in
    * flight fails, and a new worker loads the same model, unless it keeps crashing (MAX_RESTARTS within
    * CRASH_WINDOW_MS of each other), when the error state stays and the user is told.
    */
