@@ -16,6 +16,11 @@ interface Pending {
  * The extension host's handle on the engine worker thread: the model runs there, so typing never waits
  * on it. Generations stream back as messages; aborting a request's signal aborts it in the worker.
  */
+/** Requests fail with this when the worker thread ended under them (the crash itself is reported by onCrash). */
+export class EngineCrashError extends Error {
+  override readonly name = 'EngineCrashError';
+}
+
 /** Crashes in a row (each within CRASH_WINDOW_MS of the last) after which the worker is not restarted again. */
 const MAX_RESTARTS = 3;
 const CRASH_WINDOW_MS = 5 * 60_000;
@@ -63,7 +68,7 @@ export class EngineClient implements CompletionEngine {
    * CRASH_WINDOW_MS of each other), when the error state stays and the user is told.
    */
   private crashed(message: string): void {
-    this.failAll(new Error(message));
+    this.failAll(new EngineCrashError(message));
     const now = Date.now();
     this.crashes = [...this.crashes.filter((t) => now - t < CRASH_WINDOW_MS), now];
     const restarting = this.lastSpec !== undefined && this.crashes.length <= MAX_RESTARTS;
