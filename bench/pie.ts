@@ -195,7 +195,7 @@ function ringCasesWith(args: {
     const at = lineOffset(doc.text, line);
     const text = `${/^[ \t]*/.exec(doc.text.slice(at))![0]}const startedAt = Date.now();\n`;
     const next = mirror.change(file, doc.version + 1, [{ offset: at, length: 0, text }])!;
-    pc.noteChange(file, next.text, [at + text.length]);
+    pc.noteChange(file, next.text, at + text.length);
   };
   const history = (): { mirror: DocumentMirror; pc: ProjectContext; before: ReturnType<ProjectContext['select']> } => {
     const mirror = new DocumentMirror();

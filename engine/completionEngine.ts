@@ -189,7 +189,7 @@ export class CompletionEngine {
         const doc = this.mirror.change(filePath, version, changes);
         if (!doc) return;
         const last = changes[changes.length - 1];
-        this.projectContext.noteChange(filePath, doc.text, last ? [last.offset + last.text.length] : []);
+        if (last) this.projectContext.noteChange(filePath, doc.text, last.offset + last.text.length);
         this.syncServer(filePath);
       },
       close: (filePath) => {
@@ -250,7 +250,7 @@ export class CompletionEngine {
     const model = this.options.model;
     const ctxReq = this.contextRequest(req);
     // Declarations are looked up off the keystroke's path: this completion uses what is known now.
-    if (ctxReq && !this.projectContext.hasDeclarations(ctxReq)) void this.projectContext.gather(ctxReq, undefined, { background: true });
+    if (ctxReq) void this.projectContext.gather(ctxReq, undefined, { background: true });
     const prompt = this.buildPrompt(req, ctxReq);
 
     // The monitor first: its query for a trigger at the cursor then overlaps the prompt's encoding.
@@ -348,11 +348,7 @@ export class CompletionEngine {
     // the language server has answered. Then the declarations, and the prompt again with them (PIE
     // repositions the file's rows behind the new chunks instead of encoding them again).
     if (!(await encode())) return false;
-    // The lookup may outlive an abort (it stores nothing then); the warm-up never waits past one.
-    await new Promise<void>((resolve) => {
-      void this.projectContext.gather(ctxReq, signal).finally(resolve);
-      signal?.addEventListener('abort', () => resolve(), { once: true });
-    });
+    await this.projectContext.gather(ctxReq, signal); // settles at an abort, however long the server takes
     return signal?.aborted ? false : encode();
   }
 
@@ -365,6 +361,11 @@ export class CompletionEngine {
   async prepareContext(req: EngineRequest, signal?: AbortSignal): Promise<void> {
     const ctxReq = this.contextRequest(req);
     if (ctxReq) await this.projectContext.gather(ctxReq, signal);
+  }
+
+  /** The prompt `req` would have now (token ids, format, and its project context): for tests and diagnostics. */
+  promptFor(req: EngineRequest): { readonly ids: readonly number[]; readonly format: string; readonly context?: ContextReport } {
+    return this.buildPrompt(req, this.contextRequest(req));
   }
 
   private contextRequest(req: EngineRequest): ContextRequest | undefined {

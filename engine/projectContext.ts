@@ -126,17 +126,18 @@ export class ProjectContext {
     readonly ready?: (req: ContextRequest) => Promise<boolean>;
   }) {}
 
-  /** A document changed: remembers where (other files' recent edits), and marks declarations made from it stale. */
-  noteChange(filePath: string, text: string, offsets: readonly number[]): void {
+  /**
+   * A document changed, its last change ending at `offset` of the new `text`: remembers where (other files'
+   * recent edits), and marks declarations made from it stale.
+   */
+  noteChange(filePath: string, text: string, offset: number): void {
     for (const d of this.declarations.values()) if (d.files.has(filePath)) d.stale = true;
     if (this.snippetChoice && this.snippetChoice.file !== filePath) this.snippetChoice = undefined; // another file changed: choose again
-    for (const offset of offsets.slice(-1)) {
-      const line = lineOf(text, Math.min(offset, text.length));
-      const i = this.edits.findIndex((e) => e.file === filePath && Math.abs(e.line - line) <= EDIT_AFTER);
-      if (i >= 0) this.edits.splice(i, 1);
-      this.edits.push({ file: filePath, line });
-      if (this.edits.length > MAX_EDITS) this.edits.shift();
-    }
+    const line = lineOf(text, Math.min(offset, text.length));
+    const i = this.edits.findIndex((e) => e.file === filePath && Math.abs(e.line - line) <= EDIT_AFTER);
+    if (i >= 0) this.edits.splice(i, 1);
+    this.edits.push({ file: filePath, line });
+    if (this.edits.length > MAX_EDITS) this.edits.shift();
   }
 
   forget(filePath: string): void {
@@ -156,13 +157,15 @@ export class ProjectContext {
   /**
    * Finds the declarations the document's imports point to (through the language server): the slow part,
    * run when a file is opened or the cursor jumps (the editor's warm-up) and by batch fronts before a
-   * completion, never inside the keystroke's own request. One at a time per document.
+   * completion, never inside the keystroke's own request. One at a time per document. The promise
+   * settles when `signal` fires, though the lookup runs on (and stores nothing): an awaiter never waits
+   * past an abort.
    */
   gather(req: ContextRequest, signal?: AbortSignal, options: { background?: boolean } = {}): Promise<void> {
     if (!req.readFiles || !this.deps.provider?.declarations || !req.workspaceRoot || !path.isAbsolute(req.file)) return Promise.resolve();
     if (this.hasDeclarations(req)) return Promise.resolve();
     const running = this.gathering.get(req.file);
-    if (running) return running;
+    if (running) return untilAborted(running, signal, undefined);
     // A completion's own lookup (the file had none yet) runs beside its generation, competing for the
     // server and the thread: at most one per file every BACKGROUND_INTERVAL_MS (typing an import line
     // changes the key at every keystroke).
@@ -173,7 +176,7 @@ export class ProjectContext {
       .catch((e: unknown) => this.deps.log?.(`context: declarations for ${req.file} failed: ${e instanceof Error ? e.message : String(e)}`))
       .finally(() => this.gathering.delete(req.file));
     this.gathering.set(req.file, run);
-    return run;
+    return untilAborted(run, signal, undefined);
   }
 
   private async gatherNow(req: ContextRequest, signal?: AbortSignal): Promise<void> {

@@ -18,12 +18,8 @@ import { needsModel, testModelDir } from '../model/testModel.js';
 const demo = path.resolve(__dirname, '../../../cli/demo-project');
 const read = (f: string): string => fs.readFileSync(path.join(demo, f), 'utf8');
 
-type Prompt = { ids: readonly number[]; context?: { tokens: number; chunks: readonly { source: string; path: string; tokens: number }[] } };
-/** The prompt the engine would build for a request (its private buildPrompt, with its context selection). */
-function promptOf(engine: CompletionEngine, req: EngineRequest): Prompt {
-  const e = engine as unknown as { contextRequest(r: EngineRequest): unknown; buildPrompt(r: EngineRequest, c: unknown): Prompt };
-  return e.buildPrompt(req, e.contextRequest(req));
-}
+type Prompt = ReturnType<CompletionEngine['promptFor']>;
+const promptOf = (engine: CompletionEngine, req: EngineRequest): Prompt => engine.promptFor(req);
 
 /** A monitor that only provides declarations (and records what it was asked and what it could read). */
 function declarationsOnly(answer: (readFile: (uri: string) => string | undefined) => { uri: string; name: string; startLine: number; endLine: number; text: string; rank: number }[]): EngineMonitor & { calls: number } {

@@ -96,8 +96,7 @@ for (const c of cases) {
         maxTokens: 4, temperature: 0, monitor: false, cache: 'none', context: { budgetTokens: 300, readFiles: true },
       } as const;
       await cli.engine.prepareContext(req);
-      const e = cli.engine as unknown as { contextRequest(r: typeof req): unknown; buildPrompt(r: typeof req, c: unknown): { ids: number[]; context?: { chunks: { source: string; path: string }[] } } };
-      const prompt = e.buildPrompt(req, e.contextRequest(req));
+      const prompt = cli.engine.promptFor(req);
       assert.deepEqual(prompt.context?.chunks.map((k) => `${k.source}:${k.path}`).sort(), ['declaration:cart.ts', 'declaration:inventory.ts']);
       const tok = cli.model.tokenizer;
       const text = tok.decode(prompt.ids);
