@@ -4,7 +4,7 @@ import * as vscode from 'vscode';
 import { ACTIVATION_LANGUAGES, CompletionGate, FailureNotices } from './completion/completionGate.js';
 import { CompletionService } from './completion/completionService.js';
 import { DocumentSync, type EditorDocument } from './completion/documentSync.js';
-import { EngineClient } from './completion/engineClient.js';
+import { EngineClient, EngineCrashError } from './completion/engineClient.js';
 import { EventLoopMonitor } from './completion/eventLoopMonitor.js';
 import { registerCommands } from './host/commands.js';
 import { TypeGuideInlineProvider } from './host/inlineProvider.js';
@@ -39,8 +39,6 @@ export async function activate(context: vscode.ExtensionContext): Promise<void> 
     const loop = new EventLoopMonitor();
     const gate = new CompletionGate(() => ({ enabled: settings.enabled(), languages: settings.languages() }), Date.now, context.globalState.get<number>(SNOOZE_KEY, 0));
     const notices = new FailureNotices();
-    /** Messages of worker crashes: onCrash tells the user; the requests they failed do not again. */
-    const crashMessages = new Set<string>();
     const e = new EngineClient(path.join(context.extensionPath, 'dist', 'engineWorker.js'), log);
     engine = e;
     const store = new ModelStore(path.join(context.extensionPath, 'model', 'default-model'), path.join(context.globalStorageUri.fsPath, 'models'));
@@ -69,9 +67,9 @@ export async function activate(context: vscode.ExtensionContext): Promise<void> 
         void vscode.commands.executeCommand('editor.action.inlineSuggest.trigger');
         return true;
       },
-      onFailure: (message) => {
+      onFailure: (message, error) => {
         // A crashed worker is reported once by its own notice (onCrash below), not again per request.
-        if (crashMessages.has(message)) return;
+        if (error instanceof EngineCrashError) return;
         if (!notices.first(`generation: ${message}`)) return;
         void vscode.window.showErrorMessage(`TypeGuide: completions failed: ${message}`, 'Show Log', 'Select Model').then((a) => {
           if (a === 'Show Log') log.channel.show();
@@ -102,7 +100,6 @@ export async function activate(context: vscode.ExtensionContext): Promise<void> 
       { dispose: () => service.dispose() },
       { dispose: () => registration.dispose() },
       e.onCrash(({ message, restarting }) => {
-        crashMessages.add(message);
         // Once per crash, with what happens next: the user otherwise only sees suggestions stop.
         void vscode.window.showWarningMessage(
           restarting ? `TypeGuide: the completion engine stopped (${message}); restarting it.` : `TypeGuide: the completion engine keeps stopping (${message}); completions are off until the window reloads.`,

@@ -23,7 +23,7 @@ export interface CompletionServiceOptions {
   /** Called when a generation starts and ends (the host measures its event loop meanwhile). */
   onGenerating?: (generating: boolean) => void;
   /** A generation failed: called once per distinct failure, again only after a generation succeeded. */
-  onFailure?: (message: string) => void;
+  onFailure?: (message: string, error: unknown) => void;
   /** False while the engine has no model: requests are then answered from the cache only, nothing is generated. */
   ready?: () => boolean;
   cache?: CompletionCacheLimits;
@@ -296,7 +296,7 @@ export class CompletionService {
     }
     this.lastFailure = message;
     this.log.error('generation failed', error);
-    this.options.onFailure?.(message);
+    this.options.onFailure?.(message, error);
   }
 
   /**

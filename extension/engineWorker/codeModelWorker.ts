@@ -32,8 +32,8 @@ export class CodeModelWorker implements WorkerModel {
     const threads = spec.threads > 0 ? spec.threads : defaultThreads();
     const [model, languageMonitor] = await Promise.all([
       CodeModel.load(spec.dir, { variant: ENGINE_VARIANT[spec.variant], threads }),
-      monitor !== undefined || spec.trusted === false
-        ? Promise.resolve(spec.trusted === false ? undefined : monitor ?? undefined)
+      spec.trusted === false ? undefined
+        : monitor !== undefined ? monitor ?? undefined
         : RestartableMonitor.create({
           servers: (spec.servers ?? {}) as Record<string, CustomServerSetting | BuiltinServerName>,
           timeoutMs: spec.monitorTimeoutMs ?? 300,
