@@ -34,6 +34,12 @@ export interface ModelConfig {
    * third-party models, whose format comes from their tokenizer's markers.
    */
   readonly fimOrder?: 'psm' | 'spm' | 'none';
+  /**
+   * transformers.js's `transformers.js_config.dtype` (a string, or per file: `{ model: ... }` /
+   * `{ decoder_model_merged: ... }`): the export the model's authors want loaded when the caller names
+   * none (fp32, fp16, q8, int8, uint8, q4, q4f16, bnb4).
+   */
+  readonly preferredDtype?: string;
 }
 
 function readJson(file: string, required: boolean): Record<string, unknown> | undefined {
@@ -137,6 +143,15 @@ function readRope(raw: Json, file: string, headDim: number, modelType: string): 
 }
 
 /** Reads and validates `config.json` (and `generation_config.json` for EOS ids) in a model folder. */
+function preferredDtype(jsConfig: unknown): { preferredDtype?: string } {
+  if (typeof jsConfig !== 'object' || jsConfig === null) return {};
+  const dtype = (jsConfig as Record<string, unknown>).dtype;
+  const value = typeof dtype === 'object' && dtype !== null
+    ? (dtype as Record<string, unknown>).model ?? (dtype as Record<string, unknown>).decoder_model_merged
+    : dtype;
+  return typeof value === 'string' ? { preferredDtype: value } : {};
+}
+
 export function loadModelConfig(dir: string): ModelConfig {
   const file = path.join(dir, 'config.json');
   const raw = readJsonFile(file);
@@ -181,5 +196,6 @@ export function loadModelConfig(dir: string): ModelConfig {
     eosTokenIds: eos,
     bosTokenId: bos,
     ...(raw.fim_order === 'psm' || raw.fim_order === 'spm' || raw.fim_order === 'none' ? { fimOrder: raw.fim_order } : {}),
+    ...preferredDtype(raw['transformers.js_config']),
   };
 }

@@ -34,6 +34,19 @@ export const variantFiles: Record<ModelVariant, string> = {
  * (`decoder_model_merged_q4.onnx`, what e.g. Xenova/deepseek-coder-1.3b-base has). Either may keep
  * its weights in a companion `<file>_data` (external data) that must sit beside it.
  */
+/** transformers.js dtype names (config.json's `transformers.js_config.dtype`) → variants. */
+const dtypeVariants: Record<string, ModelVariant> = { fp32: 'default', q8: 'quantized', fp16: 'fp16', q4: 'q4', q4f16: 'q4f16', int8: 'int8', uint8: 'uint8', bnb4: 'bnb4' };
+
+/**
+ * The variant to load when the caller names none: the one config.json's transformers.js_config.dtype
+ * prefers when its file is there (the built-in model prefers q8), else the plain `model.onnx`.
+ */
+export function defaultVariant(dir: string, config: Pick<ModelConfig, 'preferredDtype'>): ModelVariant {
+  const preferred = config.preferredDtype === undefined ? undefined : dtypeVariants[config.preferredDtype];
+  if (preferred && variantCandidates(preferred).some((f) => fs.existsSync(path.join(dir, 'onnx', f)))) return preferred;
+  return 'default';
+}
+
 export function variantCandidates(variant: ModelVariant): string[] {
   const plain = variantFiles[variant];
   if (!plain) return [];
@@ -165,7 +178,7 @@ export class OnnxCausalLm {
   }
 
   static async load(dir: string, config: ModelConfig, options: SessionOptions = {}): Promise<OnnxCausalLm> {
-    const variant = options.variant ?? 'default';
+    const variant = options.variant ?? defaultVariant(dir, config);
     const candidates = variantCandidates(variant);
     if (candidates.length === 0) throw new ModelError(path.join(dir, 'onnx'), `unknown variant "${variant}"; expected one of ${Object.keys(variantFiles).join(', ')}`);
     const file = candidates.map((f) => path.join(dir, 'onnx', f)).find((f) => fs.existsSync(f)) ?? path.join(dir, 'onnx', candidates[0]);

@@ -13,6 +13,6 @@ const out = path.join(root, 'out', `${pkg.name}-${target}-${pkg.version}.vsix`);
 fs.mkdirSync(path.dirname(out), { recursive: true });
 const run = (cmd, args) => execFileSync(cmd, args, { cwd: root, stdio: 'inherit' });
 run(process.execPath, [path.join(root, 'scripts/build.mjs'), '--production', '--target', target]);
-if (!fs.existsSync(path.join(root, 'model/default-model/onnx/model.onnx'))) throw new Error('model/default-model/onnx/model.onnx is missing: the VSIX ships the default model');
+if (!fs.existsSync(path.join(root, 'model/default-model/onnx/model_quantized.onnx'))) throw new Error('model/default-model/onnx/model_quantized.onnx is missing: the VSIX ships the default model');
 run(process.execPath, [path.join(root, 'node_modules/@vscode/vsce/vsce'), 'package', '--no-dependencies', '--target', target, '--out', out, '--skip-license', '--allow-missing-repository', '--no-rewrite-relative-links']);
 console.log(JSON.stringify({ vsix: path.relative(root, out), target, bytes: fs.statSync(out).size }));

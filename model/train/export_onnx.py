@@ -7,8 +7,12 @@ Uses the classic TorchScript exporter (torch 1.13 here; pass dynamo=False on tor
 has the optimum/transformers.js interface: inputs input_ids, attention_mask, position_ids,
 past_key_values.{i}.key|value; outputs logits, present.{i}.key|value; KV [batch, kv_heads, seq, head_dim].
 Then the file is shrunk without changing a single computed value: every weight matrix is stored as
-int8 with a float32 scale per output channel (DequantizeLinear, folded into float32 at session
-creation), and the tied embedding is stored once (the lm_head matrix, gathered along its vocab axis).
+int8 with a float32 scale per output channel (the training run's fake quantization makes these the
+trained weights), and the tied embedding is stored once (the lm_head matrix, gathered along its vocab
+axis): onnx/model.onnx, which onnxruntime folds into float32 at load (exact float32 numerics). Then
+onnx/model_quantized.onnx, the one that loads by default (config.json's transformers.js_config.dtype
+"q8"): matmul_nbits.py turns each DequantizeLinear + MatMul into onnxruntime's MatMulNBits (8 bits,
+the same int8 values), so the weights stay int8 in memory and multiply with int8 kernels.
 """
 import argparse
 import json
@@ -23,6 +27,7 @@ from onnx import TensorProto, helper, numpy_helper
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from llama import Llama, OnnxWrapper  # noqa: E402
+from matmul_nbits import convert as to_matmul_nbits  # noqa: E402
 
 
 def load_model(run):
@@ -141,6 +146,9 @@ def main():
     onnx_path = os.path.join(args.out, "onnx", "model.onnx")
     export(model, onnx_path)
     shrink(onnx_path, a["vocab"])
+    quantized_path = os.path.join(args.out, "onnx", "model_quantized.onnx")
+    shutil.copy(onnx_path, quantized_path)
+    to_matmul_nbits(quantized_path)
     tj = json.load(open(args.tokenizer, encoding="utf-8"))
     added = {t["content"]: t["id"] for t in tj["added_tokens"]}
     eos = added["<|endoftext|>"]
@@ -151,7 +159,7 @@ def main():
         "hidden_act": "silu", "rms_norm_eps": 1e-5, "rope_theta": a["rope_theta"], "rope_scaling": None,
         "max_position_embeddings": args.max_positions or max(info["seq"], 2048), "tie_word_embeddings": True,
         "attention_bias": False, "bos_token_id": None, "eos_token_id": eos, "pad_token_id": added["<fim_pad>"],
-        "torch_dtype": "float32", "transformers.js_config": {"kv_cache_dtype": "float32"},
+        "torch_dtype": "float32", "transformers.js_config": {"kv_cache_dtype": "float32", "dtype": "q8"},
     }
     # TypeGuide's own key: FIM only when training made it help (the middle's loss given prefix and
     # suffix beats the loss given the prefix alone on held-apart code), in the order it was trained.

@@ -12,7 +12,7 @@ import { CodeModelWorker } from '../../../extension/engineWorker/codeModelWorker
 import type { EngineMonitor } from '../../../engine/completionEngine.js';
 import { MonitorService } from '../../../language-monitor/index.js';
 import type { GenerateRequest, GenerateSummary } from '../../../extension/completion/types.js';
-import { needsModel, testModelDir } from '../model/testModel.js';
+import { exactVariant, needsModel, testModelDir } from '../model/testModel.js';
 
 const cartFile = path.resolve(__dirname, '../../../cli/demo-project/cart.ts');
 const cart = fs.readFileSync(cartFile, 'utf8');
@@ -52,10 +52,13 @@ function commonPrefix(a: readonly number[], b: readonly number[]): number {
   return i;
 }
 
+// The worker and the in-process model both load the float32 export of the shipped weights (the worker's
+// 'fp32' is the engine's 'default'): these tests compare the cached and uncached paths token for token,
+// which needs exact arithmetic. What ships (q8) is compared the same way in engineWorker.test.ts.
 describe('CodeModelWorker with the real model', { skip: needsModel }, () => {
   let model: CodeModel;
   before(async () => {
-    model = await CodeModel.load(testModelDir, { threads: 1 });
+    model = await CodeModel.load(testModelDir, { threads: 1, variant: exactVariant });
   });
   after(() => model?.dispose());
 
@@ -179,7 +182,7 @@ describe('CodeModelWorker with the real model', { skip: needsModel }, () => {
       before(async () => {
         dir = modelWithFimOrder(order);
         worker = await CodeModelWorker.load({ dir, variant: 'fp32', threads: 1 }, quiet);
-        ordered = await CodeModel.load(dir, { threads: 1 });
+        ordered = await CodeModel.load(dir, { threads: 1, variant: exactVariant });
       });
       after(async () => {
         await worker?.dispose();

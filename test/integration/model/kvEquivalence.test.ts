@@ -3,13 +3,14 @@ import { after, before, describe, it } from 'node:test';
 import { CodeModel } from '../../../model/codeModel.js';
 import { generateAll } from '../../../model/generate.js';
 import { argmax } from '../../../model/sampling.js';
-import { maxAbsDiff, needsModel, sampleCode, testModelDir } from './testModel.js';
+import { exactVariant, maxAbsDiff, needsModel, sampleCode, testModelDir } from './testModel.js';
 
 
 describe('KV cache equivalence', { skip: needsModel }, () => {
   let model: CodeModel;
   before(async () => {
-    model = await CodeModel.load(testModelDir);
+    // Exact arithmetic: the float32 export of the shipped weights (see exactVariant).
+    model = await CodeModel.load(testModelDir, { variant: exactVariant });
   });
   after(() => model?.dispose());
 

@@ -4,7 +4,7 @@ import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
 import { CodeModel } from '../../../model/codeModel.js';
 import type { ModelConfig } from '../../../model/config.js';
-import { maxAbsDiff, needsModel, sampleCode, testModelDir } from './testModel.js';
+import { exactVariant, maxAbsDiff, needsModel, sampleCode, testModelDir } from './testModel.js';
 
 function rotate(keys: Float32Array, c: ModelConfig, length: number, delta: number): Float64Array {
   const out = Float64Array.from(keys);
@@ -30,7 +30,8 @@ function rotate(keys: Float32Array, c: ModelConfig, length: number, delta: numbe
 describe('shift invariance (RoPE)', { skip: needsModel }, () => {
   let model: CodeModel;
   before(async () => {
-    model = await CodeModel.load(testModelDir);
+    // Exact arithmetic: the float32 export of the shipped weights (see exactVariant).
+    model = await CodeModel.load(testModelDir, { variant: exactVariant });
   });
   after(() => model?.dispose());
 

@@ -38,19 +38,25 @@ function promptAt(model: CodeModel, text: string, marker: string): number[] {
 
 describe('PIE with the shipped model', () => {
   let model: CodeModel;
+  /** The float32 export of the same weights: the exactness checks need exact arithmetic (the shipped q8 rounds activations). */
+  let exact: CodeModel;
   before(async () => {
     model = await CodeModel.load(defaultModelDir);
+    exact = await CodeModel.load(defaultModelDir, { variant: 'default' });
   });
   after(async () => {
     await model.dispose();
+    await exact.dispose();
   });
 
   it('the shipped model is one PIE can shift exactly', () => {
     const support = resolveRotary(model.config);
     assert.ok(support.ok, support.ok ? '' : support.reason);
+    assert.match(path.basename(model.session.file), /^model_quantized\.onnx$/, 'the tests below the exact one run on the q8 file that ships');
   });
 
-  it('pure shifts are exact: rotating a cache by Δ gives the cache encoded at positions + Δ', async () => {
+  it('pure shifts are exact: rotating a cache by Δ gives the cache encoded at positions + Δ (float32 export)', async () => {
+    const model = exact;
     // Layer 0 keys are a function of the token and its position only, so they must match to the
     // model's float32 rounding. Deeper layers see attention outputs, and the model itself is translation-invariant
     // only up to float32 noise (visible in the values, which carry no rotation): a rotated key may

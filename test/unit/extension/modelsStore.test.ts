@@ -46,7 +46,7 @@ describe('model store: downloads of the registry\'s real file lists (loopback Hu
     root = fs.mkdtempSync(path.join(os.tmpdir(), 'typeguide-store-'));
     builtinDir = path.join(root, 'builtin');
     fs.mkdirSync(path.join(builtinDir, 'onnx'), { recursive: true });
-    fs.writeFileSync(path.join(builtinDir, 'onnx/model.onnx'), 'x');
+    fs.writeFileSync(path.join(builtinDir, 'onnx/model_quantized.onnx'), 'x');
   });
   after(async () => {
     await hub.stop();
@@ -147,12 +147,12 @@ describe('model store: downloads of the registry\'s real file lists (loopback Hu
     assert.ok(store.isComplete(deepseek, 'fp32'));
   });
 
-  it('remembers the variant per model: a q8 download leaves the built-in model on fp32', async () => {
+  it('remembers the variant per model: a q8 download and an fp32 preference leave the built-in model on its q8', async () => {
     await store.download(qwen, 'q8');
-    const builtin = store.resolve(DEFAULT_MODEL_ID, 'q8');
+    const builtin = store.resolve(DEFAULT_MODEL_ID, 'fp32');
     assert.ok(builtin.kind === 'folder');
-    assert.equal(builtin.variant, 'fp32');
-    assert.equal(builtin.onnxFile, 'onnx/model.onnx');
+    assert.equal(builtin.variant, 'q8');
+    assert.equal(builtin.onnxFile, 'onnx/model_quantized.onnx');
     assert.equal(builtin.dir, builtinDir);
     // The preference does not override what this model was downloaded in...
     const q = store.resolve(qwen.id, 'q4');

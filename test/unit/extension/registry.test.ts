@@ -1,8 +1,11 @@
 import assert from 'node:assert/strict';
+import fs from 'node:fs';
+import path from 'node:path';
 import { describe, it } from 'node:test';
 import {
   DEFAULT_MODEL_ID, downloadVariant, filesFor, MODEL_REGISTRY, onnxFileFor, registryEntry, resolveUrl, variantsOf, type VariantFiles,
 } from '../../../extension/models/registry.js';
+import { defaultModelDir } from '../../../model/index.js';
 
 const entry = (id: string) => {
   const e = registryEntry(id);
@@ -53,10 +56,11 @@ describe('model registry (the repositories\' own file names)', () => {
     }
   });
 
-  it('the built-in model offers fp32 only, whatever the preference', () => {
+  it('the built-in model offers the q8 file the VSIX ships only, whatever the preference', () => {
     const builtin = entry(DEFAULT_MODEL_ID);
-    assert.deepEqual(variantsOf(builtin), ['fp32']);
-    assert.equal(downloadVariant(builtin, 'q8'), 'fp32');
+    assert.deepEqual(variantsOf(builtin), ['q8']);
+    assert.equal(downloadVariant(builtin, 'fp32'), 'q8');
+    assert.ok(fs.existsSync(path.join(defaultModelDir, builtin.variants.q8!.onnx)), 'the file is in the repository');
   });
 
   it('a download takes the preferred variant when offered, the entry\'s default otherwise', () => {

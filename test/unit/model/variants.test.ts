@@ -1,8 +1,13 @@
 // Which files a variant may be stored as, and PIE's calls into a model that has no position_ids input.
 import assert from 'node:assert/strict';
+import fs from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
 import { describe, it } from 'node:test';
+import { loadModelConfig } from '../../../model/config.js';
+import { defaultModelDir } from '../../../model/index.js';
 import { KvCache } from '../../../model/kvCache.js';
-import { externalDataFile, variantCandidates, variantFiles, type ModelVariant } from '../../../model/onnxSession.js';
+import { defaultVariant, externalDataFile, variantCandidates, variantFiles, type ModelVariant } from '../../../model/onnxSession.js';
 import { PieRepositioner, type PieModel } from '../../../model/pie/repositioner.js';
 import type { RotaryConfig } from '../../../model/pie/rotary.js';
 
@@ -14,6 +19,35 @@ describe('variant files', () => {
     for (const v of Object.keys(variantFiles) as ModelVariant[]) assert.equal(variantCandidates(v)[0], variantFiles[v]);
     assert.deepEqual(variantCandidates('nonsense' as ModelVariant), []);
     assert.equal(externalDataFile('decoder_model_merged.onnx'), 'decoder_model_merged.onnx_data');
+  });
+});
+
+describe('the variant that loads when none is named', () => {
+  /** A folder with config.json (transformers.js_config as given) and empty files under onnx/. */
+  function folder(jsConfig: unknown, files: string[]): string {
+    const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'typeguide-dtype-'));
+    fs.mkdirSync(path.join(dir, 'onnx'));
+    const config = JSON.parse(fs.readFileSync(path.join(defaultModelDir, 'config.json'), 'utf8')) as Record<string, unknown>;
+    fs.writeFileSync(path.join(dir, 'config.json'), JSON.stringify({ ...config, 'transformers.js_config': jsConfig }));
+    for (const f of files) fs.writeFileSync(path.join(dir, 'onnx', f), '');
+    return dir;
+  }
+  const variantOf = (dir: string) => defaultVariant(dir, loadModelConfig(dir));
+
+  it('is the one transformers.js_config.dtype names, as a string or per file, when its file is there', () => {
+    assert.equal(variantOf(folder({ dtype: 'q8' }, ['model.onnx', 'model_quantized.onnx'])), 'quantized');
+    assert.equal(variantOf(folder({ dtype: { model: 'q4' } }, ['model.onnx', 'model_q4.onnx'])), 'q4');
+    assert.equal(variantOf(folder({ dtype: { decoder_model_merged: 'fp16' } }, ['decoder_model_merged.onnx', 'decoder_model_merged_fp16.onnx'])), 'fp16');
+  });
+
+  it('is model.onnx when the preferred file is missing, the dtype unknown, or none named', () => {
+    assert.equal(variantOf(folder({ dtype: 'q8' }, ['model.onnx'])), 'default');
+    assert.equal(variantOf(folder({ dtype: 'q3' }, ['model.onnx'])), 'default');
+    assert.equal(variantOf(folder({ kv_cache_dtype: 'float32' }, ['model.onnx', 'model_quantized.onnx'])), 'default');
+  });
+
+  it('is q8 for the built-in model, which ships both', () => {
+    assert.equal(variantOf(defaultModelDir), 'quantized');
   });
 });
 
