@@ -8,6 +8,12 @@
 //                         model/onnxSession.ts used before `sessionMemoryDefaults`;
 //   - chunkedNoArena:     the same without onnxruntime's CPU arena (less memory, a few % slower per token);
 //   - whole:              the prompt encoded in one forward pass (what the extension did before the one engine).
+//   - chunked128:         the shipped engine with prefill chunks of 128 tokens;
+//   - monitored:          the shipped engine with the language monitor, as the extension runs it: TypeScript 7's
+//                         server on the repository, documents opened in the engine, every completion monitored
+//                         (tree-sitter triggers, the server's answers, the shadow documents);
+//   - monitoredMallocTuned: the same in a process started with glibc's MALLOC_ARENA_MAX=2 and fixed mmap/trim
+//                         thresholds (what an engine in its own process could set; a worker thread cannot).
 // Per configuration: RSS before the model loads (node + tsx + our modules), after it loads, after the
 // first completion, growth from loaded to the last completion, the KV prompt cache's bytes, and RSS
 // after a full GC (what the allocators keep, not garbage waiting for V8). Prints JSON and a table; MiB.
@@ -17,6 +23,7 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { parseArgs } from 'node:util';
 import { CompletionEngine } from '../engine/completionEngine.js';
+import { MonitorService } from '../language-monitor/index.js';
 import { CodeModel, defaultModelDir } from '../model/index.js';
 
 const mib = (b: number): number => Math.round(b / 1048576);
@@ -29,23 +36,28 @@ function documents(): { file: string; text: string }[] {
   return files.filter((f) => fs.existsSync(path.join(root, f))).map((f) => ({ file: path.join(root, f), text: fs.readFileSync(path.join(root, f), 'utf8') }));
 }
 
-const modes = ['whole', 'chunkedOrtDefaults', 'chunkedNoArena', 'chunked'] as const;
+const modes = ['whole', 'chunkedOrtDefaults', 'chunkedNoArena', 'chunked', 'chunked128', 'monitored', 'monitoredMallocTuned'] as const;
+const mallocTuned = { MALLOC_ARENA_MAX: '2', MALLOC_MMAP_THRESHOLD_: '262144', MALLOC_TRIM_THRESHOLD_: '1048576' };
 type Mode = (typeof modes)[number];
 
 async function child(mode: Mode, modelDir: string, completions: number): Promise<void> {
   const startMiB = mib(process.memoryUsage().rss);
   const memory = mode === 'chunkedOrtDefaults' ? { cpuMemArena: true, memPattern: true } : mode === 'chunkedNoArena' ? { cpuMemArena: false } : {};
   const model = await CodeModel.load(modelDir, { threads: 1, memory });
-  const engine = new CompletionEngine({ model, prefillChunkTokens: mode === 'whole' ? 1_000_000 : 256 });
-  const rss: number[] = [mib(process.memoryUsage().rss)];
+  const monitored = mode === 'monitored' || mode === 'monitoredMallocTuned';
+  const monitor = monitored ? await MonitorService.create() : undefined;
+  const engine = new CompletionEngine({ model, prefillChunkTokens: mode === 'whole' ? 1_000_000 : mode === 'chunked128' ? 128 : 256, monitor });
   const docs = documents();
+  const root = path.resolve(__dirname, '..');
+  if (monitored) docs.forEach((d) => engine.documents.open({ filePath: d.file, languageId: 'typescript', version: 1, text: d.text, workspaceRoot: root }));
+  const rss: number[] = [mib(process.memoryUsage().rss)];
   let seed = 7;
   const rand = (): number => ((seed = (Math.imul(seed, 1103515245) + 12345) >>> 0) / 2 ** 32);
   for (let i = 0; i < completions; i++) {
     const doc = docs[i % docs.length];
     const dots = [...doc.text.matchAll(/\w\./g)].map((m) => m.index + 2);
     const at = dots[Math.floor(rand() * dots.length)];
-    await engine.complete({ file: doc.file, languageId: 'typescript', prefix: doc.text.slice(0, at), suffix: doc.text.slice(at), maxTokens: 16, temperature: 0, monitor: false });
+    await engine.complete({ file: doc.file, languageId: 'typescript', prefix: doc.text.slice(0, at), suffix: doc.text.slice(at), maxTokens: 16, temperature: 0, monitor: monitored, workspaceRoot: root });
     rss.push(mib(process.memoryUsage().rss));
   }
   const usage = engine.cacheUsage();
@@ -56,19 +68,24 @@ async function child(mode: Mode, modelDir: string, completions: number): Promise
   gc?.();
   const afterGcMiB = gc ? mib(process.memoryUsage().rss) : undefined;
   await engine.dispose();
+  await monitor?.dispose();
   process.stdout.write(JSON.stringify({ mode, startMiB, rss, afterGcMiB, arrayBuffersMiB, cachedMiB: mib(usage.bytes), cachedDocuments: usage.documents, window: engine.promptWindowTokens }) + '\n');
 }
 
 async function main(): Promise<void> {
-  const { values } = parseArgs({ options: { model: { type: 'string' }, completions: { type: 'string', default: '18' }, json: { type: 'string' }, child: { type: 'string' } } });
+  const { values } = parseArgs({ options: { model: { type: 'string' }, completions: { type: 'string', default: '18' }, json: { type: 'string' }, child: { type: 'string' }, modes: { type: 'string', default: modes.join(',') } } });
   const modelDir = path.resolve(values.model ?? defaultModelDir);
   const n = Number(values.completions);
   if (values.child) {
     if (!(modes as readonly string[]).includes(values.child)) throw new Error(`unknown mode ${values.child}`);
     return child(values.child as Mode, modelDir, n);
   }
-  const rows = modes.map((mode) => {
-    const r = spawnSync(process.execPath, ['--expose-gc', '--import', 'tsx', __filename, '--child', mode, '--model', modelDir, '--completions', String(n)], { encoding: 'utf8', env: { ...process.env, ORT_DISABLE_TELEMETRY: '1' } });
+  const chosen = values.modes.split(',');
+  const unknown = chosen.filter((m) => !(modes as readonly string[]).includes(m));
+  if (unknown.length) throw new Error(`unknown mode ${unknown.join(', ')}; expected ${modes.join(', ')}`);
+  const rows = chosen.map((mode) => {
+    const env = { ...process.env, ORT_DISABLE_TELEMETRY: '1', ...(mode === 'monitoredMallocTuned' ? mallocTuned : {}) };
+    const r = spawnSync(process.execPath, ['--expose-gc', '--import', 'tsx', __filename, '--child', mode, '--model', modelDir, '--completions', String(n)], { encoding: 'utf8', env });
     if (r.status !== 0) throw new Error(`${mode}: ${r.stderr}`);
     return JSON.parse(r.stdout.trim().split('\n').at(-1)!) as {
       mode: string; startMiB: number; rss: number[]; afterGcMiB?: number; arrayBuffersMiB: number; cachedMiB: number; cachedDocuments: number; window: number;

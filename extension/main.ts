@@ -117,7 +117,11 @@ export async function activate(context: vscode.ExtensionContext): Promise<void> 
       vscode.workspace.onDidOpenTextDocument(opened),
       // Trust granted: load again, now with the language servers (an untrusted workspace starts none).
       vscode.workspace.onDidGrantWorkspaceTrust(() => { if (modelWanted) void models.reload(); }),
-      vscode.workspace.onDidChangeTextDocument((ev) => sync.changed(editorDocument(ev.document), ev.contentChanges)),
+      vscode.workspace.onDidChangeTextDocument((ev) => {
+        sync.changed(editorDocument(ev.document), ev.contentChanges);
+        const typed = typedAt(ev);
+        if (typed) provider.speculateAt(ev.document, typed);
+      }),
       vscode.workspace.onDidCloseTextDocument((d) => sync.closed({ key: d.uri.toString() })),
       vscode.window.onDidChangeActiveTextEditor(gateChanged),
       ...warmOnJumps(provider),
@@ -171,6 +175,22 @@ function register(provider: vscode.InlineCompletionItemProvider, settings: Setti
 export async function deactivate(): Promise<void> {
   await engine?.dispose();
   engine = undefined;
+}
+
+/**
+ * Where the cursor is after `ev` when it is one character typed (or deleted) in the active editor at its
+ * only cursor: the place VS Code is about to ask a suggestion for. Undo/redo, pastes, auto-closed pairs
+ * (two characters, the cursor between them), multi-cursor and other extensions' edits give undefined.
+ */
+function typedAt(ev: vscode.TextDocumentChangeEvent): vscode.Position | undefined {
+  const editor = vscode.window.activeTextEditor;
+  if (!editor || editor.document !== ev.document || editor.selections.length !== 1 || ev.reason !== undefined) return undefined;
+  if (ev.contentChanges.length !== 1) return undefined;
+  const c = ev.contentChanges[0];
+  const typed = c.rangeLength === 0 && c.text.length === 1 && c.text !== '\n' && c.text !== '\r';
+  const deleted = c.rangeLength === 1 && c.text === '';
+  if (!typed && !deleted) return undefined;
+  return ev.document.positionAt(c.rangeOffset + c.text.length);
 }
 
 /** A selection change this soon after an edit comes from the edit (typing, accepting), not from moving. */

@@ -10,18 +10,38 @@ export interface KvShape {
   readonly headDim: number;
 }
 
+/** Arrays smaller than this are left to the collector (freeing costs more than it saves). */
+const FREE_MIN_BYTES = 64 * 1024;
+
+/**
+ * Hands an array's memory back now by detaching its buffer: ArrayBuffer.prototype.transfer(0) (Node 21+,
+ * the extension host of every current VS Code), else a structured clone that takes the buffer over and is
+ * dropped at once. Only an array that spans its whole, non-shared buffer (never a view into another
+ * array's storage, which other views may still read).
+ */
+export function freeArray(a: KvArray): void {
+  const buf = a.buffer;
+  if (!(buf instanceof ArrayBuffer) || a.byteOffset !== 0 || a.byteLength !== buf.byteLength || buf.byteLength < FREE_MIN_BYTES) return;
+  const transfer = (buf as ArrayBuffer & { transfer?: (n: number) => ArrayBuffer }).transfer;
+  if (typeof transfer === 'function') transfer.call(buf, 0);
+  else structuredClone(buf, { transfer: [buf] });
+}
+
 function alloc(dtype: KvDtype, n: number): KvArray {
   return dtype === 'float32' ? new Float32Array(n) : new Uint16Array(n);
 }
 
 /**
  * The key/value cache of one sequence (batch 1): per layer a key and a value array laid out
- * [1, kvHeads, seq, headDim], as the ONNX export takes and returns them. The cache owns its arrays;
- * slice/concat return new caches and never alias this one's storage. Keys are stored after RoPE
+ * [1, kvHeads, seq, headDim], as the ONNX export takes and returns them. The cache owns its arrays
+ * (dispose frees them: nothing may keep a view of them past that); slice/concat return new caches and
+ * never alias this one's storage. Keys are stored after RoPE
  * rotation (so a position shift is a rotation of the keys; values carry no position).
  */
 export class KvCache implements KvShape {
   private disposed = false;
+  /** Forward passes reading the arrays right now (see retain). */
+  private readers = 0;
 
   constructor(
     readonly dtype: KvDtype,
@@ -113,9 +133,34 @@ export class KvCache implements KvShape {
     return this.slice(0, this.length);
   }
 
-  /** Releases the arrays; any later use throws. */
+  /**
+   * A forward pass reads this cache's arrays on onnxruntime's threads until `release()`: a `dispose()`
+   * meanwhile waits for it to end before freeing them.
+   */
+  retain(): void {
+    this.check();
+    this.readers++;
+  }
+
+  release(): void {
+    if (--this.readers === 0 && this.disposed) this.free();
+  }
+
+  /**
+   * Releases the arrays; any later use throws. Their memory is handed back at once (detached), not when
+   * V8 next collects: a decode step returns the whole cache again (16 MiB at 1,024 tokens of the
+   * built-in model), and left to the collector those copies pile up by the hundred megabytes and
+   * fragment the allocator. Arrays still read by a forward pass are freed when it ends.
+   */
   dispose(): void {
+    if (this.disposed) return;
     this.disposed = true;
+    if (this.readers === 0) this.free();
+  }
+
+  private free(): void {
+    for (const a of this.keyData) freeArray(a);
+    for (const a of this.valueData) freeArray(a);
     this.keyData = [];
     this.valueData = [];
   }

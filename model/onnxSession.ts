@@ -355,10 +355,15 @@ export class OnnxCausalLm {
     if (!cache) past.dispose();
 
     let out: InferenceSession.ReturnType;
+    // onnxruntime reads the cache's arrays on its own threads while the run is pending: a dispose()
+    // meanwhile (an abort, an eviction) must not free them under it.
+    cache?.retain();
     try {
       out = await this.session.run(feeds);
     } catch (err) {
       throw new ModelError(this.file, `inference failed (${(err as Error).message})`, { cause: err });
+    } finally {
+      cache?.release();
     }
     const logitsTensor = out.logits;
     const width = logitsTensor.dims[2];

@@ -32,6 +32,8 @@ export interface CompletionServiceOptions {
    * it over (the user typed what it predicted) before it is aborted (ms, default 50).
    */
   cancelGraceMs?: number;
+  /** How long a generation started at a keystroke (`speculate`) waits for the editor's request before it is aborted (ms, default 400). */
+  speculationWaitMs?: number;
 }
 
 const MAX_ALTERNATIVES = 3;
@@ -151,6 +153,36 @@ export class CompletionService {
     if (this.options.ready && !this.options.ready()) return;
     if (/^[\w$]/.test(req.suffix)) return;
     this.engine.warm?.(this.generateRequest(req, 0));
+  }
+
+  /**
+   * The user just typed a character at `req`. VS Code asks for a suggestion only after its own debounce
+   * (50 ms in VS Code 1.139) and a round trip to the extension host: start the generation now, and the
+   * request that follows joins it like any request that typed into a running generation. Nothing starts
+   * when the cache or the running generation already covers the place, while the engine has no model, or
+   * when the user set a debounce of their own (they asked for fewer generations); a speculation no
+   * request takes over within `speculationWaitMs` is aborted.
+   */
+  speculate(req: CompletionRequest): void {
+    if (this.settings().debounceMs > 0) return;
+    if (this.options.ready && !this.options.ready()) return;
+    if (/^[\w$]/.test(req.suffix)) return;
+    const at: CursorWindow = { offset: req.documentOffset ?? req.prefix.length, prefix: req.prefix, suffix: req.suffix };
+    if (this.cache.lookup(req.documentKey, at)) return;
+    const running = this.current;
+    if (running && running.seed === 0) {
+      const typed = running.typedSince(req.documentKey, at);
+      if (typed !== undefined && running.consistentWith(typed)) return;
+    }
+    this.stopAlternatives();
+    this.log.debug('keystroke: starting the generation before the editor asks');
+    const gen = this.start(req, at, 0);
+    this.stats.speculated();
+    setTimeout(() => {
+      if (this.current !== gen || gen.done || gen.waiters > 0 || gen.shownAt !== undefined) return;
+      this.log.debug('no request took over the keystroke\'s generation: aborting it');
+      this.abortCurrent();
+    }, this.options.speculationWaitMs ?? 400);
   }
 
   /** Drops cached completions and stops the running generation. */

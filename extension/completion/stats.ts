@@ -19,6 +19,8 @@ export interface StatsSnapshot {
   requests: number;
   served: Record<CompletionSource, number>;
   generations: number;
+  /** Generations started at a keystroke, before the editor asked (CompletionService.speculate). */
+  speculated: number;
   /** Request arrival to suggestion returned, ms. */
   shownLatency: { p50: number; p90: number };
   /** Keystroke (the request's requestedAt) to its suggestion handed to the editor, ms: what the user waits for. */
@@ -58,6 +60,7 @@ export class CompletionStats {
   private tokens = 0;
   private generatingMs = 0;
   private generations = 0;
+  private speculatedCount = 0;
   private readonly piePaths: Record<string, number> = {};
   private readonly stopReasons: Record<string, number> = {};
   private pieEncodedTokens = 0;
@@ -71,6 +74,10 @@ export class CompletionStats {
 
   request(): void {
     this.requests++;
+  }
+
+  speculated(): void {
+    this.speculatedCount++;
   }
 
   /** A suggestion was handed to the editor `ms` after its request arrived and `keystrokeMs` after the keystroke. */
@@ -114,6 +121,7 @@ export class CompletionStats {
       requests: this.requests,
       served: { ...this.served },
       generations: this.generations,
+      speculated: this.speculatedCount,
       shownLatency: { p50: percentile(shown, 50), p90: percentile(shown, 90) },
       keystrokeToShown: { p50: percentile(keystroke, 50), p90: percentile(keystroke, 90), samples: keystroke.length },
       queueMs: { p50: percentile(queue, 50), p90: percentile(queue, 90) },
@@ -157,7 +165,7 @@ export function formatStats(s: StatsSnapshot, loop: { idle: EventLoopDelay; duri
     `| Queue (behind other work) p50 / p90 | ${ms(s.queueMs.p50)} / ${ms(s.queueMs.p90)} |`,
     `| Prompt (PIE / prefill) p50 / p90 | ${ms(s.promptMs.p50)} / ${ms(s.promptMs.p90)} |`,
     `| Engine first token p50 / p90 | ${ms(s.firstTokenMs.p50)} / ${ms(s.firstTokenMs.p90)} |`,
-    `| Generations | ${s.generations} (${kv(s.stopReasons)}) |`,
+    `| Generations | ${s.generations} (${kv(s.stopReasons)}); started at the keystroke: ${s.speculated} |`,
     `| Tokens/s | ${s.tokensPerSecond.toFixed(1)} |`,
     `| PIE cache paths | ${kv(s.piePaths)} (${s.pieEncodedTokens} prompt tokens encoded) |`,
     `| Token-healed prompts | ${s.healed} |`,

@@ -48,6 +48,16 @@ export class TypeGuideInlineProvider implements vscode.InlineCompletionItemProvi
     }
   }
 
+  /**
+   * The user typed a character and the cursor is at `position`: start the suggestion's generation before
+   * VS Code asks for it (it asks after its own debounce), when VS Code would ask at all.
+   */
+  speculateAt(document: vscode.TextDocument, position: vscode.Position): void {
+    if (!this.gate.allows(document.languageId)) return;
+    if (!vscode.workspace.getConfiguration('editor', document).get<boolean>('inlineSuggest.enabled', true)) return;
+    this.service.speculate(requestAt(document, position, false, Date.now()));
+  }
+
   /** The user paused at a new place (another file, a cursor jump): warm the engine's prompt cache there. */
   warmAt(document: vscode.TextDocument, position: vscode.Position): void {
     if (!this.gate.allows(document.languageId)) return;

@@ -101,6 +101,39 @@ describe('CompletionService', () => {
     assert.equal(engine.warmed.length, 1, 'nothing without a model');
   });
 
+  it('a keystroke starts the generation before the editor asks; the request that follows joins it', async () => {
+    const engine = new FakeCompletionEngine(() => ['deposit', '(10);'], 20);
+    const svc = new CompletionService(engine, settings());
+    const typedAt = Date.now();
+    svc.speculate(request('', { requestedAt: typedAt }));
+    assert.equal(engine.requests.length, 1, 'generating before any request');
+    assert.equal(engine.requests[0].requestedAt, typedAt, 'timed from the keystroke');
+    // VS Code asks after its debounce.
+    await new Promise((r) => setTimeout(r, 30));
+    const shown = await svc.complete(request('', { requestedAt: typedAt }), live());
+    assert.deepEqual(shown, { texts: ['deposit(10);'], source: 'inflight' });
+    assert.equal(engine.requests.length, 1, 'no second generation');
+    assert.equal(engine.aborted, 0);
+    assert.equal(svc.stats.snapshot().speculated, 1);
+    // The cache (or a running generation) covering the place starts nothing.
+    svc.speculate(request('dep'));
+    assert.equal(engine.requests.length, 1, 'served by the cache: nothing new');
+  });
+
+  it('a keystroke\'s generation that no request takes over is aborted; none starts under a user debounce or without a model', async () => {
+    const engine = new FakeCompletionEngine(() => ['dep', 'osit', '(10);', ' more', ' text', ' and', ' more'], 20);
+    const svc = new CompletionService(engine, settings(), { speculationWaitMs: 30 });
+    svc.speculate(request());
+    assert.equal(engine.requests.length, 1);
+    await svc.idle();
+    assert.equal(engine.aborted, 1, 'aborted after the wait, not run to its end');
+    const debounced = new CompletionService(engine, settings({ debounceMs: 75 }));
+    debounced.speculate(request('x'));
+    const notReady = new CompletionService(engine, settings(), { ready: () => false });
+    notReady.speculate(request('y'));
+    assert.equal(engine.requests.length, 1);
+  });
+
   it('shows what streamed within the time budget, then asks to extend when the rest arrives', async () => {
     const engine = new FakeCompletionEngine(() => ['deposit(', '10', ');', ' // done'], 40);
     const extended: string[] = [];

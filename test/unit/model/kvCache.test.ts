@@ -70,3 +70,39 @@ describe('half floats', () => {
     assert.ok(Math.abs(halfToFloat(floatToHalf(Math.PI)) - Math.PI) < 1e-3);
   });
 });
+
+describe('KvCache memory', () => {
+  // 2 layers × 2 heads × 1,024 positions × 16 dims of float32: 128 KiB per array, above the free threshold.
+  const big = (): KvCache => {
+    const a = () => new Float32Array(2 * 1024 * 16).fill(1);
+    return new KvCache('float32', 2, 2, 16, [a(), a()], [a(), a()], 1024);
+  };
+
+  it('dispose hands the arrays back at once (their buffers detach), not at the next collection', () => {
+    const c = big();
+    const keys = c.keys(0);
+    assert.equal(keys.buffer.byteLength, 128 * 1024);
+    c.dispose();
+    assert.equal(keys.buffer.byteLength, 0, 'detached');
+    assert.throws(() => c.keys(0), /used after dispose/);
+    c.dispose(); // twice is harmless
+  });
+
+  it('a cache a forward pass still reads is freed only when the pass releases it', () => {
+    const c = big();
+    const values = c.values(1);
+    c.retain();
+    c.dispose();
+    assert.equal(values.length, 2 * 1024 * 16, 'still readable by the pass');
+    c.release();
+    assert.equal(values.buffer.byteLength, 0, 'freed at release');
+  });
+
+  it('never frees a view into another array\'s storage', () => {
+    const shared = new Float32Array(4 * 2 * 1024 * 16);
+    const view = (i: number) => shared.subarray(i * 2 * 1024 * 16, (i + 1) * 2 * 1024 * 16);
+    const c = new KvCache('float32', 2, 2, 16, [view(0), view(1)], [view(2), view(3)], 1024);
+    c.dispose();
+    assert.equal(shared.buffer.byteLength, shared.length * 4, 'the shared buffer is left to the collector');
+  });
+});
