@@ -1,7 +1,7 @@
 #!/usr/bin/env node
 // Bundles the extension with esbuild:
 //   dist/extension.js     extension host side (vscode external)
-//   dist/engineWorker.js  the engine worker thread (model, tokenizer, PIE; never vscode)
+//   dist/engineWorker.js  the engine process, forked by EngineClient (model, tokenizer, PIE, language servers; never vscode)
 // onnxruntime-node stays external (a native add-on found by a computed path); it is copied with
 // onnxruntime-common into dist/node_modules/ holding only the target platform's binaries.
 // Usage: node scripts/build.mjs [--target linux-x64] [--production]

@@ -41,10 +41,10 @@ export function processTree(root: number, procs: readonly ProcInfo[] = allProces
 }
 
 export interface MemorySample {
-  /** Extension host process (its worker threads, the ONNX model among them, are inside it). */
+  /** Extension host process (TypeGuide's own code in it; the engine and its language servers are its descendants, in typeGuideServers). */
   extensionHostMb: number;
   extensionHostPid: number | undefined;
-  /** Language servers started from TypeGuide's extension folder (descendants of the extension host). */
+  /** TypeGuide's processes: the engine and its language servers (descendants of the extension host started from TypeGuide's folder). */
   typeGuideServersMb: number;
   typeGuideServers: { pid: number; rssMb: number; cmd: string }[];
   /** The extension host's other descendants (VS Code's own TypeScript server and the like). */

@@ -45,11 +45,11 @@ export function formatTable(r: ReportInput): string {
     ['storm: last key → ghost text (typing stopped)', r.storm.msToGhostAfterTypingStops === null ? 'none' : ms(r.storm.msToGhostAfterTypingStops)],
     ['storm: stale ghost texts', `${r.storm.staleGhostTexts}${r.storm.staleGhostTexts ? ` (${Object.entries(r.storm.staleByRule).map(([k, v]) => `${k} ${v}`).join(', ')})` : ''}`],
     memRow('RSS extension host (start → sites → storm)', (m) => m.extensionHostMb),
-    memRow('RSS TypeGuide language servers', (m) => m.typeGuideServersMb),
+    memRow('RSS TypeGuide processes (engine, language servers)', (m) => m.typeGuideServersMb),
     memRow('RSS other extension-host children (VS Code\'s TS server)', (m) => m.otherExtensionHostChildrenMb),
     ['RSS extension host before TypeGuide activates (VS Code alone)', mb(mem('beforeTypeGuide')?.extensionHostMb)],
     ['extension host growth, start → after storm', mb(growth)],
-    ['TypeGuide after storm: host above VS Code alone + its servers', mb(typeGuideTotal)],
+    ['TypeGuide after storm: host above VS Code alone + its processes', mb(typeGuideTotal)],
     ['event-loop delay p50 / p99 / max (all; while generating)', loop.all
       ? `${ms(loop.all.p50)} / ${ms(loop.all.p99)} / ${ms(loop.all.max)}; ${loop.whileGenerating ? `${ms(loop.whileGenerating.p50)} / ${ms(loop.whileGenerating.p99)} / ${ms(loop.whileGenerating.max)}` : '—'}`
       : `skipped: ${loop.skipped ?? 'not reported'}`],

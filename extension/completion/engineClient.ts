@@ -1,4 +1,4 @@
-import { Worker, type WorkerOptions } from 'node:worker_threads';
+import { fork, type ChildProcess } from 'node:child_process';
 import type { DocumentEvent, FromWorker, ModelInfo, ModelSpec, ToWorker } from '../engineWorker/protocol.js';
 import { silentLog, type CompletionEngine, type GenerateRequest, type GenerateSummary, type GenerationStream, type Log } from './types.js';
 
@@ -12,11 +12,7 @@ interface Pending {
   rejectSummary: (e: Error) => void;
 }
 
-/**
- * The extension host's handle on the engine worker thread: the model runs there, so typing never waits
- * on it. Generations stream back as messages; aborting a request's signal aborts it in the worker.
- */
-/** Requests fail with this when the worker thread ended under them (the crash itself is reported by onCrash). */
+/** Requests fail with this when the engine process ended under them (the crash itself is reported by onCrash). */
 export class EngineCrashError extends Error {
   override readonly name = 'EngineCrashError';
 }
@@ -25,8 +21,32 @@ export class EngineCrashError extends Error {
 const MAX_RESTARTS = 3;
 const CRASH_WINDOW_MS = 5 * 60_000;
 
+export interface EngineProcessOptions {
+  /** Node options for the engine process (tests run TypeScript entries with `['--import', 'tsx']`). */
+  readonly execArgv?: readonly string[];
+  /** Extra environment for the engine process. */
+  readonly env?: Readonly<Record<string, string>>;
+}
+
+/**
+ * glibc's allocator for the engine process. Each decode step returns the whole KV cache as new arrays
+ * (16 MiB at 1,024 tokens of the built-in model) and frees the previous ones; with glibc's dynamic mmap
+ * threshold those land on the heap after the first free, and the heap keeps its high-water mark. A fixed
+ * threshold maps every large array on its own and unmaps it on free, so the resident size follows what
+ * is live (bench:memory's malloc-tuned mode). Only settable before the process starts: one reason the
+ * engine is a process of its own and not a worker thread of the extension host.
+ */
+const ENGINE_MALLOC_ENV = { MALLOC_ARENA_MAX: '2', MALLOC_MMAP_THRESHOLD_: '262144', MALLOC_TRIM_THRESHOLD_: '1048576' };
+
+/**
+ * The extension host's handle on the engine process (dist/engineWorker.js, forked): the model, its ONNX
+ * session and the language servers run there, so typing never waits on them, a native crash in
+ * onnxruntime ends that process and not the extension host, and its memory is its own (and bounded, see
+ * ENGINE_MALLOC_ENV). Generations stream back as IPC messages; aborting a request's signal aborts it in
+ * the engine.
+ */
 export class EngineClient implements CompletionEngine {
-  private worker!: Worker;
+  private worker!: ChildProcess;
   private nextId = 1;
   private readonly pending = new Map<number, Pending>();
   private loadWaiters: { resolve: (i: ModelInfo) => void; reject: (e: Error) => void }[] = [];
@@ -39,33 +59,51 @@ export class EngineClient implements CompletionEngine {
   private crashes: number[] = [];
   private readonly crashListeners = new Set<(c: { message: string; restarting: boolean }) => void>();
 
-  constructor(private readonly workerFile: string, private readonly log: Log = silentLog, private readonly workerOptions: WorkerOptions = {}) {
+  constructor(private readonly entryFile: string, private readonly log: Log = silentLog, private readonly processOptions: EngineProcessOptions = {}) {
     this.spawn();
   }
 
   private spawn(): void {
-    const worker = new Worker(this.workerFile, { ...this.workerOptions, env: { ...process.env, ORT_DISABLE_TELEMETRY: '1' } });
+    const worker = fork(this.entryFile, [], {
+      // Structured clone over IPC (typed arrays, undefined, Map) like worker_threads' messages.
+      serialization: 'advanced',
+      execArgv: [...(this.processOptions.execArgv ?? [])],
+      // ELECTRON_RUN_AS_NODE: in desktop VS Code process.execPath is Electron; this makes it plain Node.
+      env: { ...process.env, ORT_DISABLE_TELEMETRY: '1', ELECTRON_RUN_AS_NODE: '1', ...ENGINE_MALLOC_ENV, ...this.processOptions.env },
+      stdio: ['ignore', 'ignore', 'pipe', 'ipc'],
+    });
     this.worker = worker;
     this.exited = false;
     let error: Error | undefined;
+    let stderr = '';
+    worker.stderr?.setEncoding('utf8');
+    worker.stderr?.on('data', (chunk: string) => {
+      stderr = (stderr + chunk).slice(-4000);
+      for (const line of chunk.split('\n')) if (line.trim()) this.log.warn(`engine: ${line}`);
+    });
     worker.on('message', (m: FromWorker) => this.onMessage(m));
     worker.on('error', (e) => {
       error = e instanceof Error ? e : new Error(String(e));
-      this.log.error('engine worker crashed', e);
+      this.log.error('engine process failed', e);
+      // A process that could not start emits no 'exit'.
+      if (worker.pid === undefined && worker === this.worker && !this.exited) {
+        this.exited = true;
+        if (!this.disposing) this.crashed(error.message);
+      }
     });
-    worker.on('exit', (code) => {
-      if (worker !== this.worker) return;
+    worker.on('exit', (code, signal) => {
+      if (worker !== this.worker || this.exited) return;
       this.exited = true;
       if (this.disposing || (code === 0 && !error)) return;
-      this.crashed(error?.message ?? `the engine worker exited with code ${code}`);
+      const last = stderr.trim().split('\n').pop();
+      this.crashed(error?.message ?? `the engine process ${signal ? `was killed by ${signal}` : `exited with code ${code}`}${last ? ` (${last})` : ''}`);
     });
   }
 
   /**
-   * The worker thread ended (an uncaught error, its heap out of memory, an exit; a native crash in
-   * onnxruntime would take the whole extension host down, worker threads share its process): every request in
-   * flight fails, and a new worker loads the same model, unless it keeps crashing (MAX_RESTARTS within
-   * CRASH_WINDOW_MS of each other), when the error state stays and the user is told.
+   * The engine process ended (an uncaught error, out of memory, a native crash in onnxruntime, killed):
+   * every request in flight fails, and a new process loads the same model, unless it keeps crashing
+   * (MAX_RESTARTS within CRASH_WINDOW_MS of each other), when the error state stays and the user is told.
    */
   private crashed(message: string): void {
     this.failAll(new EngineCrashError(message));
@@ -74,7 +112,7 @@ export class EngineClient implements CompletionEngine {
     const restarting = this.lastSpec !== undefined && this.crashes.length <= MAX_RESTARTS;
     for (const l of [...this.crashListeners]) l({ message, restarting });
     if (!restarting) return;
-    this.log.warn(`engine worker stopped (${message}); starting a new one`);
+    this.log.warn(`engine process stopped (${message}); starting a new one`);
     this.spawn();
     this.load(this.lastSpec!).catch(() => undefined); // a failed load reports itself through the state
   }
@@ -164,25 +202,36 @@ export class EngineClient implements CompletionEngine {
     this.post({ type: 'restartLanguageServers' });
   }
 
-  /** Lets the worker dispose its model, then ends the thread. */
+  /** Lets the engine dispose its model (and stop its language servers), then ends the process. */
   async dispose(): Promise<void> {
     this.disposing = true;
     if (this.exited) return;
+    const worker = this.worker;
+    const exited = new Promise<void>((resolve) => worker.once('exit', () => resolve()));
     const done = new Promise<void>((resolve) => {
       const onMsg = (m: FromWorker): void => {
         if (m.type === 'shutdownComplete') resolve();
       };
-      this.worker.on('message', onMsg);
-      this.worker.once('exit', () => resolve());
+      worker.on('message', onMsg);
+      void exited.then(resolve);
       setTimeout(resolve, 5000).unref();
     });
     this.post({ type: 'shutdown' });
     await done;
-    await this.worker.terminate();
+    if (!this.exited) {
+      worker.kill();
+      await Promise.race([exited, new Promise((r) => setTimeout(r, 2000).unref())]);
+      if (worker.exitCode === null && worker.signalCode === null) worker.kill('SIGKILL');
+    }
+    this.exited = true;
   }
 
   private post(m: ToWorker): void {
-    if (!this.exited) this.worker.postMessage(m);
+    if (this.exited || !this.worker.connected) return;
+    // The channel can close between the check and the send (the process is dying): its 'exit' reports it.
+    this.worker.send(m, (err) => {
+      if (err) this.log.debug(`engine message not delivered: ${err.message}`);
+    });
   }
 
   private setState(s: EngineState): void {

@@ -1,5 +1,5 @@
 // The vscode-free completion pipeline's view of the world. The editor adapter (extension/host/) turns a
-// document + position into a CompletionRequest; the engine (a worker thread) is a CompletionEngine.
+// document + position into a CompletionRequest; the engine (a process of its own) is a CompletionEngine.
 
 export interface CompletionRequest {
   /** Identifies the document (its URI); cache entries and in-flight generations belong to one document. */

@@ -1,8 +1,8 @@
-// Entry of the engine worker thread (bundled to dist/engineWorker.js). Never imports vscode: the model,
-// its ONNX session and the monitor's language servers all live here, off the extension host's event loop.
-import { parentPort } from 'node:worker_threads';
+// Entry of the engine process (bundled to dist/engineWorker.js, forked by EngineClient). Never imports
+// vscode: the model, its ONNX session and the monitor's language servers all live here, off the extension
+// host's event loop and out of its process.
 import { CodeModelWorker } from './codeModelWorker.js';
-import { serveEngine, type Port } from './serveEngine.js';
+import { processPort } from './processPort.js';
+import { serveEngine } from './serveEngine.js';
 
-if (!parentPort) throw new Error('engineWorker.js must run in a worker thread');
-serveEngine(parentPort as unknown as Port, (spec, log) => CodeModelWorker.load(spec, log));
+serveEngine(processPort(), (spec, log) => CodeModelWorker.load(spec, log));

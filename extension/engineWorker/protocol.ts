@@ -1,4 +1,4 @@
-// Messages between the extension host (EngineClient) and the engine worker thread. Plain data only.
+// Messages between the extension host (EngineClient) and the engine process. Plain data only (structured clone over IPC).
 import type { GenerateRequest, GenerateSummary, LogLevel } from '../completion/types.js';
 
 export interface ModelSpec {

@@ -1,7 +1,7 @@
 import type { FromWorker, ToWorker } from './protocol.js';
 import type { LoadWorkerModel, WorkerModel } from './workerModel.js';
 
-/** The side of a message channel the worker talks through (worker_threads' parentPort, or a test's port). */
+/** The side of a message channel the engine talks through (its process's IPC channel, see processPort, or a test's port). */
 export interface Port {
   postMessage(message: FromWorker): void;
   on(event: 'message', listener: (message: ToWorker) => void): void;

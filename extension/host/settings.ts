@@ -42,7 +42,7 @@ export class Settings {
       variant: c.get<Variant>('modelVariant', 'fp32'),
       threads: c.get<number>('threads', 0),
       // Restricted setting: VS Code drops workspace values of it in untrusted workspaces. Copied into plain
-      // data: configuration values are proxies that cannot cross to the worker thread.
+      // data: configuration values are proxies that cannot cross to the engine process.
       servers: JSON.parse(JSON.stringify(c.get<ModelSettings['servers']>('languageServers', {}))) as ModelSettings['servers'],
       monitorTimeoutMs: Math.max(0, c.get<number>('monitor.timeoutMs', 300)),
       promptWindowTokens: Math.max(0, Math.floor(c.get<number>('promptWindowTokens', 0))),

@@ -10,14 +10,13 @@ import type { GenerateRequest } from '../../../extension/completion/types.js';
 const root = path.resolve(__dirname, '..', '..', '..');
 const modelDir = path.join(root, 'model', 'default-model');
 const hasModel = fs.existsSync(path.join(modelDir, 'onnx', 'model_quantized.onnx'));
-const bootstrap = path.join(root, 'test', 'unit', 'extension', 'fixtures', 'tsWorker.mjs');
 const prefix = 'export class Account {\n  balance = 0;\n  deposit(amount: number): void {\n    this.';
 const suffix = '\n  }\n}\n';
 
 describe('engine worker with the real default model', { skip: !hasModel && 'model/default-model/onnx/model_quantized.onnx not built yet' }, () => {
   let client: EngineClient;
   before(async () => {
-    client = new EngineClient(bootstrap, undefined, { workerData: { entry: path.join(root, 'extension', 'engineWorker', 'engineWorker.ts') } });
+    client = new EngineClient(path.join(root, 'extension', 'engineWorker', 'engineWorker.ts'), undefined, { execArgv: ['--import', 'tsx'] });
     // The variant the extension loads for the built-in model (its registry entry's only one).
     await client.load({ dir: modelDir, variant: 'q8', threads: 1 });
   });

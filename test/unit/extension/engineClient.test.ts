@@ -10,8 +10,10 @@ const request = (over: Partial<GenerateRequest> = {}): GenerateRequest => ({
   languageId: 'typescript', prefix: 'acc.', suffix: '', maxTokens: 5, temperature: 0, singleLine: false, monitor: false, pie: false, ...over,
 });
 
-describe('EngineClient (worker thread)', () => {
-  const client = new EngineClient(path.join(fixtures, 'tsWorker.mjs'), undefined, { workerData: { entry: path.join(fixtures, 'fakeEngineWorker.ts') } });
+const fakeEngine = (): EngineClient => new EngineClient(path.join(fixtures, 'fakeEngineWorker.ts'), undefined, { execArgv: ['--import', 'tsx'] });
+
+describe('EngineClient (engine process)', () => {
+  const client = fakeEngine();
   after(() => client.dispose());
 
   it('reports loading then ready, and streams text from the worker', async () => {
@@ -51,7 +53,7 @@ describe('EngineClient (worker thread)', () => {
   });
 
   it('a crashed worker fails its requests, is replaced by one that loads the same model, and one that keeps crashing stays down', async () => {
-    const crashing = new EngineClient(path.join(fixtures, 'tsWorker.mjs'), undefined, { workerData: { entry: path.join(fixtures, 'fakeEngineWorker.ts') } });
+    const crashing = fakeEngine();
     try {
       const crashes: { message: string; restarting: boolean }[] = [];
       crashing.onCrash((c) => crashes.push(c));
@@ -62,7 +64,7 @@ describe('EngineClient (worker thread)', () => {
       for (let i = 1; i <= 3; i++) {
         const ready = readyAgain();
         await assert.rejects(crashing.generate(request({ prefix: 'crash' }), new AbortController().signal).summary, /exited with code 3/);
-        assert.deepEqual(crashes.at(-1), { message: 'the engine worker exited with code 3', restarting: true }, `crash ${i}: restarting`);
+        assert.deepEqual(crashes.at(-1), { message: 'the engine process exited with code 3', restarting: true }, `crash ${i}: restarting`);
         await ready;
         const stream = crashing.generate(request(), new AbortController().signal);
         assert.equal(await collect(stream), 'deposit(amount);', `after crash ${i} the new worker completes`);
@@ -74,5 +76,31 @@ describe('EngineClient (worker thread)', () => {
     } finally {
       await crashing.dispose();
     }
+  });
+
+  it('a native crash (SIGSEGV) ends the engine process only: the host goes on and a new engine completes', async () => {
+    const engine = fakeEngine();
+    try {
+      const crashes: { message: string; restarting: boolean }[] = [];
+      engine.onCrash((c) => crashes.push(c));
+      await engine.load({ dir: '/models/fake', variant: 'fp32', threads: 0 });
+      const ready = new Promise<void>((resolve) => {
+        const sub = engine.onStateChange((s) => { if (s.kind === 'ready') { sub.dispose(); resolve(); } });
+      });
+      await assert.rejects(engine.generate(request({ prefix: 'segv' }), new AbortController().signal).summary, /killed by SIGSEGV/);
+      assert.deepEqual(crashes, [{ message: 'the engine process was killed by SIGSEGV', restarting: true }]);
+      await ready;
+      assert.equal(await collect(engine.generate(request(), new AbortController().signal)), 'deposit(amount);');
+    } finally {
+      await engine.dispose();
+    }
+  });
+
+  it('dispose ends the engine process', async () => {
+    const engine = fakeEngine();
+    await engine.load({ dir: '/models/fake', variant: 'fp32', threads: 0 });
+    const pid = (engine as unknown as { worker: { pid: number } }).worker.pid;
+    await engine.dispose();
+    assert.throws(() => process.kill(pid, 0), /ESRCH/, 'no such process any more');
   });
 });
