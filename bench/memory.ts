@@ -13,7 +13,8 @@
 //                         server on the repository, documents opened in the engine, every completion monitored
 //                         (tree-sitter triggers, the server's answers, the shadow documents);
 //   - monitoredMallocTuned: the same in a process started with glibc's MALLOC_ARENA_MAX=2 and fixed mmap/trim
-//                         thresholds (what an engine in its own process could set; a worker thread cannot).
+//                         thresholds (what the engine's own process gets, see ENGINE_MALLOC_ENV);
+//   - monitoredMallocTunedNoArena: the same without onnxruntime's CPU arena.
 // Per configuration: RSS before the model loads (node + tsx + our modules), after it loads, after the
 // first completion, growth from loaded to the last completion, the KV prompt cache's bytes, and RSS
 // after a full GC (what the allocators keep, not garbage waiting for V8). Prints JSON and a table; MiB.
@@ -36,15 +37,15 @@ function documents(): { file: string; text: string }[] {
   return files.filter((f) => fs.existsSync(path.join(root, f))).map((f) => ({ file: path.join(root, f), text: fs.readFileSync(path.join(root, f), 'utf8') }));
 }
 
-const modes = ['whole', 'chunkedOrtDefaults', 'chunkedNoArena', 'chunked', 'chunked128', 'monitored', 'monitoredMallocTuned'] as const;
+const modes = ['whole', 'chunkedOrtDefaults', 'chunkedNoArena', 'chunked', 'chunked128', 'monitored', 'monitoredMallocTuned', 'monitoredMallocTunedNoArena'] as const;
 const mallocTuned = { MALLOC_ARENA_MAX: '2', MALLOC_MMAP_THRESHOLD_: '262144', MALLOC_TRIM_THRESHOLD_: '1048576' };
 type Mode = (typeof modes)[number];
 
 async function child(mode: Mode, modelDir: string, completions: number): Promise<void> {
   const startMiB = mib(process.memoryUsage().rss);
-  const memory = mode === 'chunkedOrtDefaults' ? { cpuMemArena: true, memPattern: true } : mode === 'chunkedNoArena' ? { cpuMemArena: false } : {};
+  const memory = mode === 'chunkedOrtDefaults' ? { cpuMemArena: true, memPattern: true } : mode === 'chunkedNoArena' || mode === 'monitoredMallocTunedNoArena' ? { cpuMemArena: false } : {};
   const model = await CodeModel.load(modelDir, { threads: 1, memory });
-  const monitored = mode === 'monitored' || mode === 'monitoredMallocTuned';
+  const monitored = mode.startsWith('monitored');
   const monitor = monitored ? await MonitorService.create() : undefined;
   const engine = new CompletionEngine({ model, prefillChunkTokens: mode === 'whole' ? 1_000_000 : mode === 'chunked128' ? 128 : 256, monitor });
   const docs = documents();
@@ -84,7 +85,7 @@ async function main(): Promise<void> {
   const unknown = chosen.filter((m) => !(modes as readonly string[]).includes(m));
   if (unknown.length) throw new Error(`unknown mode ${unknown.join(', ')}; expected ${modes.join(', ')}`);
   const rows = chosen.map((mode) => {
-    const env = { ...process.env, ORT_DISABLE_TELEMETRY: '1', ...(mode === 'monitoredMallocTuned' ? mallocTuned : {}) };
+    const env = { ...process.env, ORT_DISABLE_TELEMETRY: '1', ...(mode.startsWith('monitoredMallocTuned') ? mallocTuned : {}) };
     const r = spawnSync(process.execPath, ['--expose-gc', '--import', 'tsx', __filename, '--child', mode, '--model', modelDir, '--completions', String(n)], { encoding: 'utf8', env });
     if (r.status !== 0) throw new Error(`${mode}: ${r.stderr}`);
     return JSON.parse(r.stdout.trim().split('\n').at(-1)!) as {
