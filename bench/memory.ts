@@ -12,8 +12,8 @@
 //   - monitored:          the shipped engine with the language monitor, as the extension runs it: TypeScript 7's
 //                         server on the repository, documents opened in the engine, every completion monitored
 //                         (tree-sitter triggers, the server's answers, the shadow documents);
-//   - monitoredMallocTuned: the same in a process started with glibc's MALLOC_ARENA_MAX=2 and fixed mmap/trim
-//                         thresholds (what the engine's own process gets, see ENGINE_MALLOC_ENV);
+//   - monitoredMallocTuned: the same in a process started with the engine process's glibc settings
+//                         (ENGINE_MALLOC_ENV: 2 arenas, a fixed mmap threshold);
 //   - monitoredMallocTunedNoArena: the same without onnxruntime's CPU arena.
 // Per configuration: RSS before the model loads (node + tsx + our modules), after it loads, after the
 // first completion, growth from loaded to the last completion, the KV prompt cache's bytes, and RSS
@@ -24,6 +24,7 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { parseArgs } from 'node:util';
 import { CompletionEngine } from '../engine/completionEngine.js';
+import { ENGINE_MALLOC_ENV } from '../extension/completion/engineClient.js';
 import { MonitorService } from '../language-monitor/index.js';
 import { CodeModel, defaultModelDir } from '../model/index.js';
 
@@ -38,7 +39,8 @@ function documents(): { file: string; text: string }[] {
 }
 
 const modes = ['whole', 'chunkedOrtDefaults', 'chunkedNoArena', 'chunked', 'chunked128', 'monitored', 'monitoredMallocTuned', 'monitoredMallocTunedNoArena'] as const;
-const mallocTuned = { MALLOC_ARENA_MAX: '2', MALLOC_MMAP_THRESHOLD_: '262144', MALLOC_TRIM_THRESHOLD_: '1048576' };
+/** The engine process's allocator settings (EngineClient); `--malloc-mmap-threshold BYTES` tries another threshold. */
+const mallocTuned = (threshold?: string): Record<string, string> => ({ ...ENGINE_MALLOC_ENV, ...(threshold ? { MALLOC_MMAP_THRESHOLD_: threshold } : {}) });
 type Mode = (typeof modes)[number];
 
 async function child(mode: Mode, modelDir: string, completions: number): Promise<void> {
@@ -74,7 +76,7 @@ async function child(mode: Mode, modelDir: string, completions: number): Promise
 }
 
 async function main(): Promise<void> {
-  const { values } = parseArgs({ options: { model: { type: 'string' }, completions: { type: 'string', default: '18' }, json: { type: 'string' }, child: { type: 'string' }, modes: { type: 'string', default: modes.join(',') } } });
+  const { values } = parseArgs({ options: { model: { type: 'string' }, completions: { type: 'string', default: '18' }, json: { type: 'string' }, child: { type: 'string' }, 'malloc-mmap-threshold': { type: 'string' }, modes: { type: 'string', default: modes.join(',') } } });
   const modelDir = path.resolve(values.model ?? defaultModelDir);
   const n = Number(values.completions);
   if (values.child) {
@@ -85,7 +87,7 @@ async function main(): Promise<void> {
   const unknown = chosen.filter((m) => !(modes as readonly string[]).includes(m));
   if (unknown.length) throw new Error(`unknown mode ${unknown.join(', ')}; expected ${modes.join(', ')}`);
   const rows = chosen.map((mode) => {
-    const env = { ...process.env, ORT_DISABLE_TELEMETRY: '1', ...(mode.startsWith('monitoredMallocTuned') ? mallocTuned : {}) };
+    const env = { ...process.env, ORT_DISABLE_TELEMETRY: '1', ...(mode.startsWith('monitoredMallocTuned') ? mallocTuned(values['malloc-mmap-threshold']) : {}) };
     const r = spawnSync(process.execPath, ['--expose-gc', '--import', 'tsx', __filename, '--child', mode, '--model', modelDir, '--completions', String(n)], { encoding: 'utf8', env });
     if (r.status !== 0) throw new Error(`${mode}: ${r.stderr}`);
     return JSON.parse(r.stdout.trim().split('\n').at(-1)!) as {

@@ -31,11 +31,7 @@ export class CodeModelWorker implements WorkerModel {
   static async load(spec: ModelSpec, log: WorkerLog, monitor?: EngineMonitor | null): Promise<CodeModelWorker> {
     const threads = spec.threads > 0 ? spec.threads : defaultThreads();
     const [model, languageMonitor] = await Promise.all([
-      // No onnxruntime arena when the process's allocator unmaps large blocks on free (EngineClient starts
-      // the engine so): each intermediate then leaves RSS when freed instead of the arena keeping the
-      // largest prefill's (bench:memory, monitoredMallocTunedNoArena: 326 against 373 MiB after 24
-      // completions). Under a default glibc the arena is the better of the two (chunked vs chunkedNoArena).
-      CodeModel.load(spec.dir, { variant: ENGINE_VARIANT[spec.variant], threads, ...(process.env.MALLOC_MMAP_THRESHOLD_ ? { memory: { cpuMemArena: false } } : {}) }),
+      CodeModel.load(spec.dir, { variant: ENGINE_VARIANT[spec.variant], threads }),
       spec.trusted === false ? undefined
         : monitor !== undefined ? monitor ?? undefined
         : RestartableMonitor.create({
