@@ -77,7 +77,7 @@ export class CompletionService {
   /** Ghost text for a request, or undefined (nothing useful, superseded, or cancelled). */
   async complete(req: CompletionRequest, signal: AbortSignal): Promise<CompletionResult | undefined> {
     const started = Date.now();
-    const at: CursorWindow = { offset: req.documentOffset ?? req.prefix.length, prefix: req.prefix, suffix: req.suffix };
+    const at = cursorWindow(req);
     this.stats.request();
     if (signal.aborted || /^[\w$]/.test(req.suffix)) return undefined; // mid-identifier: nothing sensible to add
 
@@ -112,8 +112,8 @@ export class CompletionService {
 
     const running = this.current;
     if (running) {
-      const typed = running.seed === 0 ? running.typedSince(req.documentKey, at) : undefined;
-      if (typed !== undefined && running.consistentWith(typed)) {
+      const typed = this.joinable(running, req.documentKey, at);
+      if (typed !== undefined) {
         const text = await this.streamed(running, typed, at.offset, signal);
         if (text === undefined) return undefined;
         if (explicit) this.sampleAlternatives(req, at, this.finalText(running, typed));
@@ -167,13 +167,9 @@ export class CompletionService {
     if (this.settings().debounceMs > 0) return;
     if (this.options.ready && !this.options.ready()) return;
     if (/^[\w$]/.test(req.suffix)) return;
-    const at: CursorWindow = { offset: req.documentOffset ?? req.prefix.length, prefix: req.prefix, suffix: req.suffix };
+    const at = cursorWindow(req);
     if (this.cache.lookup(req.documentKey, at)) return;
-    const running = this.current;
-    if (running && running.seed === 0) {
-      const typed = running.typedSince(req.documentKey, at);
-      if (typed !== undefined && running.consistentWith(typed)) return;
-    }
+    if (this.current && this.joinable(this.current, req.documentKey, at) !== undefined) return;
     this.stopAlternatives();
     this.log.debug('keystroke: starting the generation before the editor asks');
     const gen = this.start(req, at, 0);
@@ -183,6 +179,12 @@ export class CompletionService {
       this.log.debug('no request took over the keystroke\'s generation: aborting it');
       this.abortCurrent();
     }, this.options.speculationWaitMs ?? 400);
+  }
+
+  /** What the user typed since `gen` started, when a request at `at` can take it over (greedy, and typing agrees with it). */
+  private joinable(gen: InflightGeneration, documentKey: string, at: CursorWindow): string | undefined {
+    const typed = gen.seed === 0 ? gen.typedSince(documentKey, at) : undefined;
+    return typed !== undefined && gen.consistentWith(typed) ? typed : undefined;
   }
 
   /** Drops cached completions and stops the running generation. */
@@ -371,6 +373,10 @@ export class CompletionService {
     };
     setTimeout(check, this.options.cancelGraceMs ?? 50);
   }
+}
+
+function cursorWindow(req: CompletionRequest): CursorWindow {
+  return { offset: req.documentOffset ?? req.prefix.length, prefix: req.prefix, suffix: req.suffix };
 }
 
 /** Whether `text` holds a complete first line with code on it (a line break after something to show). */

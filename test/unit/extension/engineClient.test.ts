@@ -10,6 +10,11 @@ const request = (over: Partial<GenerateRequest> = {}): GenerateRequest => ({
   languageId: 'typescript', prefix: 'acc.', suffix: '', maxTokens: 5, temperature: 0, singleLine: false, monitor: false, pie: false, ...over,
 });
 
+/** Resolves when `client` next reports ready (a restarted engine has loaded the model again). */
+const nextReady = (client: EngineClient): Promise<void> => new Promise((resolve) => {
+  const sub = client.onStateChange((s) => { if (s.kind === 'ready') { sub.dispose(); resolve(); } });
+});
+
 const fakeEngine = (): EngineClient => new EngineClient(path.join(fixtures, 'fakeEngineWorker.ts'), undefined, { execArgv: ['--import', 'tsx'] });
 
 describe('EngineClient (engine process)', () => {
@@ -58,11 +63,8 @@ describe('EngineClient (engine process)', () => {
       const crashes: { message: string; restarting: boolean }[] = [];
       crashing.onCrash((c) => crashes.push(c));
       await crashing.load({ dir: '/models/fake', variant: 'fp32', threads: 0 });
-      const readyAgain = (): Promise<void> => new Promise((resolve) => {
-        const sub = crashing.onStateChange((s) => { if (s.kind === 'ready') { sub.dispose(); resolve(); } });
-      });
       for (let i = 1; i <= 3; i++) {
-        const ready = readyAgain();
+        const ready = nextReady(crashing);
         await assert.rejects(crashing.generate(request({ prefix: 'crash' }), new AbortController().signal).summary, /exited with code 3/);
         assert.deepEqual(crashes.at(-1), { message: 'the engine process exited with code 3', restarting: true }, `crash ${i}: restarting`);
         await ready;
@@ -84,9 +86,7 @@ describe('EngineClient (engine process)', () => {
       const crashes: { message: string; restarting: boolean }[] = [];
       engine.onCrash((c) => crashes.push(c));
       await engine.load({ dir: '/models/fake', variant: 'fp32', threads: 0 });
-      const ready = new Promise<void>((resolve) => {
-        const sub = engine.onStateChange((s) => { if (s.kind === 'ready') { sub.dispose(); resolve(); } });
-      });
+      const ready = nextReady(engine);
       await assert.rejects(engine.generate(request({ prefix: 'segv' }), new AbortController().signal).summary, /killed by SIGSEGV/);
       assert.deepEqual(crashes, [{ message: 'the engine process was killed by SIGSEGV', restarting: true }]);
       await ready;
