@@ -150,6 +150,9 @@ export class MonitorProcessor implements LogitsProcessor {
     setMaxListeners(0, this.requests.signal); // `new` resolves up to 64 items at once, each listening
     if (deps.signal?.aborted) this.requests.abort();
     else deps.signal?.addEventListener('abort', this.onCallerAbort, { once: true });
+    // The cursor may be inside an argument list the document opened (`save(store.|`): its arity holds
+    // for what follows the inner trigger. Started first, so it is the outer monitor of the stack.
+    if (deps.kinds.has('arguments')) this.tryEnclosingArguments();
     // The cursor may already be at a trigger (`store.`) or inside an identifier after one (`store.zy`).
     const typed = IDENT_TAIL.exec(this.prefix)?.[0] ?? '';
     if (!this.tryTrigger(this.prefix, '') && !(typed && this.tryTrigger(this.prefix.slice(0, -typed.length), typed))) {
@@ -189,6 +192,14 @@ export class MonitorProcessor implements LogitsProcessor {
     if (!monitor.pre(trigger)) return false;
     this.start(monitor, trigger, textBefore, trigger.queryInsert ?? '', false);
     return true;
+  }
+
+  private tryEnclosingArguments(): void {
+    const trigger = this.deps.detector.enclosingArguments(this.deps.languageId, this.prefix);
+    if (!trigger) return;
+    const monitor = new ArgumentCountMonitor(this.deps.index, this.prefix.slice(trigger.offset));
+    if (!monitor.pre(trigger) || monitor.state === 'done') return;
+    this.start(monitor, trigger, this.prefix.slice(0, trigger.offset), '', false);
   }
 
   /** Before a possible `.`: a pre-dot monitor for the tokens that merge the dot with a name. */

@@ -504,6 +504,9 @@ export class ArgumentLexer {
   commas = 0;
   closed = false;
   sawArgument = false;
+  /** The argument after the last top-level comma has text; some argument is a spread (`...xs`). */
+  private current = false;
+  spread = false;
 
   constructor(private readonly python: boolean, private readonly identByte: Uint8Array) {}
 
@@ -515,8 +518,12 @@ export class ArgumentLexer {
     c.stack = this.stack.slice();
     c.mode = this.mode; c.quote = this.quote; c.escaped = this.escaped; c.prev = this.prev;
     c.commas = this.commas; c.closed = this.closed; c.sawArgument = this.sawArgument;
+    c.current = this.current; c.spread = this.spread;
     return c;
   }
+
+  /** Arguments written so far (a trailing comma adds none). */
+  get args(): number { return this.commas + (this.current ? 1 : 0); }
 
   /** Feeds one byte; returns true when it was a top-level comma. */
   push(b: number): boolean {
@@ -544,7 +551,11 @@ export class ArgumentLexer {
       case Mode.Code:
         break;
     }
-    if (b !== 0x20 && b !== 0x09 && b !== 0x0a && b !== 0x0d && b !== 0x29 && this.stack.length === 0) this.sawArgument = true;
+    if (b !== 0x20 && b !== 0x09 && b !== 0x0a && b !== 0x0d && b !== 0x29 && this.stack.length === 0) {
+      this.sawArgument = true;
+      if (!this.current && b === 0x2e) this.spread = true;
+      this.current = true;
+    }
     const top = this.stack[this.stack.length - 1];
     if (this.python ? b === 0x23 : prev === 0x2f && b === 0x2f) { this.mode = Mode.LineComment; return false; }
     if (!this.python && prev === 0x2f && b === 0x2a) { this.mode = Mode.BlockComment; this.prev = 0; return false; }
@@ -559,28 +570,40 @@ export class ArgumentLexer {
       if (this.stack.pop() === TEMPLATE_EXPR) this.mode = Mode.Template;
       return false;
     }
-    if (b === 0x2c && this.stack.length === 0) { this.commas++; return true; }
+    if (b === 0x2c && this.stack.length === 0) { this.commas++; this.current = false; return true; }
     return false;
   }
 }
 
+/** A parameter the caller must pass: not `name?: T`, not `...rest` / `*args` / `**kw`, no default (`x = 1`). */
+function requiredParameter(label: string): boolean {
+  const l = label.trim();
+  if (l.startsWith('...') || l.startsWith('*') || l === '/' || l.includes('=')) return false;
+  return !/^(?:[\p{ID_Continue}$]+|\{.*\}|\[.*\])\?\s*:/su.test(l);
+}
+
 /**
- * Argument lists: no more arguments than the callee accepts (arity from signature help; rest
- * parameters and unknown callees leave it unlimited). Blocks tokens that would add a top-level comma
- * past the last parameter; with zero parameters the list is closed at once (`)` is forced).
+ * Argument lists: as many arguments as the callee takes (arity from signature help, over all its
+ * overloads). Blocks tokens that would add a top-level comma past the last parameter (rest parameters
+ * and unknown callees leave it unlimited) and tokens whose `)` would close the list before every
+ * required parameter has an argument (a spread argument may fill any number); with zero parameters the
+ * list is closed at once (`)` is forced).
  */
 export class ArgumentCountMonitor implements Monitor {
   readonly kind = 'arguments' as const;
   private _state: MonitorState = 'idle';
   private trigger: Trigger | undefined;
   private maxArgs = Infinity;
+  private minArgs = 0;
   private lexer: ArgumentLexer | undefined;
-  private commaTokens: Int32Array | undefined;
+  private separatorTokens: Int32Array | undefined;
 
   constructor(private readonly index: TokenIndex, private readonly textSinceParen = '') {}
 
   get state(): MonitorState { return this._state; }
   get arity(): number { return this.maxArgs; }
+  /** Arguments the callee requires (the fewest over its overloads). */
+  get requiredArity(): number { return this.minArgs; }
   get candidateCount(): number { return Number.isFinite(this.maxArgs) && this._state !== 'analyzing' ? this.maxArgs : 0; }
 
   pre(trigger: Trigger): boolean {
@@ -595,46 +618,48 @@ export class ArgumentCountMonitor implements Monitor {
   async analyze(ctx: AnalysisContext): Promise<void> {
     const trigger = this.trigger!;
     const key = cacheKey('arguments', ctx, trigger.openParen ?? trigger.offset);
-    let max = ctx.cache.get<number>(key);
-    if (max !== undefined) ctx.onQuery(0, 'cached');
+    let arity = ctx.cache.get<{ min: number; max: number }>(key);
+    if (arity !== undefined) ctx.onQuery(0, 'cached');
     else {
       const answer = await ctx.client.signatureHelp(ctx.shadow.uri, ctx.shadow.positionAt(trigger.offset), ctx.timeoutMs, ctx.signal);
       ctx.onQuery(answer.ms, answer.outcome);
       if (!answer.help || answer.help.signatures.length === 0) { this._state = 'done'; return; }
-      max = 0;
+      let max = 0;
+      let min = Infinity;
       for (const sig of answer.help.signatures) {
-        const params = sig.parameters ?? [];
-        const rest = params.some((p) => {
-          const label = typeof p.label === 'string' ? p.label : sig.label.slice(p.label[0], p.label[1]);
-          return label.trimStart().startsWith('...') || label.startsWith('*');
-        });
         // Python methods show `self` in some servers' labels; it is not passed explicitly.
-        const count = params.filter((p) => (typeof p.label === 'string' ? p.label : sig.label.slice(p.label[0], p.label[1])) !== 'self').length;
-        max = Math.max(max, rest ? Infinity : count);
+        const labels = (sig.parameters ?? []).map((p) => (typeof p.label === 'string' ? p.label : sig.label.slice(p.label[0], p.label[1])))
+          .filter((label) => label !== 'self');
+        const rest = labels.some((label) => label.trimStart().startsWith('...') || label.trimStart().startsWith('*'));
+        max = Math.max(max, rest ? Infinity : labels.length);
+        min = Math.min(min, labels.filter(requiredParameter).length);
       }
-      ctx.cache.set(key, max);
+      arity = { min, max };
+      ctx.cache.set(key, arity);
     }
     if (this._state !== 'analyzing') return;
-    this.maxArgs = max;
-    this._state = max === Infinity ? 'done' : 'constraining';
+    this.maxArgs = arity.max;
+    this.minArgs = arity.min;
+    this._state = arity.max === Infinity && arity.min === 0 ? 'done' : 'constraining';
   }
 
-  /** Only a token containing a comma can add an argument. */
-  private tokensWithComma(): Int32Array {
-    if (!this.commaTokens) {
+  /** Only a token containing a comma can add an argument, only one containing `)` can close the list. */
+  private tokensWithSeparator(): Int32Array {
+    if (!this.separatorTokens) {
       const ids: number[] = [];
-      this.index.bytes.forEach((bytes, id) => { if (bytes.includes(0x2c)) ids.push(id); });
-      this.commaTokens = Int32Array.from(ids);
+      this.index.bytes.forEach((bytes, id) => { if (bytes.includes(0x2c) || bytes.includes(0x29)) ids.push(id); });
+      this.separatorTokens = Int32Array.from(ids);
     }
-    return this.commaTokens;
+    return this.separatorTokens;
   }
 
-  /** Would appending these bytes add an argument past the limit? Does not change state. */
-  private exceeds(bytes: Uint8Array): boolean {
+  /** Would appending these bytes add an argument past the limit, or close the list short of the
+   *  required ones? Does not change state. */
+  private violates(bytes: Uint8Array): boolean {
     const lexer = this.lexer!.clone();
     for (const b of bytes) {
       if (lexer.push(b) && lexer.commas >= this.maxArgs) return true;
-      if (lexer.closed) return false;
+      if (lexer.closed) return lexer.args < this.minArgs && !lexer.spread;
     }
     return false;
   }
@@ -648,8 +673,8 @@ export class ArgumentCountMonitor implements Monitor {
       return mask.compute(set, new Uint8Array(0), { leadOpen: true });
     }
     let blocked = 0;
-    for (const id of this.tokensWithComma()) {
-      if (this.exceeds(this.index.bytes[id])) { logits[id] = -Infinity; blocked++; }
+    for (const id of this.tokensWithSeparator()) {
+      if (this.violates(this.index.bytes[id])) { logits[id] = -Infinity; blocked++; }
     }
     return blocked > 0 ? -1 : 0;
   }

@@ -191,6 +191,30 @@ function advance(text: string, from: number, to: number, start: Point): Point {
   return { row, column };
 }
 
+/** The brackets that close every one still open at the end of `text` (strings and comments skipped). */
+function closers(text: string, python: boolean): string {
+  const open: string[] = [];
+  const pairs: Record<string, string> = { '(': ')', '[': ']', '{': '}' };
+  for (let i = 0; i < text.length; i++) {
+    const c = text[i];
+    if (c === '"' || c === "'" || (c === '`' && !python)) {
+      for (i++; i < text.length && text[i] !== c && (c === '`' || text[i] !== '\n'); i++) if (text[i] === '\\') i++;
+    } else if (python ? c === '#' : c === '/' && text[i + 1] === '/') {
+      const nl = text.indexOf('\n', i);
+      i = nl < 0 ? text.length : nl;
+    } else if (!python && c === '/' && text[i + 1] === '*') {
+      const end = text.indexOf('*/', i + 2);
+      i = end < 0 ? text.length : end + 1;
+    } else if (c in pairs) open.push(pairs[c]);
+    else if (c === ')' || c === ']' || c === '}') open.pop();
+  }
+  return open.reverse().join('');
+}
+
+/** Nodes whose lines end inside them: an argument list outside one is not the one being written. */
+const BLOCKS = new Set(['statement_block', 'class_body', 'program', 'block', 'module', 'switch_body', 'template_substitution']);
+const CALLS = new Set(['call_expression', 'new_expression', 'call']);
+
 export class TriggerDetector {
   private readonly parser = new Parser();
   private readonly last = new Map<Grammar, LastParse>();
@@ -288,6 +312,31 @@ export class TriggerDetector {
       const stmt = node?.parent?.parent;
       if (node?.parent?.type === 'dotted_name' && stmt?.type === 'import_from_statement' && stmt.childForFieldName('module_name')?.id !== node.parent.id) {
         return { kind: 'namedImport', offset: end, lead: 'optional' };
+      }
+    }
+    return undefined;
+  }
+
+  /**
+   * The argument list the end of `text` is inside, when no block lies between (the cursor in
+   * `save(store.|` is inside `save(`): the trigger it had at its `(`, so that its arity also holds for
+   * what the model writes after an inner trigger. Undefined inside a function body passed as an
+   * argument (`f(() => { x.|`): that line ends in the block, not in the list.
+   */
+  enclosingArguments(languageId: string, text: string): Trigger | undefined {
+    const grammar = grammarFor(languageId);
+    if (!grammar) return undefined;
+    const python = grammar === 'python';
+    if (this.lexical(text, python) !== 'code') return undefined;
+    // The placeholder may extend a half-typed name (`b.cou`): start from whatever node holds it.
+    const tree = this.parse(grammar, text + PLACEHOLDER + closers(text, python));
+    const node = tree?.rootNode.descendantForIndex(text.length, text.length + PLACEHOLDER.length);
+    for (let n = node?.parent; n; n = n.parent) {
+      if (BLOCKS.has(n.type)) return undefined;
+      if ((n.type === 'arguments' || n.type === 'argument_list') && CALLS.has(n.parent?.type ?? '')) {
+        const openParen = n.startIndex;
+        if (text[openParen] !== '(' || openParen >= text.length) return undefined;
+        return python ? { kind: 'arguments', offset: openParen + 1, lead: 'optional', openParen, python: true } : { kind: 'arguments', offset: openParen + 1, lead: 'optional', openParen };
       }
     }
     return undefined;

@@ -1,4 +1,4 @@
-// npm run eval:mgd -- --packages FILE [--limit N] [--model DIR] [--seed S] [--json OUT] [--report OUT.md]
+// npm run eval:mgd -- --packages FILE [--limit N] [--model DIR] [--variant V] [--seed S] [--json OUT] [--report OUT.md]
 //                     [--modes left,fim,left+context,fim+context] [--context-budget N] [--no-monitor] [--sites-only] [--cache DIR] [--max-prompt-tokens N] [--no-pie] [--max-new-tokens N] [--monitor-timeout MS]
 //        npm run eval:mgd -- --compare A.json,B.json [--report OUT.md]   (runs side by side, e.g. per model)
 // Dereference benchmark: does the monitor make completions right on real TypeScript (issue 6), and does
@@ -10,6 +10,7 @@ import { CONFIG_NAMES, isConfigName, parseConfig, type ConfigName } from './comp
 import { runEvaluation } from './evaluate.js';
 import { defaultModelDir } from '../../model/index.js';
 import { loadModel, ModelCompleter } from './modelCompleter.js';
+import { variantFiles, type ModelVariant } from '../../model/onnxSession.js';
 import { installPackage, parsePackageList } from './packages.js';
 import { buildJson, barChartSvg, comparisonMarkdown, formatTables, markdownReport, summarizeStatistics, type EvalJson, type RunInfo } from './report.js';
 import { findSites } from './sites.js';
@@ -17,7 +18,7 @@ import { TsProject } from './tsProject.js';
 
 const REPO_ROOT = path.resolve(__dirname, '..', '..');
 
-const USAGE = 'usage: npm run eval:mgd -- --compare A.json,B.json [--report OUT.md]\n       npm run eval:mgd -- --packages FILE [--limit N] [--model DIR] [--seed S] [--json OUT] [--report OUT.md] [--modes left,fim,left+context,fim+context] [--context-budget N] [--no-monitor] [--sites-only] [--cache DIR] [--max-prompt-tokens N] [--no-pie] [--max-new-tokens N] [--monitor-timeout MS]';
+const USAGE = 'usage: npm run eval:mgd -- --compare A.json,B.json [--report OUT.md]\n       npm run eval:mgd -- --packages FILE [--limit N] [--model DIR] [--variant V] [--seed S] [--json OUT] [--report OUT.md] [--modes left,fim,left+context,fim+context] [--context-budget N] [--no-monitor] [--sites-only] [--cache DIR] [--max-prompt-tokens N] [--no-pie] [--max-new-tokens N] [--monitor-timeout MS]';
 
 async function main(): Promise<number> {
   const { values } = parseArgs({
@@ -25,6 +26,7 @@ async function main(): Promise<number> {
       packages: { type: 'string' },
       limit: { type: 'string', default: '50' },
       model: { type: 'string' },
+      variant: { type: 'string' },
       seed: { type: 'string', default: '1' },
       json: { type: 'string' },
       report: { type: 'string' },
@@ -87,8 +89,12 @@ async function main(): Promise<number> {
   }
 
   const modelDir = path.resolve(values.model ?? defaultModelDir);
-  log(`loading model ${modelDir}`);
-  const engine = await loadModel(modelDir);
+  if (values.variant !== undefined && !(values.variant in variantFiles)) {
+    console.error(`unknown --variant ${values.variant} (known: ${Object.keys(variantFiles).join(', ')})\n${USAGE}`);
+    return 2;
+  }
+  log(`loading model ${modelDir}${values.variant ? ` (${values.variant})` : ''}`);
+  const engine = await loadModel(modelDir, values.variant as ModelVariant | undefined);
   const monitorTimeoutMs = Number(values['monitor-timeout']);
   const monitor = !values['no-monitor'];
   const maxPromptTokens = values['max-prompt-tokens'] === undefined ? undefined : Number(values['max-prompt-tokens']);
@@ -103,7 +109,7 @@ async function main(): Promise<number> {
     const run = await runEvaluation({ specs, cacheDir: values.cache, limit, seed, completer, modes: runModes, log });
     const json = buildJson(run, {
       model: path.relative(REPO_ROOT, modelDir) || modelDir,
-      modelInfo: readModelInfo(modelDir),
+      modelInfo: readModelInfo(modelDir, engine.session.file),
       monitor: completer.hasMonitor,
       seed,
       limit,
@@ -136,7 +142,7 @@ async function main(): Promise<number> {
   }
 }
 
-function readModelInfo(dir: string): RunInfo['modelInfo'] {
+function readModelInfo(dir: string, onnx: string): RunInfo['modelInfo'] {
   const info: NonNullable<RunInfo['modelInfo']> = {};
   try {
     const t = JSON.parse(fs.readFileSync(path.join(dir, 'training.json'), 'utf8')) as Record<string, unknown>;
@@ -147,7 +153,7 @@ function readModelInfo(dir: string): RunInfo['modelInfo'] {
   } catch {
     // a model folder without training.json (an imported model)
   }
-  const onnx = path.join(dir, 'onnx', 'model.onnx');
+  info.onnxFile = path.relative(dir, onnx);
   if (fs.existsSync(onnx)) {
     const st = fs.statSync(onnx);
     info.onnxBytes = st.size;

@@ -13,6 +13,7 @@ import { CompletionEngine, countTriggers, type EngineRequest, type MonitorReport
 import { languageIdFor } from '../../engine/languages.js';
 import { emptyStatistics, MonitorService, type MonitorServiceOptions, type MonitorStatistics } from '../../language-monitor/index.js';
 import { CodeModel } from '../../model/index.js';
+import type { ModelVariant } from '../../model/onnxSession.js';
 import type { Completer, CompletionOutcome, CompletionRequest, PromptMode } from './completer.js';
 
 export interface ModelCompleterOptions {
@@ -34,9 +35,9 @@ export interface ModelCompleterOptions {
   readonly log?: (msg: string) => void;
 }
 
-/** Loads a model folder with the project's engine. */
-export function loadModel(dir: string): Promise<CodeModel> {
-  return CodeModel.load(dir);
+/** Loads a model folder with the project's engine (the variant its config.json names unless told). */
+export function loadModel(dir: string, variant?: ModelVariant): Promise<CodeModel> {
+  return CodeModel.load(dir, variant ? { variant } : {});
 }
 
 interface Arm {

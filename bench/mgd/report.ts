@@ -10,7 +10,7 @@ import type { MonitorStatistics } from '../../language-monitor/index.js';
 export interface RunInfo {
   readonly model: string;
   /** From the model folder's training.json when present (which build of the model this was). */
-  readonly modelInfo?: { params?: number; tokensSeen?: number; valLoss?: number; preset?: string; onnxBytes?: number; onnxModified?: string };
+  readonly modelInfo?: { params?: number; tokensSeen?: number; valLoss?: number; preset?: string; onnxFile?: string; onnxBytes?: number; onnxModified?: string };
   readonly monitor: boolean;
   readonly seed: number;
   readonly limit: number;
@@ -316,7 +316,7 @@ export function markdownReport(json: EvalJson, chartFile: (mode: ConfigName) => 
   const lines: string[] = [
     '# Monitor-guided decoding: dereference benchmark',
     '',
-    `Model \`${json.run.model}\`${json.run.modelInfo?.params ? ` (${(json.run.modelInfo.params / 1e6).toFixed(1)}M parameters, validation loss ${json.run.modelInfo.valLoss ?? '?'})` : ''}, package list \`${json.run.packageList}\`, seed ${json.run.seed}, limit ${json.run.limit}, ` +
+    `Model \`${json.run.model}\`${json.run.modelInfo?.params ? ` (${(json.run.modelInfo.params / 1e6).toFixed(1)}M parameters${json.run.modelInfo.onnxFile ? `, ${json.run.modelInfo.onnxFile}` : ''}, validation loss ${json.run.modelInfo.valLoss ?? '?'})` : ''}, package list \`${json.run.packageList}\`, seed ${json.run.seed}, limit ${json.run.limit}, ` +
       `${json.sites} sites, wall time ${(json.run.wallMs / 1000).toFixed(1)} s. Monitor: ${json.run.monitor ? 'on' : 'not available (the with-monitor arm repeats the without arm)'}.`,
     '',
     'Each site is an `expr.` or `expr?.` in a real TypeScript or hand-written JavaScript file where the checker resolves the receiver and the authors\' member is legal. ' +

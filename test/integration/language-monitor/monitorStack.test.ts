@@ -62,3 +62,41 @@ void describe('monitor stack: a dereference inside an argument list (typescript7
     assert.ok(topLevelCommas(run.text) <= 1, `monitored ${JSON.stringify(run.text)}`);
   });
 });
+
+void describe('monitor stack: the cursor inside an argument list the document opened (typescript7)', () => {
+  // `save(store.|`: the inner trigger is the dereference at the cursor; the list around it was opened
+  // before the completion began, and its arity (save(store, label): exactly two) still holds.
+  let service: MonitorService;
+  const site = edited('main.ts', "save(store, 'main');", 'save(store.|');
+  before(async () => {
+    service = await MonitorService.create({ servers: { typescript: 'typescript7' } });
+    assert.ok(await service.prepare({ languageId: 'typescript', uri: site.uri, text: site.text, rootUri: ENGINE_ROOT_URI }));
+  });
+  after(async () => { await service.dispose(); });
+
+  const complete = async (wish: string) => {
+    const processors = service.createProcessors({ ...site, tokenizer, rootUri: ENGINE_ROOT_URI });
+    const processor = processors[0] as MonitorProcessor;
+    const stacks = new Set<string>();
+    const probe: LogitsProcessor = { process: () => { stacks.add((processor.activeMonitors as readonly { kind: string }[] | undefined ?? []).map((m) => m.kind).join('+')); } };
+    const run = await scriptedDecode(tokenizer, [...processors, probe], wish, { maxTokens: 24, stop: /\)/ });
+    return { run, report: service.finish(processors), stacks };
+  };
+
+  void test('the enclosing list is monitored from the first step, outside the dereference', async () => {
+    const wish = "count, 'x', 3)";
+    const unmonitored = await scriptedDecode(tokenizer, [], wish, { maxTokens: 24, stop: /\)/ });
+    assert.equal(topLevelCommas(unmonitored.text), 2);
+    const { run, report, stacks } = await complete(wish);
+    assert.ok(stacks.has('arguments+dereference'), `both monitors at the first step: ${[...stacks].join(' | ')}`);
+    assert.ok(topLevelCommas(run.text) <= 1, `monitored ${JSON.stringify(run.text)} passes no third argument`);
+    const kinds = report.triggers.map((t) => `${t.kind}:${t.outcome}`);
+    assert.ok(kinds.includes('arguments:constrained') && kinds.includes('dereference:constrained'), kinds.join(', '));
+  });
+
+  void test('nor does it close after the member with the label still missing', async () => {
+    const { run } = await complete('count); const more = [1');
+    const closedShort = /^[\p{ID_Continue}$]+\s*\)/u.test(run.text);
+    assert.ok(!closedShort, `monitored ${JSON.stringify(run.text)} does not close save( with one argument`);
+  });
+});

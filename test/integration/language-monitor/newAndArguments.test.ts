@@ -80,6 +80,37 @@ for (const server of ['typescript7', 'typescript-language-server'] as const) {
       service.finish(processors);
     });
 
+    void test('arguments: the list cannot close before every required parameter has an argument', async () => {
+      // Unconstrained, `mixThree(7, 8)` closes with two of its three required arguments (TS2554).
+      const offset = offsetAfter(text, 'mixThree(7, ');
+      const wish = '8); const y = (1';
+      const free = await scriptedDecode(tokenizer, [], wish, { stop: /\)/, maxTokens: 10 });
+      assert.ok(scanArguments(free.text).closed && topLevelCommas(free.text) === 0, `unconstrained ${JSON.stringify(free.text)} closes short`);
+      const { processors, processor } = start(offset);
+      const monitor = processor.activeMonitor;
+      assert.ok(monitor instanceof ArgumentCountMonitor, 'the cursor is in an argument list');
+      const run = await scriptedDecode(tokenizer, processors, wish, { stop: /[),]/, maxTokens: 10 });
+      service.finish(processors);
+      assert.equal(monitor.requiredArity, 3, 'required arguments from signature help');
+      assert.ok(run.text.startsWith('8'), run.text);
+      const scan = scanArguments(run.text);
+      assert.ok(!scan.closed || scan.commas >= 1, `monitored ${JSON.stringify(run.text)} does not close the list after the second argument`);
+      assert.ok(service.statistics().maskedSteps >= 1);
+    });
+
+    void test('arguments: optional and default parameters are not required, and the list may close', async () => {
+      const offset = offsetAfter(text, "padLeft('x', ");
+      const wish = '4); const z = 1';
+      const { processors, processor } = start(offset);
+      const monitor = processor.activeMonitor;
+      assert.ok(monitor instanceof ArgumentCountMonitor);
+      const run = await scriptedDecode(tokenizer, processors, wish, { stop: /\)/, maxTokens: 10 });
+      service.finish(processors);
+      assert.equal(monitor.requiredArity, 1, '`width?: number` and `fill = \' \'` are optional');
+      assert.equal(monitor.arity, 3);
+      assert.ok(run.text.startsWith('4)'), `monitored ${JSON.stringify(run.text)} closes after two of three`);
+    });
+
     void test('arguments: a callee without parameters gets its `)` forced, and the monitor ends there', async () => {
       const offset = offsetAfter(text, 'store.getTelemetry(');
       const wish = "'zorble'), [1, 2";

@@ -26,6 +26,19 @@ void test('commas that separate arguments, and commas that do not', () => {
   assert.deepEqual(scan('a<b, c)'), { commas: 0, closed: true }, 'an unclosed `<` ends with the list');
 });
 
+void test('arguments written: a trailing comma adds none, a spread may fill any number', () => {
+  const lex = (text: string) => {
+    const lexer = new ArgumentLexer(false, identifierByteTable('js'));
+    for (const b of utf8(text)) lexer.push(b);
+    return { args: lexer.args, spread: lexer.spread, closed: lexer.closed };
+  };
+  assert.deepEqual(lex(')'), { args: 0, spread: false, closed: true });
+  assert.deepEqual(lex(' a, f(b, c) )'), { args: 2, spread: false, closed: true });
+  assert.deepEqual(lex('a, b,\n)'), { args: 2, spread: false, closed: true });
+  assert.deepEqual(lex('a, ...rest)'), { args: 2, spread: true, closed: true });
+  assert.deepEqual(lex('a.b, c?.d)'), { args: 2, spread: false, closed: true }, 'a member access is not a spread');
+});
+
 void test('Python: `#` comments, no type arguments', () => {
   assert.deepEqual(scan('a,  # b, c\n b', true), { commas: 1, closed: false });
   assert.deepEqual(scan('x<y, z', true), { commas: 1, closed: false });
@@ -42,4 +55,20 @@ void test('constructor calls are argument lists; the list starts at its own `(` 
   assert.equal(detector.detect('typescript', 'f<A, B>(x, ')?.openParen, 7);
   assert.equal(detector.detect('typescript', 'const x = new Foo(a, ')?.kind, 'arguments');
   assert.equal(detector.detect('typescript', 'class A extends B<C, ')?.kind, undefined);
+});
+
+void test('the argument list around the cursor: the innermost call, never across a block', () => {
+  const at = (languageId: string, text: string) => {
+    const t = detector.enclosingArguments(languageId, text);
+    return t ? text.slice(0, t.offset) : undefined;
+  };
+  assert.equal(at('typescript', 'const ok = save(store.'), 'const ok = save(');
+  assert.equal(at('typescript', 'save(a, g(b.cou'), 'save(a, g(');
+  assert.equal(at('typescript', 'save(a, [1, {k: b.'), 'save(a, [1, {k: b.'.slice(0, 'save('.length), 'through array and object literals');
+  assert.equal(at('typescript', 'new Map<string, number>(entries.'), 'new Map<string, number>(');
+  assert.equal(at('typescript', 'items.forEach((item) => {\n  item.'), undefined, 'a function body passed as an argument');
+  assert.equal(at('typescript', 'const x = store.'), undefined);
+  assert.equal(at('typescript', "log('a(b', c."), "log(", 'a `(` inside a string is not a list');
+  assert.equal(at('python', 'result = save(store.'), 'result = save(');
+  assert.equal(at('python', 'def f():\n    x = store.'), undefined);
 });
