@@ -57,9 +57,10 @@ async function rawLoop(raw: RawRunner, model: CodeModel, prompt: readonly number
     if (raw.hasPositionIds) feeds.position_ids = raw.tensor('int64', BigInt64Array.from({ length: n }, (_, i) => BigInt(length + i)), [1, n]);
     // optimum's merged decoder picks its branch from this input: the no-cache one for the prompt.
     if (raw.isMergedDecoder) feeds.use_cache_branch = raw.tensor('bool', Uint8Array.of(length > 0 ? 1 : 0), [1]);
+    if (raw.logitsToKeepInput) feeds[raw.logitsToKeepInput] = raw.tensor('int64', BigInt64Array.of(1n), []);
     const out = await raw.run(feeds);
     const logits = out.logits.data as Float32Array;
-    const next = argmax(logits, (n - 1) * c.vocabSize, c.vocabSize);
+    const next = argmax(logits, (out.logits.dims[1] - 1) * c.vocabSize, c.vocabSize);
     tokens.push(next);
     past = {};
     for (let l = 0; l < c.numLayers; l++) {

@@ -116,6 +116,9 @@ interface Active {
   waited: boolean;
   /** A pre-dot monitor (MergedDotMonitor): not a trigger of its own in the report. */
   readonly speculative: boolean;
+  /** Argument lists: reported only when the answer constrains (or fails), not when the callee takes
+   *  any number of arguments (`console.log(x.|`: the server answered, nothing was there to check). */
+  readonly quiet?: boolean;
   readonly report: { kind: TriggerKind; candidates: number; ms: number | null; outcome: TriggerOutcome; settled: boolean; deadline: number; failure?: 'timeout' | 'error' };
 }
 
@@ -129,6 +132,8 @@ export class MonitorProcessor implements LogitsProcessor {
   private text = '';
   private tokensSeen = 0;
   private stack: Active[] = [];
+  /** The `(` of every argument list monitored in this completion. */
+  private readonly lists = new Set<number>();
   private readonly reports: Active['report'][] = [];
   private readonly prefix: string;
   private readonly suffix: string;
@@ -186,8 +191,9 @@ export class MonitorProcessor implements LogitsProcessor {
     const after = suffix ?? (typedIdentifier ? this.prefix.slice(textBefore.length) + this.suffix : this.suffix);
     const trigger = this.deps.detector.detect(this.deps.languageId, textBefore, after);
     if (!trigger || !this.deps.kinds.has(trigger.kind)) return false;
-    // A comma in an argument list already monitored is that list's, not a new one.
-    if (trigger.kind === 'arguments' && this.stack.some((a) => a.trigger.kind === 'arguments' && a.trigger.openParen === trigger.openParen)) return false;
+    // A comma in an argument list already monitored is that list's, not a new one (also once its
+    // monitor ended: a callee that takes any number of arguments is asked once).
+    if (trigger.kind === 'arguments' && this.lists.has(trigger.openParen ?? -1)) return false;
     const monitor = this.createMonitor(trigger, textBefore, typedIdentifier);
     if (!monitor.pre(trigger)) return false;
     this.start(monitor, trigger, textBefore, trigger.queryInsert ?? '', false);
@@ -214,6 +220,7 @@ export class MonitorProcessor implements LogitsProcessor {
   }
 
   private start(monitor: Monitor, trigger: Trigger, textBefore: string, queryInsert: string, speculative: boolean): void {
+    if (trigger.kind === 'arguments') this.lists.add(trigger.openParen ?? -1);
     const { stats } = this.deps;
     if (!speculative) stats.triggers[trigger.kind]++;
     const deadline = performance.now() + this.deps.timeoutMs;
@@ -223,7 +230,7 @@ export class MonitorProcessor implements LogitsProcessor {
     const generated = before.length >= this.prefix.length ? before.slice(this.prefix.length) : '';
     this.deps.shadow.sync(generated + queryInsert);
     const max = this.deps.maxSamples ?? 10_000;
-    const active: Active = { monitor, trigger, analysis: Promise.resolve(), deadline, waited: false, speculative, report };
+    const active: Active = { monitor, trigger, analysis: Promise.resolve(), deadline, waited: false, speculative, quiet: trigger.kind === 'arguments', report };
     this.stack.push(active);
     active.analysis = monitor.analyze({
       client: this.deps.client,
@@ -254,6 +261,10 @@ export class MonitorProcessor implements LogitsProcessor {
       report.candidates = monitor.candidateCount;
     } else if (monitor.outcome === 'unconstrained-any') report.outcome = 'unconstrained-any';
     else report.outcome = report.failure ?? 'no-answer';
+    if (active.quiet && report.outcome === 'no-answer') {
+      const i = this.reports.indexOf(report);
+      if (i >= 0) { this.reports.splice(i, 1); this.deps.stats.triggers[report.kind]--; }
+    }
   }
 
   private createMonitor(trigger: Trigger, textBefore: string, typed: string): Monitor {

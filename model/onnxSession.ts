@@ -15,6 +15,9 @@ function loadOrt(): Promise<Ort> {
   return ortPromise;
 }
 
+/** Names of the optional input that limits the logits to the last positions (see OnnxCausalLm). */
+const LOGITS_TO_KEEP = ['num_logits_to_keep', 'logits_to_keep'];
+
 /** Which ONNX file of `onnx/` to load. */
 export type ModelVariant = 'default' | 'quantized' | 'fp16' | 'q4' | 'q4f16' | 'int8' | 'uint8' | 'bnb4';
 export const variantFiles: Record<ModelVariant, string> = {
@@ -122,6 +125,8 @@ export interface RawRunner {
   readonly hasPositionIds: boolean;
   /** Merged decoder: feed `use_cache_branch` (bool [1], true when a past is given). */
   readonly isMergedDecoder: boolean;
+  /** Feed this int64 scalar (how many last positions get logits) when set. */
+  readonly logitsToKeepInput: string | undefined;
   run(feeds: Record<string, Tensor>): Promise<InferenceSession.ReturnType>;
   tensor(type: 'int64' | 'float32' | 'float16' | 'bool', data: BigInt64Array | Float32Array | Uint16Array | Uint8Array, dims: readonly number[]): Tensor;
 }
@@ -172,6 +177,13 @@ export class OnnxCausalLm {
     readonly logitsWidth: number | undefined,
     /** optimum's merged decoder (an If on the bool input `use_cache_branch`). */
     readonly isMergedDecoder: boolean,
+    /**
+     * The int64 scalar input `num_logits_to_keep` (or `logits_to_keep`, transformers' name for the same
+     * argument) when the export has one: how many of the last positions get logits. A prefill chunk
+     * then computes one row of [vocab] instead of [n, vocab] (for the built-in model, the lm_head is a
+     * fifth of a prefill's work and 16 MiB per 256-token chunk).
+     */
+    readonly logitsToKeepInput: string | undefined,
   ) {
     this.pastNames = Array.from({ length: config.numLayers }, (_, i) => ({ key: `past_key_values.${i}.key`, value: `past_key_values.${i}.value` }));
     this.presentNames = Array.from({ length: config.numLayers }, (_, i) => ({ key: `present.${i}.key`, value: `present.${i}.value` }));
@@ -251,7 +263,7 @@ export class OnnxCausalLm {
     need(['logits', ...layers.flatMap((i) => [`present.${i}.key`, `present.${i}.value`])], outputs, 'outputs');
     const extraLayer = `past_key_values.${config.numLayers}.key`;
     if (inputs.has(extraLayer)) throw new ModelError(file, `has more layers than config.json's num_hidden_layers (${config.numLayers})`);
-    const known = new Set(['input_ids', 'attention_mask', 'position_ids', 'use_cache_branch', ...layers.flatMap((i) => [`past_key_values.${i}.key`, `past_key_values.${i}.value`])]);
+    const known = new Set(['input_ids', 'attention_mask', 'position_ids', 'use_cache_branch', ...LOGITS_TO_KEEP, ...layers.flatMap((i) => [`past_key_values.${i}.key`, `past_key_values.${i}.value`])]);
     const unknown = [...inputs.keys()].filter((n) => !known.has(n));
     if (unknown.length) throw new ModelError(file, `has inputs this engine cannot feed: ${unknown.join(', ')}`);
 
@@ -278,6 +290,11 @@ export class OnnxCausalLm {
       const m = inputs.get(name);
       if (m && (!m.isTensor || m.type !== 'int64')) throw new ModelError(file, `input ${name} must be int64, found ${m.isTensor ? m.type : 'non-tensor'}`);
     }
+    const logitsToKeep = LOGITS_TO_KEEP.find((n) => inputs.has(n));
+    if (logitsToKeep) {
+      const m = inputs.get(logitsToKeep)!;
+      if (!m.isTensor || m.type !== 'int64' || m.shape.length !== 0) throw new ModelError(file, `input ${logitsToKeep} must be an int64 scalar, found ${m.isTensor ? `${m.type} [${m.shape.join(', ')}]` : 'non-tensor'}`);
+    }
     const branch = inputs.get('use_cache_branch');
     if (branch && (!branch.isTensor || branch.type !== 'bool')) {
       throw new ModelError(file, `input use_cache_branch must be bool (optimum's merged decoder), found ${branch.isTensor ? branch.type : 'non-tensor'}`);
@@ -299,7 +316,7 @@ export class OnnxCausalLm {
     if (typeof width === 'number' && width !== config.vocabSize) {
       throw new ModelError(file, `logits width ${width} differs from config.json vocab_size ${config.vocabSize}`);
     }
-    return new OnnxCausalLm(ort, session, config, file, kvDtype, inputs.has('position_ids'), typeof width === 'number' ? width : undefined, inputs.has('use_cache_branch'));
+    return new OnnxCausalLm(ort, session, config, file, kvDtype, inputs.has('position_ids'), typeof width === 'number' ? width : undefined, inputs.has('use_cache_branch'), logitsToKeep);
   }
 
   /**
@@ -347,6 +364,8 @@ export class OnnxCausalLm {
       throw new ModelError(this.file, `has no position_ids input: new tokens always sit right after the cache (positions ${p}..${p + n - 1}), so positions from ${positions[0]} cannot be given`);
     }
     if (this.isMergedDecoder) feeds.use_cache_branch = new T('bool', Uint8Array.of(p > 0 ? 1 : 0), [1]);
+    const rows = options.allLogits ? n : 1;
+    if (this.logitsToKeepInput) feeds[this.logitsToKeepInput] = new T('int64', BigInt64Array.of(BigInt(rows)), []);
     const dims = [1, this.config.numKvHeads, p, this.config.headDim];
     for (let l = 0; l < this.config.numLayers; l++) {
       feeds[this.pastNames[l].key] = new T(this.kvDtype, past.keys(l), dims);
@@ -370,7 +389,7 @@ export class OnnxCausalLm {
     if (width !== this.config.vocabSize) {
       throw new ModelError(this.file, `logits width ${width} differs from config.json vocab_size ${this.config.vocabSize}`);
     }
-    const rows = options.allLogits ? n : 1;
+    if (logitsTensor.dims[1] < rows) throw new ModelError(this.file, `returned logits for ${logitsTensor.dims[1]} positions; ${rows} were asked for`);
     const from = (logitsTensor.dims[1] - rows) * width;
     let logits: Float32Array;
     if (logitsTensor.type === 'float16') {
@@ -403,6 +422,7 @@ export class OnnxCausalLm {
       kvDtype: this.kvDtype,
       hasPositionIds: this.hasPositionIds,
       isMergedDecoder: this.isMergedDecoder,
+      logitsToKeepInput: this.logitsToKeepInput,
       run: (feeds) => this.session.run(feeds),
       tensor: (type, data, dims) => new this.ort.Tensor(type, data, dims),
     };

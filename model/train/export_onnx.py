@@ -12,7 +12,8 @@ trained weights), and the tied embedding is stored once (the lm_head matrix, gat
 axis): onnx/model.onnx, which onnxruntime folds into float32 at load (exact float32 numerics). Then
 onnx/model_quantized.onnx, the one that loads by default (config.json's transformers.js_config.dtype
 "q8"): matmul_nbits.py turns each DequantizeLinear + MatMul into onnxruntime's MatMulNBits (8 bits,
-the same int8 values), so the weights stay int8 in memory and multiply with int8 kernels.
+the same int8 values), so the weights stay int8 in memory and multiply with int8 kernels. Both files
+then get the input num_logits_to_keep (logits_to_keep.py): a prefill computes only the rows it needs.
 """
 import argparse
 import json
@@ -28,6 +29,7 @@ from onnx import TensorProto, helper, numpy_helper
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from llama import Llama, OnnxWrapper  # noqa: E402
 from matmul_nbits import convert as to_matmul_nbits  # noqa: E402
+from logits_to_keep import convert as add_logits_to_keep  # noqa: E402
 
 
 def load_model(run):
@@ -149,6 +151,8 @@ def main():
     quantized_path = os.path.join(args.out, "onnx", "model_quantized.onnx")
     shutil.copy(onnx_path, quantized_path)
     to_matmul_nbits(quantized_path)
+    for path in (onnx_path, quantized_path):
+        add_logits_to_keep(path)
     tj = json.load(open(args.tokenizer, encoding="utf-8"))
     added = {t["content"]: t["id"] for t in tj["added_tokens"]}
     eos = added["<|endoftext|>"]
