@@ -5,6 +5,7 @@ import type { InferenceSession, Tensor } from 'onnxruntime-node';
 import type { ModelConfig } from './config.js';
 import { ModelError } from './errors.js';
 import { KvCache, halfToFloat, type KvArray, type KvDtype } from './kvCache.js';
+import { canWriteBeside, fingerprintDistance, logitsFingerprint, readSidecarRecord, rowsDistance, sidecarPaths, writeSidecar, writeSidecarRecord } from './lastLogits.js';
 
 type Ort = typeof import('onnxruntime-node');
 let ortPromise: Promise<Ort> | undefined;
@@ -14,6 +15,13 @@ function loadOrt(): Promise<Ort> {
   ortPromise ??= import('onnxruntime-node').then((m) => ((m as { default?: Ort }).default ?? m) as Ort);
   return ortPromise;
 }
+
+/**
+ * How far (relative to the largest logit, at least 1) a sidecar's probe rows may be from the original's:
+ * float32, float16 and int8 exports give the same bits; MatMulNBits (q4) takes another kernel path for
+ * one row and differs by ~2e-7. A misplaced slice differs by the logits' own size.
+ */
+const LAST_LOGITS_TOLERANCE = 1e-4;
 
 /** Names of the optional input that limits the logits to the last positions (see OnnxCausalLm). */
 const LOGITS_TO_KEEP = ['num_logits_to_keep', 'logits_to_keep'];
@@ -79,6 +87,14 @@ export interface SessionOptions {
    * prefix (e.g. `{ disable_prepacking: '1' }`; the keys are in onnxruntime_session_options_config_keys.h).
    */
   memory?: SessionMemoryOptions;
+  /**
+   * For an export without `num_logits_to_keep` (every Hub export), load the sidecar graph that adds it
+   * (model/lastLogits.ts), building it beside the original when the folder is writable (default true).
+   * False loads the original file as it is, for tests and benchmarks that compare the two.
+   */
+  lastLogits?: boolean;
+  /** Where the loader says why it loads what it loads (e.g. why there is no last-logits sidecar). */
+  log?: (message: string) => void;
 }
 
 export interface SessionMemoryOptions {
@@ -165,7 +181,10 @@ export class OnnxCausalLm {
     private readonly ort: Ort,
     private readonly session: InferenceSession,
     readonly config: ModelConfig,
+    /** The export (`onnx/model_quantized.onnx`): what errors and reports name. */
     readonly file: string,
+    /** What onnxruntime loaded: `file`, or its last-logits sidecar (`<file>.last-logits`, model/lastLogits.ts). */
+    readonly graphFile: string,
     /** float32, or float16 (raw Uint16Array halves) for fp16 exports; KvCache and PIE handle both. */
     readonly kvDtype: KvDtype,
     /**
@@ -199,9 +218,93 @@ export class OnnxCausalLm {
       throw new ModelError(file, `missing; expected the ONNX export for variant "${variant}" (${candidates.join(' or ')}; found: ${present.join(', ') || 'no .onnx files'})`);
     }
     const ort = await loadOrt();
+    if (options.lastLogits === false) return OnnxCausalLm.open(ort, file, file, config, options);
+    return OnnxCausalLm.openWithLastLogits(ort, file, config, options);
+  }
+
+  /**
+   * The original's session, or its last-logits sidecar's (model/lastLogits.ts) when that computes the
+   * same last rows. A new sidecar is checked against the original on whole rows of a two-step probe
+   * (a prompt, then a chunk after its cache: both branches of a merged decoder), one session after the
+   * other so that two sets of weights are never loaded at once; the record beside it keeps a
+   * fingerprint of those rows (~70 logits per step), and every later load checks the sidecar against
+   * it with one probe, without loading the original. Anything that goes wrong loads the original.
+   */
+  private static async openWithLastLogits(ort: Ort, file: string, config: ModelConfig, options: SessionOptions): Promise<OnnxCausalLm> {
+    const name = path.basename(file);
+    const fallBack = (why: string) => options.log?.(`${name}: logits computed for every position (no last-logits sidecar: ${why})`);
+    const record = readSidecarRecord(file);
+    if (record?.sidecar) {
+      const { probe } = record.sidecar;
+      const sidecar = await OnnxCausalLm.trySidecar(ort, sidecarPaths(file).graph, file, config, options, (rows) => fingerprintDistance(probe, rows));
+      if (sidecar.lm) return sidecar.lm;
+      writeSidecarRecord(file, { failed: sidecar.reason });
+      fallBack(sidecar.reason);
+      return OnnxCausalLm.open(ort, file, file, config, options);
+    }
+    const original = await OnnxCausalLm.open(ort, file, file, config, options);
+    if (original.logitsToKeepInput) return original;
+    if (record?.failed) {
+      fallBack(record.failed);
+      return original;
+    }
+    if (!canWriteBeside(file)) {
+      fallBack(`${path.dirname(file)} is not writable`);
+      return original;
+    }
+    let reference: Float32Array[];
+    let written: ReturnType<typeof writeSidecar>;
+    try {
+      reference = await original.lastLogitsProbe();
+      written = writeSidecar(file);
+    } catch (err) {
+      written = { reason: `building it failed (${(err as Error).message})` };
+      reference = [];
+    }
+    if ('reason' in written) {
+      writeSidecarRecord(file, { failed: written.reason });
+      fallBack(written.reason);
+      return original;
+    }
+    // One set of weights at a time: the original goes before the sidecar loads (and comes back if it fails).
+    await original.dispose();
+    const sidecar = await OnnxCausalLm.trySidecar(ort, written.path, file, config, options, (rows) => rowsDistance(reference, rows));
+    if (sidecar.lm) {
+      writeSidecarRecord(file, { probe: logitsFingerprint(reference) });
+      return sidecar.lm;
+    }
+    writeSidecarRecord(file, { failed: sidecar.reason });
+    fallBack(sidecar.reason);
+    return OnnxCausalLm.open(ort, file, file, config, options);
+  }
+
+  /**
+   * The sidecar's session when onnxruntime takes it and its probe rows are within LAST_LOGITS_TOLERANCE
+   * of what `distance` compares them with; otherwise the reason, and nothing left loaded.
+   */
+  private static async trySidecar(ort: Ort, graphFile: string, file: string, config: ModelConfig, options: SessionOptions, distance: (rows: Float32Array[]) => number): Promise<{ lm: OnnxCausalLm; reason?: undefined } | { lm?: undefined; reason: string }> {
+    let lm: OnnxCausalLm;
+    try {
+      lm = await OnnxCausalLm.open(ort, graphFile, file, config, options);
+    } catch (err) {
+      return { reason: `onnxruntime refused it (${err instanceof ModelError ? err.problem : (err as Error).message})` };
+    }
+    try {
+      if (!lm.logitsToKeepInput) throw new Error('it has no num_logits_to_keep input');
+      const d = distance(await lm.lastLogitsProbe());
+      if (!(d <= LAST_LOGITS_TOLERANCE)) throw new Error(`its probe logits differ from the original's by ${d.toExponential(2)} (relative to the largest)`);
+      return { lm };
+    } catch (err) {
+      await lm.dispose();
+      return { reason: err instanceof ModelError ? err.problem : (err as Error).message };
+    }
+  }
+
+  /** A session on `graphFile` (the export `file` itself, or its sidecar), validated and probed. */
+  private static async open(ort: Ort, graphFile: string, file: string, config: ModelConfig, options: SessionOptions): Promise<OnnxCausalLm> {
     let session: InferenceSession;
     try {
-      session = await ort.InferenceSession.create(file, {
+      session = await ort.InferenceSession.create(graphFile, {
         executionProviders: [...(options.providers ?? ['cpu'])],
         graphOptimizationLevel: 'all',
         enableCpuMemArena: options.memory?.cpuMemArena ?? sessionMemoryDefaults.cpuMemArena,
@@ -221,12 +324,28 @@ export class OnnxCausalLm {
       throw new ModelError(file, `onnxruntime cannot load it (${message}); expected a valid ONNX model`, { cause: err });
     }
     try {
-      const lm = OnnxCausalLm.validate(ort, session, config, file);
+      const lm = OnnxCausalLm.validate(ort, session, config, file, graphFile);
       await lm.probe();
       return lm;
     } catch (err) {
       await session.release();
       throw err;
+    }
+  }
+
+  /**
+   * The last row of logits of a 6-token prompt and of a 4-token chunk after its cache: what a sidecar
+   * must give exactly as its original does (more than one row per chunk, both merged-decoder branches).
+   */
+  private async lastLogitsProbe(): Promise<Float32Array[]> {
+    const ids = (from: number, n: number) => Array.from({ length: n }, (_, i) => ((from + i) * 7919) % this.config.vocabSize);
+    const first = await this.forward(ids(1, 6), null);
+    try {
+      const second = await this.forward(ids(7, 4), first.cache);
+      second.cache.dispose();
+      return [first.logits.slice(), second.logits.slice()];
+    } finally {
+      first.cache.dispose();
     }
   }
 
@@ -249,7 +368,7 @@ export class OnnxCausalLm {
     }
   }
 
-  private static validate(ort: Ort, session: InferenceSession, config: ModelConfig, file: string): OnnxCausalLm {
+  private static validate(ort: Ort, session: InferenceSession, config: ModelConfig, file: string, graphFile: string): OnnxCausalLm {
     const inputs = new Map(session.inputMetadata.map((m) => [m.name, m]));
     const outputs = new Map(session.outputMetadata.map((m) => [m.name, m]));
     const need = (names: string[], have: Map<string, unknown>, what: string) => {
@@ -316,7 +435,7 @@ export class OnnxCausalLm {
     if (typeof width === 'number' && width !== config.vocabSize) {
       throw new ModelError(file, `logits width ${width} differs from config.json vocab_size ${config.vocabSize}`);
     }
-    return new OnnxCausalLm(ort, session, config, file, kvDtype, inputs.has('position_ids'), typeof width === 'number' ? width : undefined, inputs.has('use_cache_branch'), logitsToKeep);
+    return new OnnxCausalLm(ort, session, config, file, graphFile, kvDtype, inputs.has('position_ids'), typeof width === 'number' ? width : undefined, inputs.has('use_cache_branch'), logitsToKeep);
   }
 
   /**

@@ -4,6 +4,7 @@
 //   dist/engineWorker.js  the engine process, forked by EngineClient (model, tokenizer, PIE, language servers; never vscode)
 // onnxruntime-node stays external (a native add-on found by a computed path); it is copied with
 // onnxruntime-common into dist/node_modules/ holding only the target platform's binaries.
+// Pure-JS dependencies (onnx-proto, protobufjs and long for model/lastLogits.ts, ...) are bundled.
 // Usage: node scripts/build.mjs [--target linux-x64] [--production]
 import esbuild from 'esbuild';
 import fs from 'node:fs';

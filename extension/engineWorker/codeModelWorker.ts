@@ -31,7 +31,7 @@ export class CodeModelWorker implements WorkerModel {
   static async load(spec: ModelSpec, log: WorkerLog, monitor?: EngineMonitor | null): Promise<CodeModelWorker> {
     const threads = spec.threads > 0 ? spec.threads : defaultThreads();
     const [model, languageMonitor] = await Promise.all([
-      CodeModel.load(spec.dir, { variant: ENGINE_VARIANT[spec.variant], threads }),
+      CodeModel.load(spec.dir, { variant: ENGINE_VARIANT[spec.variant], threads, log: (m) => log('info', m) }),
       spec.trusted === false ? undefined
         : monitor !== undefined ? monitor ?? undefined
         : RestartableMonitor.create({
