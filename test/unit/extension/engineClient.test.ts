@@ -1,7 +1,8 @@
 import assert from 'node:assert/strict';
+import fs from 'node:fs';
 import path from 'node:path';
 import { after, describe, it } from 'node:test';
-import { EngineClient, type EngineState } from '../../../extension/completion/engineClient.js';
+import { ENGINE_MALLOC_ENV, ENGINE_V8_FLAGS, EngineClient, type EngineState } from '../../../extension/completion/engineClient.js';
 import { collect } from '../../../extension/completion/postprocess.js';
 import type { GenerateRequest } from '../../../extension/completion/types.js';
 
@@ -49,6 +50,15 @@ describe('EngineClient (engine process)', () => {
     const stream = client.generate(request({ prefix: 'slow', maxTokens: 1000 }), new AbortController().signal);
     for await (const t of stream) if (t === ')') break;
     assert.equal((await stream.summary).stopReason, 'aborted');
+  });
+
+  it('the engine process runs with the allocator settings and a bounded V8 young generation', async () => {
+    await client.load({ dir: '/models/fake', variant: 'fp32', threads: 0 });
+    const pid = (client as unknown as { worker: { pid: number } }).worker.pid;
+    const cmdline = fs.readFileSync(`/proc/${pid}/cmdline`, 'utf8').split('\0');
+    for (const flag of ENGINE_V8_FLAGS) assert.ok(cmdline.includes(flag), `${flag} in ${cmdline.join(' ')}`);
+    const env = fs.readFileSync(`/proc/${pid}/environ`, 'utf8').split('\0');
+    for (const [k, v] of Object.entries(ENGINE_MALLOC_ENV)) assert.ok(env.includes(`${k}=${v}`), `${k}=${v}`);
   });
 
   it('a failed load rejects with the worker\'s message and sets the error state', async () => {
