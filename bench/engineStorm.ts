@@ -5,8 +5,8 @@
 // (ENGINE_MALLOC_ENV) completes through the one engine with the language monitor (TypeScript 7 on this
 // repository) while a line is typed character by character into three documents in turn: one completion
 // per keystroke, most aborted 60-120 ms in (the next keystroke), some left to finish. Reports RSS after
-// each batch of one line, after a full GC, the KV cache held and the time the batches took (a speed
-// check for the settings, not a latency benchmark). Prints a table and JSON; MiB.
+// each batch of one line, after a full GC, and the KV cache held; then the settings' speed: ms per token
+// of 24 completions left to finish (32 tokens each). Prints a table and JSON; MiB.
 import { spawnSync } from 'node:child_process';
 import fs from 'node:fs';
 import path from 'node:path';
@@ -44,12 +44,22 @@ async function child(batches: number): Promise<void> {
     rss.push(mib(process.memoryUsage().rss));
   }
   const ms = performance.now() - t0;
+  // Speed with these settings: completions left to finish (32 tokens at `x.` sites of one document).
+  const doc = docs[0];
+  const dots = [...doc.text.matchAll(/\w\./g)].map((m) => m.index + 2).filter((_, i) => i % 7 === 0).slice(0, 24);
+  let tokens = 0;
+  let genMs = 0;
+  for (const at of dots) {
+    const r = await engine.complete({ file: doc.file, languageId: 'typescript', prefix: doc.text.slice(0, at), suffix: doc.text.slice(at), maxTokens: 32, temperature: 0, monitor: true, workspaceRoot: root });
+    tokens += r.tokens.length;
+    genMs += r.msTotal;
+  }
   const gc = (globalThis as { gc?: () => void }).gc;
   gc?.();
   await new Promise((r) => setTimeout(r, 100));
   gc?.();
   const mu = process.memoryUsage();
-  process.stdout.write(JSON.stringify({ rss, afterGcMiB: mib(mu.rss), heapTotalMiB: mib(mu.heapTotal), arrayBuffersMiB: mib(mu.arrayBuffers), cachedMiB: mib(engine.cacheUsage().bytes), batchesMs: Math.round(ms), node: process.version }) + '\n');
+  process.stdout.write(JSON.stringify({ rss, afterGcMiB: mib(mu.rss), heapTotalMiB: mib(mu.heapTotal), arrayBuffersMiB: mib(mu.arrayBuffers), cachedMiB: mib(engine.cacheUsage().bytes), batchesMs: Math.round(ms), msPerToken: +(genMs / tokens).toFixed(2), node: process.version }) + '\n');
   await engine.dispose();
   await monitor.dispose();
 }
@@ -63,8 +73,8 @@ async function main(): Promise<void> {
     const flags = semi === 'default' ? [] : [`--max-semi-space-size=${semi}`];
     const r = spawnSync(node, [...flags, '--expose-gc', '--import', 'tsx', __filename, '--child', '--batches', String(batches)], { encoding: 'utf8', env: { ...process.env, ORT_DISABLE_TELEMETRY: '1', ...ENGINE_MALLOC_ENV } });
     if (r.status !== 0) throw new Error(`semi ${semi}: ${r.stderr}`);
-    const out = JSON.parse(r.stdout.trim().split('\n').at(-1)!) as { rss: number[]; afterGcMiB: number; heapTotalMiB: number; arrayBuffersMiB: number; cachedMiB: number; batchesMs: number; node: string };
-    return { semiSpaceMiB: semi, node: out.node, firstBatchMiB: out.rss[1], finalMiB: out.rss.at(-1)!, growthAfterFirstMiB: out.rss.at(-1)! - out.rss[1], afterGcMiB: out.afterGcMiB, heapTotalMiB: out.heapTotalMiB, arrayBuffersMiB: out.arrayBuffersMiB, cachedMiB: out.cachedMiB, batchesMs: out.batchesMs, series: out.rss };
+    const out = JSON.parse(r.stdout.trim().split('\n').at(-1)!) as { rss: number[]; afterGcMiB: number; heapTotalMiB: number; arrayBuffersMiB: number; cachedMiB: number; batchesMs: number; msPerToken: number; node: string };
+    return { semiSpaceMiB: semi, node: out.node, firstBatchMiB: out.rss[1], finalMiB: out.rss.at(-1)!, growthAfterFirstMiB: out.rss.at(-1)! - out.rss[1], afterGcMiB: out.afterGcMiB, heapTotalMiB: out.heapTotalMiB, arrayBuffersMiB: out.arrayBuffersMiB, cachedMiB: out.cachedMiB, batchesMs: out.batchesMs, msPerToken: out.msPerToken, series: out.rss };
   });
   console.table(rows.map(({ series: _s, ...r }) => r));
   console.log(JSON.stringify({ batches, rows }));

@@ -44,9 +44,9 @@ export const ENGINE_MALLOC_ENV: Readonly<Record<string, string>> = { MALLOC_AREN
  * in VS Code 1.139 and code-server) sizes them from the heap limit, and the engine's short-lived objects
  * (token arrays, processor state, JSON-RPC messages) then kept a 157 MiB V8 heap. Measured with
  * `npm run bench:storm -- --node <Node 24> --semi default,8,default,8` (600 completions through the
- * engine with the monitor, most aborted as typing does): RSS 373-400 -> 329-336 MiB, V8 heap 157 -> 45
- * MiB, the same time for the same work (77-78 s both); 2 MiB semi-spaces saved ~15 MiB more in a
- * first try, 16 MiB ~25 MiB less.
+ * engine with the monitor, most aborted as typing does): RSS 403-437 -> 341-357 MiB, V8 heap 157 -> 45
+ * MiB, ms per token unchanged (15.6-17.4 default, 16.4-16.6 with the flag); 2 MiB semi-spaces saved
+ * ~15 MiB more in a first try, 16 MiB ~25 MiB less.
  */
 export const ENGINE_V8_FLAGS: readonly string[] = ['--max-semi-space-size=8'];
 
