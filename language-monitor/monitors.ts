@@ -575,10 +575,11 @@ export class ArgumentLexer {
   }
 }
 
-/** A parameter the caller must pass: not `name?: T`, not `...rest` / `*args` / `**kw`, no default (`x = 1`). */
-function requiredParameter(label: string): boolean {
+/** A parameter the caller must pass (a signature-help label): not `name?: T`, not `...rest` /
+ *  `*args` / `**kw`, no default (`x = 1`, `x: int = 1`; the `=` of a type's `=>` or `==` is not one). */
+export function requiredParameter(label: string): boolean {
   const l = label.trim();
-  if (l.startsWith('...') || l.startsWith('*') || l === '/' || l.includes('=')) return false;
+  if (l.startsWith('...') || l.startsWith('*') || l === '/' || /(?<![=!<>])=(?![=>])/.test(l)) return false;
   return !/^(?:[\p{ID_Continue}$]+|\{.*\}|\[.*\])\?\s*:/su.test(l);
 }
 

@@ -2,7 +2,7 @@
 // arguments, brackets, strings, template literals and comments do not.
 import assert from 'node:assert/strict';
 import { before, test } from 'node:test';
-import { ArgumentLexer } from '../../../language-monitor/monitors.js';
+import { ArgumentLexer, requiredParameter } from '../../../language-monitor/monitors.js';
 import { identifierByteTable, utf8 } from '../../../language-monitor/identifierMask.js';
 import { TriggerDetector } from '../../../language-monitor/triggers.js';
 
@@ -71,4 +71,13 @@ void test('the argument list around the cursor: the innermost call, never across
   assert.equal(at('typescript', "log('a(b', c."), "log(", 'a `(` inside a string is not a list');
   assert.equal(at('python', 'result = save(store.'), 'result = save(');
   assert.equal(at('python', 'def f():\n    x = store.'), undefined);
+});
+
+void test('required parameters from signature-help labels (TypeScript and pyright)', () => {
+  for (const label of ['a: number', 'callbackfn: (value: T, index: number) => U', '{ a, b }: Options', 'x: Map<string, () => void>', 'self_: int', 'key: str']) {
+    assert.ok(requiredParameter(label), label);
+  }
+  for (const label of ['width?: number', '{ a }?: Options', '...rest: T[]', '*args: Any', '**kwargs: Any', 'fill: str = " "', 'x=1', 'cb: Callable[[int], int] = f', '/']) {
+    assert.ok(!requiredParameter(label), label);
+  }
 });
