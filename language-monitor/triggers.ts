@@ -197,7 +197,10 @@ function closers(text: string, python: boolean): string {
   const pairs: Record<string, string> = { '(': ')', '[': ']', '{': '}' };
   for (let i = 0; i < text.length; i++) {
     const c = text[i];
-    if (c === '"' || c === "'" || (c === '`' && !python)) {
+    if (python && (c === '"' || c === "'") && text.startsWith(c.repeat(3), i)) {
+      const end = text.indexOf(c.repeat(3), i + 3); // a docstring's brackets are text
+      i = end < 0 ? text.length : end + 2;
+    } else if (c === '"' || c === "'" || (c === '`' && !python)) {
       for (i++; i < text.length && text[i] !== c && (c === '`' || text[i] !== '\n'); i++) if (text[i] === '\\') i++;
     } else if (python ? c === '#' : c === '/' && text[i + 1] === '/') {
       const nl = text.indexOf('\n', i);

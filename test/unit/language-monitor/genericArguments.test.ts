@@ -71,6 +71,8 @@ void test('the argument list around the cursor: the innermost call, never across
   assert.equal(at('typescript', "log('a(b', c."), "log(", 'a `(` inside a string is not a list');
   assert.equal(at('python', 'result = save(store.'), 'result = save(');
   assert.equal(at('python', 'def f():\n    x = store.'), undefined);
+  const doc = 'def f():\n    """Saves.\n    (see save( and [x\n    """\n    return save(';
+  assert.equal(at('python', doc + 'store.'), doc, 'brackets in a docstring are text');
 });
 
 void test('required parameters from signature-help labels (TypeScript and pyright)', () => {
