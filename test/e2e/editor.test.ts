@@ -238,12 +238,20 @@ describe('TypeGuide in code-server', { timeout: 30 * 60_000 }, () => {
     return editor;
   };
 
-  /** Ghost text stays away while the extension finishes what it was doing and a little after. */
-  const noGhostFor = async (editor: ReturnType<Page['locator']>, ms: number): Promise<void> => {
+  /**
+   * Ghost text stays away while the extension finishes what it was doing and a little after; with
+   * `stale`, only ghost text it matches counts (VS Code may ask again where the cursor went, and a
+   * suggestion made for that place is not the abandoned one).
+   */
+  const noGhostFor = async (editor: ReturnType<Page['locator']>, ms: number, stale?: (text: string) => boolean): Promise<void> => {
     const ghost = editor.locator('.ghost-text-decoration, .ghost-text');
     const deadline = Date.now() + ms;
     while (Date.now() < deadline) {
-      const n = await ghost.count();
+      let n = await ghost.count();
+      if (n > 0 && stale) {
+        const texts = await ghost.allTextContents();
+        n = texts.filter((t) => stale(t.replace(/\u00a0/g, ' '))).length;
+      }
       if (n > 0) {
         // Keep what explains it: the screen, the ghost text and the extension's log.
         await shot('failure-ghost');
@@ -269,9 +277,10 @@ describe('TypeGuide in code-server', { timeout: 30 * 60_000 }, () => {
     await page.keyboard.press('Enter');
     await page.keyboard.type('acc.', { delay: 30 });
     await page.locator('.statusbar-item', { hasText: 'TypeGuide: generating' }).waitFor({ state: 'visible', timeout: 60_000 });
-    await page.keyboard.press('Home'); // before `acc.`: no suggestion belongs here
+    await page.keyboard.press('Home'); // before `acc.`: the member suggestion for `acc.` does not belong here
     await page.locator('.statusbar-item', { hasText: 'TypeGuide: ready' }).waitFor({ state: 'visible', timeout: 60_000 });
-    await noGhostFor(editor, 2000);
+    const members = accountMembers();
+    await noGhostFor(editor, 2000, (text) => members.some((m) => text.trimStart().startsWith(m)));
     await shot('06-cancelled');
   });
 
