@@ -116,9 +116,6 @@ interface Active {
   waited: boolean;
   /** A pre-dot monitor (MergedDotMonitor): not a trigger of its own in the report. */
   readonly speculative: boolean;
-  /** Argument lists: reported only when the answer constrains (or fails), not when the callee takes
-   *  any number of arguments (`console.log(x.|`: the server answered, nothing was there to check). */
-  readonly quiet?: boolean;
   readonly report: { kind: TriggerKind; candidates: number; ms: number | null; outcome: TriggerOutcome; settled: boolean; deadline: number; failure?: 'timeout' | 'error' };
 }
 
@@ -230,7 +227,7 @@ export class MonitorProcessor implements LogitsProcessor {
     const generated = before.length >= this.prefix.length ? before.slice(this.prefix.length) : '';
     this.deps.shadow.sync(generated + queryInsert);
     const max = this.deps.maxSamples ?? 10_000;
-    const active: Active = { monitor, trigger, analysis: Promise.resolve(), deadline, waited: false, speculative, quiet: trigger.kind === 'arguments', report };
+    const active: Active = { monitor, trigger, analysis: Promise.resolve(), deadline, waited: false, speculative, report };
     this.stack.push(active);
     active.analysis = monitor.analyze({
       client: this.deps.client,
@@ -261,7 +258,9 @@ export class MonitorProcessor implements LogitsProcessor {
       report.candidates = monitor.candidateCount;
     } else if (monitor.outcome === 'unconstrained-any') report.outcome = 'unconstrained-any';
     else report.outcome = report.failure ?? 'no-answer';
-    if (active.quiet && report.outcome === 'no-answer') {
+    // Argument lists are reported only when the answer constrains (or fails), not when the callee takes
+    // any number of arguments (`console.log(x.|`: the server answered, nothing was there to check).
+    if (report.kind === 'arguments' && report.outcome === 'no-answer') {
       const i = this.reports.indexOf(report);
       if (i >= 0) { this.reports.splice(i, 1); this.deps.stats.triggers[report.kind]--; }
     }

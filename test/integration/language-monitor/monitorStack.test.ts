@@ -24,16 +24,20 @@ function topLevelCommas(s: string): number {
   return commas;
 }
 
-void describe('monitor stack: a dereference inside an argument list (typescript7)', () => {
+/**
+ * A TypeScript 7 session on main.ts with `save(store, 'main');` replaced by `cursorText` (`|` the
+ * cursor), opened before the suite's tests and closed after them; `complete` decodes a wished-for text
+ * there and records which monitors were active at each step (`arguments+dereference`).
+ */
+function stackSite(cursorText: string): (wish: string) => Promise<{ run: Awaited<ReturnType<typeof scriptedDecode>>; report: ReturnType<MonitorService['finish']>; stacks: Set<string> }> {
   let service: MonitorService;
-  const site = edited('main.ts', "save(store, 'main');", 'save(|');
+  const site = edited('main.ts', "save(store, 'main');", cursorText);
   before(async () => {
     service = await MonitorService.create({ servers: { typescript: 'typescript7' } });
     assert.ok(await service.prepare({ languageId: 'typescript', uri: site.uri, text: site.text, rootUri: ENGINE_ROOT_URI }));
   });
   after(async () => { await service.dispose(); });
-
-  const complete = async (wish: string) => {
+  return async (wish) => {
     const processors = service.createProcessors({ ...site, tokenizer, rootUri: ENGINE_ROOT_URI });
     const processor = processors[0] as MonitorProcessor;
     const stacks = new Set<string>();
@@ -41,6 +45,10 @@ void describe('monitor stack: a dereference inside an argument list (typescript7
     const run = await scriptedDecode(tokenizer, [...processors, probe], wish, { maxTokens: 24, stop: /\)/ });
     return { run, report: service.finish(processors), stacks };
   };
+}
+
+void describe('monitor stack: a dereference inside an argument list (typescript7)', () => {
+  const complete = stackSite('save(|');
 
   void test('`save(store.` is monitored while the argument monitor is active: a member of Inventory', async () => {
     const unmonitored = await scriptedDecode(tokenizer, [], 'store.zorbleThing)', { maxTokens: 24, stop: /\)/ });
@@ -66,22 +74,7 @@ void describe('monitor stack: a dereference inside an argument list (typescript7
 void describe('monitor stack: the cursor inside an argument list the document opened (typescript7)', () => {
   // `save(store.|`: the inner trigger is the dereference at the cursor; the list around it was opened
   // before the completion began, and its arity (save(store, label): exactly two) still holds.
-  let service: MonitorService;
-  const site = edited('main.ts', "save(store, 'main');", 'save(store.|');
-  before(async () => {
-    service = await MonitorService.create({ servers: { typescript: 'typescript7' } });
-    assert.ok(await service.prepare({ languageId: 'typescript', uri: site.uri, text: site.text, rootUri: ENGINE_ROOT_URI }));
-  });
-  after(async () => { await service.dispose(); });
-
-  const complete = async (wish: string) => {
-    const processors = service.createProcessors({ ...site, tokenizer, rootUri: ENGINE_ROOT_URI });
-    const processor = processors[0] as MonitorProcessor;
-    const stacks = new Set<string>();
-    const probe: LogitsProcessor = { process: () => { stacks.add((processor.activeMonitors as readonly { kind: string }[] | undefined ?? []).map((m) => m.kind).join('+')); } };
-    const run = await scriptedDecode(tokenizer, [...processors, probe], wish, { maxTokens: 24, stop: /\)/ });
-    return { run, report: service.finish(processors), stacks };
-  };
+  const complete = stackSite('save(store.|');
 
   void test('the enclosing list is monitored from the first step, outside the dereference', async () => {
     const wish = "count, 'x', 3)";
