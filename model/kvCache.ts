@@ -128,6 +128,44 @@ export class KvCache implements KvShape {
     return new KvCache(this.dtype, this.numLayers, this.numKvHeads, this.headDim, keys, values, n);
   }
 
+  /**
+   * Rows of several caches (ranges [start, end) of each, in order) as one new cache, written once: what
+   * slice() of each part and concat() of the slices give, without the intermediate copies (PIE joins
+   * the kept segments of an edited prompt this way).
+   */
+  static assemble(parts: readonly { readonly cache: KvCache; readonly start: number; readonly end: number }[]): KvCache {
+    if (parts.length === 0) throw new ModelError('kv cache', 'assemble needs at least one part');
+    const first = parts[0].cache;
+    let n = 0;
+    for (const { cache, start, end } of parts) {
+      cache.check();
+      if (cache.dtype !== first.dtype || cache.numLayers !== first.numLayers || cache.numKvHeads !== first.numKvHeads || cache.headDim !== first.headDim) {
+        throw new ModelError('kv cache', 'assemble of caches with different shapes or dtypes');
+      }
+      if (!(Number.isInteger(start) && Number.isInteger(end) && start >= 0 && start <= end && end <= cache.length)) {
+        throw new ModelError('kv cache', `rows [${start}, ${end}) are outside [0, ${cache.length}]`);
+      }
+      n += end - start;
+    }
+    const d = first.headDim;
+    const build = (pick: (c: KvCache, layer: number) => KvArray, layer: number): KvArray => {
+      const dst = alloc(first.dtype, first.numKvHeads * n * d);
+      for (let h = 0; h < first.numKvHeads; h++) {
+        let at = h * n * d;
+        for (const { cache, start, end } of parts) {
+          const from = (h * cache.length + start) * d;
+          dst.set(pick(cache, layer).subarray(from, from + (end - start) * d), at);
+          at += (end - start) * d;
+        }
+      }
+      return dst;
+    };
+    const layers = Array.from({ length: first.numLayers }, (_, l) => l);
+    const keys = layers.map((l) => build((c, i) => c.keyData[i], l));
+    const values = layers.map((l) => build((c, i) => c.valueData[i], l));
+    return new KvCache(first.dtype, first.numLayers, first.numKvHeads, first.headDim, keys, values, n);
+  }
+
   /** A deep copy. */
   clone(): KvCache {
     return this.slice(0, this.length);

@@ -2,12 +2,15 @@
 // int64 scalar input `num_logits_to_keep`, which slices the hidden states before the lm_head (the node
 // pattern of model/train/logits_to_keep.py). Written beside the original as `<file>.last-logits`, a name
 // no `.onnx` lookup matches, with its weights referenced INTO the original file (external data), so it
-// costs kilobytes, not a second copy of the weights. Pure protobuf work: no onnxruntime here.
+// costs kilobytes, not a second copy of the weights. Given the model's head counts, the sidecar also
+// computes grouped-query attention without repeat_kv's copies of the cache (model/groupedAttention.ts).
+// Pure protobuf work: no onnxruntime here.
 import fs from 'node:fs';
 import path from 'node:path';
 import Long from 'long';
 import protobuf from 'protobufjs/minimal.js';
 import { onnx } from 'onnx-proto';
+import { groupAttention, type AttentionHeads } from './groupedAttention.js';
 
 // int64 fields (dims, Slice bounds such as INT64_MAX in attributes or int64_data) must survive a
 // decode/encode round trip. protobufjs finds `long` with a computed require that a bundle does not
@@ -17,7 +20,7 @@ protobuf.configure();
 
 export const LOGITS_TO_KEEP_INPUT = 'num_logits_to_keep';
 /** Bumped when the transform changes, so that older sidecars are rebuilt. */
-const SIDECAR_FORMAT = 1;
+const SIDECAR_FORMAT = 2;
 /** Embedded initializers at least this large become references into the original file. */
 const EXTERNALIZE_BYTES = 256;
 
@@ -35,6 +38,8 @@ export interface LastLogitsGraph {
   readonly heads: readonly string[];
   /** Embedded initializers turned into references into the original file. */
   readonly referenced: number;
+  /** Keys and values that reach their attention MatMul at kvH heads instead of repeated to H. */
+  readonly grouped: number;
 }
 
 /**
@@ -42,7 +47,7 @@ export interface LastLogitsGraph {
  * the sidecar's external-data references name), or the reason there is none. Never guesses: anything
  * but the known patterns between `logits` and the lm_head is a reason.
  */
-export function lastLogitsGraph(file: Uint8Array, fileName: string): LastLogitsGraph | { reason: string } {
+export function lastLogitsGraph(file: Uint8Array, fileName: string, attention?: AttentionHeads): LastLogitsGraph | { reason: string } {
   // A plain Uint8Array view, not a Buffer: protobufjs's reader then slices `bytes` fields with
   // subarray() (views, whose byteOffset is their place in the file) and never calls `new Buffer()`.
   const bytes = new Uint8Array(file.buffer, file.byteOffset, file.byteLength);
@@ -89,8 +94,9 @@ export function lastLogitsGraph(file: Uint8Array, fileName: string): LastLogitsG
     name: LOGITS_TO_KEEP_INPUT,
     type: { tensorType: { elemType: onnx.TensorProto.DataType.INT64, shape: { dim: [] } } },
   }));
+  const grouped = attention ? groupAttention(graph, attention) : 0;
   const referenced = referenceEmbeddedWeights(model, bytes, fileName);
-  return { bytes: onnx.ModelProto.encode(model).finish(), heads: plans.map((p) => p.head.name || p.head.opType), referenced };
+  return { bytes: onnx.ModelProto.encode(model).finish(), heads: plans.map((p) => p.head.name || p.head.opType), referenced, grouped };
 }
 
 /** One graph's names: what produces them and which are constants (outer scopes included). */
@@ -254,8 +260,12 @@ export interface LogitsFingerprint {
 export interface SidecarRecord {
   readonly format: number;
   readonly original: { readonly size: number; readonly mtimeMs: number };
-  /** The sidecar passed the probe: its size when written, and the original's probe fingerprint. */
-  readonly sidecar?: { readonly size: number; readonly probe: LogitsFingerprint };
+  /**
+   * The sidecar passed the probe: its size when written, the original's probe fingerprint, whether it
+   * was built with grouped attention asked for, and how many repeated keys and values it then
+   * multiplies unrepeated (0 for exports without repeat_kv).
+   */
+  readonly sidecar?: { readonly size: number; readonly probe: LogitsFingerprint; readonly grouping: boolean; readonly grouped: number };
   /** Why this version gets no sidecar (recorded so it is not retried at every load). */
   readonly failed?: string;
 }
@@ -265,13 +275,17 @@ function originalStamp(file: string): SidecarRecord['original'] {
   return { size: s.size, mtimeMs: s.mtimeMs };
 }
 
-/** The record for the original as it is now; undefined when there is none or it is for another version. */
-export function readSidecarRecord(file: string): SidecarRecord | undefined {
+/**
+ * The record for the original as it is now; undefined when there is none, it is for another version, or
+ * (with `grouping` given) its sidecar was built with grouped attention asked for otherwise.
+ */
+export function readSidecarRecord(file: string, grouping?: boolean): SidecarRecord | undefined {
   try {
     const record = JSON.parse(fs.readFileSync(sidecarPaths(file).record, 'utf8')) as SidecarRecord;
     const now = originalStamp(file);
     if (record.format !== SIDECAR_FORMAT || record.original?.size !== now.size || record.original?.mtimeMs !== now.mtimeMs) return undefined;
     if (record.sidecar && fs.statSync(sidecarPaths(file).graph, { throwIfNoEntry: false })?.size !== record.sidecar.size) return undefined;
+    if (grouping !== undefined && record.sidecar && record.sidecar.grouping !== grouping) return undefined;
     return record;
   } catch {
     return undefined;
@@ -289,14 +303,14 @@ export function canWriteBeside(file: string): boolean {
 }
 
 /** Builds and writes the sidecar of `file`; the path written, or why there is none. */
-export function writeSidecar(file: string): { path: string; heads: readonly string[] } | { reason: string } {
+export function writeSidecar(file: string, attention?: AttentionHeads): { path: string; heads: readonly string[]; grouped: number } | { reason: string } {
   let bytes: Buffer;
   try {
     bytes = fs.readFileSync(file);
   } catch (err) {
     return { reason: `cannot read it (${(err as Error).message})` };
   }
-  const built = lastLogitsGraph(bytes, path.basename(file));
+  const built = lastLogitsGraph(bytes, path.basename(file), attention);
   if ('reason' in built) return built;
   const target = sidecarPaths(file).graph;
   try {
@@ -304,15 +318,15 @@ export function writeSidecar(file: string): { path: string; heads: readonly stri
   } catch (err) {
     return { reason: `cannot write ${path.basename(target)} (${(err as Error).message})` };
   }
-  return { path: target, heads: built.heads };
+  return { path: target, heads: built.heads, grouped: built.grouped };
 }
 
 /** Records the outcome for the original's current version; a failure to write is only a lost cache. */
-export function writeSidecarRecord(file: string, outcome: { probe: LogitsFingerprint } | { failed: string }): void {
+export function writeSidecarRecord(file: string, outcome: { probe: LogitsFingerprint; grouping: boolean; grouped: number } | { failed: string }): void {
   const { graph, record } = sidecarPaths(file);
   try {
     const entry: SidecarRecord = 'probe' in outcome
-      ? { format: SIDECAR_FORMAT, original: originalStamp(file), sidecar: { size: fs.statSync(graph).size, probe: outcome.probe } }
+      ? { format: SIDECAR_FORMAT, original: originalStamp(file), sidecar: { size: fs.statSync(graph).size, probe: outcome.probe, grouping: outcome.grouping, grouped: outcome.grouped } }
       : { format: SIDECAR_FORMAT, original: originalStamp(file), failed: outcome.failed };
     if ('failed' in outcome && fs.statSync(graph, { throwIfNoEntry: false })?.isFile()) fs.rmSync(graph);
     writeAtomically(record, `${JSON.stringify(entry)}\n`);

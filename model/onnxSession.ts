@@ -18,10 +18,13 @@ function loadOrt(): Promise<Ort> {
 
 /**
  * How far (relative to the largest logit, at least 1) a sidecar's probe rows may be from the original's:
- * float32, float16 and int8 exports give the same bits; MatMulNBits (q4) takes another kernel path for
- * one row and differs by ~2e-7. A misplaced slice differs by the logits' own size.
+ * the slice alone gives the same bits in float32, float16 and int8 exports; MatMulNBits (q4) takes
+ * another kernel path for one row (~2e-7); grouped attention's MatMuls of other shapes give float32's
+ * bits here but round differently in float16 (7e-4 seen on the Qwen2 stand-in: under two float16 steps
+ * at 1.0, hence the float16 bound). A misplaced slice or a wrong head grouping differs by the logits'
+ * own size.
  */
-const LAST_LOGITS_TOLERANCE = 1e-4;
+const LAST_LOGITS_TOLERANCE = { float32: 1e-4, float16: 2e-3 } as const;
 
 /** Names of the optional input that limits the logits to the last positions (see OnnxCausalLm). */
 const LOGITS_TO_KEEP = ['num_logits_to_keep', 'logits_to_keep'];
@@ -93,6 +96,12 @@ export interface SessionOptions {
    * False loads the original file as it is, for tests and benchmarks that compare the two.
    */
   lastLogits?: boolean;
+  /**
+   * Whether that sidecar also multiplies grouped queries by the unrepeated key/value heads instead of
+   * repeat_kv's copies (model/groupedAttention.ts; default true). False keeps the export's attention,
+   * for benchmarks that compare the two; a sidecar built the other way is rebuilt.
+   */
+  groupedAttention?: boolean;
   /** Where the loader says why it loads what it loads (e.g. why there is no last-logits sidecar). */
   log?: (message: string) => void;
 }
@@ -233,7 +242,8 @@ export class OnnxCausalLm {
   private static async openWithLastLogits(ort: Ort, file: string, config: ModelConfig, options: SessionOptions): Promise<OnnxCausalLm> {
     const name = path.basename(file);
     const fallBack = (why: string) => options.log?.(`${name}: logits computed for every position (no last-logits sidecar: ${why})`);
-    const record = readSidecarRecord(file);
+    const grouping = options.groupedAttention ?? true;
+    const record = readSidecarRecord(file, grouping);
     if (record?.sidecar) {
       const { probe } = record.sidecar;
       const sidecar = await OnnxCausalLm.trySidecar(ort, sidecarPaths(file).graph, file, config, options, (rows) => fingerprintDistance(probe, rows));
@@ -256,7 +266,7 @@ export class OnnxCausalLm {
     let written: ReturnType<typeof writeSidecar>;
     try {
       reference = await original.lastLogitsProbe();
-      written = writeSidecar(file);
+      written = writeSidecar(file, grouping ? { heads: config.numHeads, kvHeads: config.numKvHeads } : undefined);
     } catch (err) {
       written = { reason: `building it failed (${(err as Error).message})` };
       reference = [];
@@ -270,7 +280,8 @@ export class OnnxCausalLm {
     await original.dispose();
     const sidecar = await OnnxCausalLm.trySidecar(ort, written.path, file, config, options, (rows) => rowsDistance(reference, rows));
     if (sidecar.lm) {
-      writeSidecarRecord(file, { probe: logitsFingerprint(reference) });
+      writeSidecarRecord(file, { probe: logitsFingerprint(reference), grouping, grouped: written.grouped });
+      if (written.grouped > 0) options.log?.(`${name}: grouped attention (${written.grouped} repeated keys and values multiplied unrepeated)`);
       return sidecar.lm;
     }
     writeSidecarRecord(file, { failed: sidecar.reason });
@@ -292,7 +303,7 @@ export class OnnxCausalLm {
     try {
       if (!lm.logitsToKeepInput) throw new Error('it has no num_logits_to_keep input');
       const d = distance(await lm.lastLogitsProbe());
-      if (!(d <= LAST_LOGITS_TOLERANCE)) throw new Error(`its probe logits differ from the original's by ${d.toExponential(2)} (relative to the largest)`);
+      if (!(d <= LAST_LOGITS_TOLERANCE[lm.kvDtype])) throw new Error(`its probe logits differ from the original's by ${d.toExponential(2)} (relative to the largest)`);
       return { lm };
     } catch (err) {
       await lm.dispose();

@@ -3,7 +3,7 @@
 // conflict-fast (splice the edit in, leave moved keys at their old positions) and PIE (rotate moved
 // keys by their shift). The first two are exact; PIE is exact in positions but keeps the moved
 // tokens' states computed against the old text.
-import type { KvCache } from '../kvCache.js';
+import { KvCache } from '../kvCache.js';
 import { type EditPlan, type PlanOptions, planEdit } from './editPlan.js';
 import { type RotaryConfig, RotaryShifter, type RotarySupport, resolveRotary } from './rotary.js';
 
@@ -112,15 +112,31 @@ export class PieRepositioner {
     let forwardCalls = 0;
     let exactPrefix = 0;
     let exactSoFar = true;
-    const append = (piece: KvCache): void => {
-      if (!current) {
-        current = piece;
-        return;
+    // Consecutive kept segments are copied once, into the cache they join (with the rows before them),
+    // and rotated there: one copy of each kept row instead of a slice, then a join of the slices.
+    let pending: (typeof plan.segments[number] & { kind: 'keep' })[] = [];
+    const flush = (): void => {
+      if (pending.length === 0) return;
+      const parts = [...(current ? [{ cache: current, start: 0, end: current.length }] : []), ...pending.map((seg) => ({ cache: old.cache, start: seg.oldStart, end: seg.oldStart + seg.length }))];
+      const joined = KvCache.assemble(parts);
+      let at = current?.length ?? 0;
+      try {
+        for (const seg of pending) {
+          if (rotate && seg.delta !== 0) {
+            const t0 = performance.now();
+            this.shifter!.shiftKeys(joined, at, at + seg.length, seg.delta, seg.oldStart); // old rows sit at their positions
+            rotateMs += performance.now() - t0;
+            rotatedTokens += seg.length;
+          }
+          at += seg.length;
+        }
+      } catch (err) {
+        joined.dispose();
+        throw err;
       }
-      const joined = current.concat(piece);
-      current.dispose();
-      piece.dispose();
+      current?.dispose();
       current = joined;
+      pending = [];
     };
     try {
       for (const seg of plan.segments) {
@@ -129,15 +145,9 @@ export class PieRepositioner {
             if (seg.newStart === 0 && seg.delta === 0) exactPrefix = Math.min(seg.length, oldExact);
             exactSoFar = exactSoFar && seg.newStart === 0 && seg.delta === 0 && exactPrefix === seg.length;
           }
-          const piece = old.cache.slice(seg.oldStart, seg.oldStart + seg.length);
-          if (rotate && seg.delta !== 0) {
-            const t0 = performance.now();
-            this.shifter!.shiftKeys(piece, 0, piece.length, seg.delta, seg.oldStart); // old rows sit at their positions
-            rotateMs += performance.now() - t0;
-            rotatedTokens += seg.length;
-          }
-          append(piece);
+          pending.push(seg);
         } else {
+          flush();
           const r = await this.encode(next, seg.newStart, seg.newStart + seg.length, current ?? null);
           forwardCalls++;
           current?.dispose();
@@ -146,6 +156,7 @@ export class PieRepositioner {
           if (exactSoFar) exactPrefix = seg.newStart + seg.length;
         }
       }
+      flush();
     } catch (err) {
       (current as KvCache | undefined)?.dispose();
       throw err;

@@ -21,14 +21,15 @@ interface Case {
   fixture: string;
   variant: ModelVariant;
   file: string;
-  /** Largest |sidecar − original| of a last row: 0 where the same kernels run, q4's one-row MatMulNBits path differs. */
+  /** Largest |sidecar − original| of a last row: 0 where the same kernels run, q4's one-row MatMulNBits path and float16's grouped MatMuls differ. */
   tolerance: number;
 }
 const cases: Case[] = [
   { fixture: 'qwen2', variant: 'default', file: 'model.onnx', tolerance: 0 },
   { fixture: 'qwen2', variant: 'quantized', file: 'model_quantized.onnx', tolerance: 0 },
   { fixture: 'qwen2', variant: 'q4', file: 'model_q4.onnx', tolerance: 1e-5 },
-  { fixture: 'qwen2', variant: 'fp16', file: 'model_fp16.onnx', tolerance: 0 },
+  // Grouped attention's MatMuls of other shapes round differently in float16: one float16 step at 2–4.
+  { fixture: 'qwen2', variant: 'fp16', file: 'model_fp16.onnx', tolerance: 1e-2 },
   { fixture: 'deepseek-coder', variant: 'default', file: 'decoder_model_merged.onnx', tolerance: 0 },
   { fixture: 'deepseek-coder', variant: 'quantized', file: 'decoder_model_merged_quantized.onnx', tolerance: 0 },
   { fixture: 'starcoder2', variant: 'default', file: 'model.onnx', tolerance: 0 },
@@ -95,7 +96,7 @@ for (const c of cases) {
 
     it('loads a sidecar beside the original that takes num_logits_to_keep', () => {
       const file = path.join(dir, 'onnx', c.file);
-      assert.deepEqual(logs, []);
+      assert.deepEqual(logs.filter((l) => !/: grouped attention \(/.test(l)), [], 'nothing fell back');
       assert.equal(withSidecar.session.file, file, 'errors and reports still name the export');
       assert.equal(withSidecar.session.graphFile, sidecarPaths(file).graph);
       assert.equal(withSidecar.session.logitsToKeepInput, 'num_logits_to_keep');

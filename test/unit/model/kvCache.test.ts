@@ -36,6 +36,24 @@ describe('KvCache', () => {
     }
   });
 
+  it('assemble writes ranges of several caches once, equal to slices joined by concat', () => {
+    const a = numbered(9);
+    const b = numbered(6, 100);
+    const parts = [{ cache: a, start: 0, end: 3 }, { cache: b, start: 2, end: 6 }, { cache: a, start: 5, end: 5 }, { cache: a, start: 7, end: 9 }];
+    const joined = KvCache.assemble(parts);
+    const expected = a.slice(0, 3).concat(b.slice(2, 6)).concat(a.slice(7, 9));
+    assert.equal(joined.length, 9);
+    for (let l = 0; l < 2; l++) {
+      assert.deepEqual(Array.from(joined.keys(l)), Array.from(expected.keys(l)));
+      assert.deepEqual(Array.from(joined.values(l)), Array.from(expected.values(l)));
+    }
+    joined.keys(0)[0] = -1;
+    assert.notEqual(a.keys(0)[0], -1, 'no aliasing of a part');
+    assert.throws(() => KvCache.assemble([{ cache: a, start: 8, end: 10 }]), /outside/);
+    assert.throws(() => KvCache.assemble([{ cache: a, start: 0, end: 1 }, { cache: KvCache.empty(shape, 'float16'), start: 0, end: 0 }]), /different/);
+    assert.throws(() => KvCache.assemble([]), /at least one/);
+  });
+
   it('slices never alias the source storage', () => {
     const c = numbered(5);
     const s = c.slice(0, 5);
