@@ -83,6 +83,10 @@ async function serverBench(name: 'typescript7' | 'typescript-language-server' | 
 /**
  * Monitored vs unmonitored completions through the one engine (as the extension completes), at the
  * default 300 ms bound, each side with its own engine and the prompt computed in full on both sides.
+ * Two measures: answers cached (each trigger asked once before, the same text again: the fixed cost of
+ * monitoring) and fresh answers (another document edited before each completion: every trigger asks
+ * its server, as when the user types between completions). Each with the shipped waiting for answers
+ * and with decoding ahead of them (speculate: true), interleaved, the order alternating per round.
  */
 async function latencyBench(model: CodeModel) {
   const service = await MonitorService.create({ timeoutMs: 300 });
@@ -94,7 +98,13 @@ async function latencyBench(model: CodeModel) {
     { languageId: 'python', file: 'py-project/main.py', needle: 'store.' },
     { languageId: 'python', file: 'py-project/main.py', needle: 'value = ' },
   ];
-  let plain = 0, monitored = 0;
+  let plain = 0, monitored = 0, waiting = 0;
+  // Fresh answers: before each monitored completion another document of the project is edited (a
+  // keystroke in a file beside it, never saved), so no answer comes from the cache, as when the user
+  // types between completions; the completion's own prompt is unchanged.
+  let freshPlain = 0, freshMonitored = 0, freshWaiting = 0;
+  const freshTriggers: Record<string, number> = {};
+  const speculation = { decoded: 0, kept: 0, rollbacks: 0 };
   const rows = [];
   const triggers: Record<string, number> = {};
   try {
@@ -104,22 +114,50 @@ async function latencyBench(model: CodeModel) {
       const offset = text.indexOf(site.needle) + site.needle.length;
       const req = { file, languageId: site.languageId, prefix: text.slice(0, offset), suffix: text.slice(offset), maxTokens: 16, temperature: 0, cache: 'none' as const };
       await withMonitor.warm({ file, languageId: site.languageId, text });
-      // The server's first answer at a site is reported above (servers); keep it out of this ratio.
-      await withMonitor.complete({ ...req, maxTokens: 4 });
-      for (let r = 0; r < (quick ? 1 : 3); r++) {
+      // The server's first answers at a site are reported above (servers); keep them out of this ratio:
+      // one whole completion first, so that every trigger of the measured ones has been asked once.
+      await withMonitor.complete(req);
+      for (let r = 0; r < (quick ? 2 : 4); r++) {
+        // Interleaved: unmonitored, monitored decoding ahead of the server's answer (speculate: true), and
+        // monitored waiting for each answer as shipped (speculate: false) — same output.
         const a = await without.complete(req);
-        const b = await withMonitor.complete(req);
+        const [b, c] = r % 2 === 0
+          ? [await withMonitor.complete({ ...req, speculate: true }), await withMonitor.complete({ ...req, speculate: false })]
+          : [...[await withMonitor.complete({ ...req, speculate: false }), await withMonitor.complete({ ...req, speculate: true })].reverse()];
+        if (c.text !== b.text) throw new Error(`decoding ahead changed the output at ${site.file} @ ${site.needle}: ${JSON.stringify(b.text)} vs ${JSON.stringify(c.text)}`);
         for (const t of b.monitor?.triggers ?? []) triggers[t.outcome] = (triggers[t.outcome] ?? 0) + 1;
-        plain += a.msTotal; monitored += b.msTotal;
-        if (r === 0) rows.push({ site: `${site.file} @ ${site.needle}`, plainMs: +a.msTotal.toFixed(1), monitoredMs: +b.msTotal.toFixed(1), plain: a.text, monitored: b.text });
+        for (const k of ['decoded', 'kept', 'rollbacks'] as const) speculation[k] += b.speculation?.[k] ?? 0;
+        plain += a.msTotal; monitored += b.msTotal; waiting += c.msTotal;
+        if (r === 0) rows.push({ site: `${site.file} @ ${site.needle}`, plainMs: +a.msTotal.toFixed(1), monitoredMs: +b.msTotal.toFixed(1), waitingMs: +c.msTotal.toFixed(1), plain: a.text, monitored: b.text });
       }
+      const scratch = path.join(path.dirname(file), site.languageId === 'python' ? 'bench_scratch.py' : 'benchScratch.ts');
+      let version = 1;
+      withMonitor.documents.open({ filePath: scratch, languageId: site.languageId, version, text: '', workspaceRoot: path.dirname(file) });
+      const keystroke = () => withMonitor.documents.change(scratch, ++version, [{ offset: 0, length: 0, text: ' ' }]);
+      for (let r = 0; r < (quick ? 2 : 4); r++) {
+        const a = await without.complete(req);
+        const fresh = async (speculate: boolean) => {
+          keystroke();
+          return withMonitor.complete({ ...req, speculate });
+        };
+        const [b, c] = r % 2 === 0 ? [await fresh(true), await fresh(false)] : [...[await fresh(false), await fresh(true)].reverse()];
+        if (c.text !== b.text) throw new Error(`decoding ahead changed the output at ${site.file} @ ${site.needle}: ${JSON.stringify(b.text)} vs ${JSON.stringify(c.text)}`);
+        for (const t of b.monitor?.triggers ?? []) freshTriggers[t.outcome] = (freshTriggers[t.outcome] ?? 0) + 1;
+        for (const k of ['decoded', 'kept', 'rollbacks'] as const) speculation[k] += b.speculation?.[k] ?? 0;
+        freshPlain += a.msTotal; freshMonitored += b.msTotal; freshWaiting += c.msTotal;
+      }
+      withMonitor.documents.close(scratch);
     }
   } finally {
     await without.dispose();
     await withMonitor.dispose();
   }
   const stats = service.statistics();
-  return { ratio: +(monitored / plain).toFixed(3), rows, triggers, stats: { triggers: stats.triggers, maskedSteps: stats.maskedSteps, argmaxChanged: stats.argmaxChanged, fastForwards: stats.fastForwards, forcedTokens: stats.forcedTokens, forwardPassesSaved: stats.forwardPassesSaved, cacheHits: stats.cacheHits, timeouts: stats.timeouts } };
+  // ratio: as shipped (waiting for each answer); speculatingRatio: decoding ahead of the answers.
+  return {
+    ratio: +(waiting / plain).toFixed(3), speculatingRatio: +(monitored / plain).toFixed(3),
+    freshRatio: +(freshWaiting / freshPlain).toFixed(3), freshSpeculatingRatio: +(freshMonitored / freshPlain).toFixed(3), freshTriggers,
+    speculation, rows, triggers, stats: { triggers: stats.triggers, maskedSteps: stats.maskedSteps, argmaxChanged: stats.argmaxChanged, fastForwards: stats.fastForwards, forcedTokens: stats.forcedTokens, forwardPassesSaved: stats.forwardPassesSaved, cacheHits: stats.cacheHits, timeouts: stats.timeouts } };
 }
 
 async function main() {
@@ -135,10 +173,11 @@ async function main() {
   const latency = await latencyBench(model);
   await model.dispose();
   const maskNarrowing32k = maskBench(syntheticIndex(real, 32768), candidates, true);
-  const result = { mask: mask32k, maskShipped, maskNarrowing32k, servers, latencyRatio: latency.ratio, latency };
+  const result = { mask: mask32k, maskShipped, maskNarrowing32k, servers, latencyRatio: latency.ratio, speculatingLatencyRatio: latency.speculatingRatio, freshLatencyRatio: latency.freshRatio, freshSpeculatingLatencyRatio: latency.freshSpeculatingRatio, latency };
   console.table([{ what: 'mask (shipped)', ...maskShipped }, { what: 'mask (32k synthetic)', ...mask32k }, { what: 'mask, narrowing steps (32k)', ...maskNarrowing32k }]);
   console.table(Object.entries(servers).map(([k, v]) => ({ server: k, ...(v as object) })));
-  console.table(latency.rows.map(({ site, plainMs, monitoredMs, plain, monitored }) => ({ site, plainMs, monitoredMs, plain: JSON.stringify(plain), monitored: JSON.stringify(monitored) })));
+  console.table(latency.rows.map(({ site, plainMs, monitoredMs, waitingMs, plain, monitored }) => ({ site, plainMs, monitoredMs: waitingMs, speculatingMs: monitoredMs, plain: JSON.stringify(plain), monitored: JSON.stringify(monitored) })));
+  console.log(`monitored / unmonitored (as shipped: waiting for each answer), answers cached: ${latency.ratio} (decoding ahead: ${latency.speculatingRatio}); fresh answers: ${latency.freshRatio} (decoding ahead: ${latency.freshSpeculatingRatio}; triggers ${JSON.stringify(latency.freshTriggers)}); decoded ahead ${latency.speculation.decoded}, kept ${latency.speculation.kept}, rollbacks ${latency.speculation.rollbacks}`);
   console.log(JSON.stringify(result, null, 2));
   if (jsonOut) fs.writeFileSync(jsonOut, JSON.stringify(result, null, 2));
 }

@@ -624,7 +624,13 @@ export class ArgumentCountMonitor implements Monitor {
     else {
       const answer = await ctx.client.signatureHelp(ctx.shadow.uri, ctx.shadow.positionAt(trigger.offset), ctx.timeoutMs, ctx.signal);
       ctx.onQuery(answer.ms, answer.outcome);
-      if (!answer.help || answer.help.signatures.length === 0) { this._state = 'done'; return; }
+      if (!answer.help || answer.help.signatures.length === 0) {
+        // A server that answered "no signature here" answers the same for the same text: kept like an
+        // arity, so that the next step or completion at this list does not ask again.
+        if (answer.outcome === 'ok') ctx.cache.set(key, { min: 0, max: Infinity });
+        this._state = 'done';
+        return;
+      }
       let max = 0;
       let min = Infinity;
       for (const sig of answer.help.signatures) {

@@ -161,6 +161,45 @@ export async function* generate(
     logits = result.logits;
   };
 
+  // Decoding ahead of a pending processor answer (options.speculate): ahead[i] is the greedy choice at
+  // step generated.length + i, made before the processors saw that step; aheadLogits[i] the logits
+  // after feeding ahead[0..i]. Their rows are at the end of the cache. The processors are called only
+  // in order, step by step, exactly as without speculation; a step whose outcome differs from ahead's
+  // drops the rows from there on.
+  const speculateLimit = temperature > 0 || !options.speculate ? 0 : options.speculate === true ? 32 : Math.max(0, Math.floor(options.speculate));
+  const ahead: number[] = [];
+  const aheadLogits: Float32Array[] = [];
+  const speculation = { decoded: 0, kept: 0, rollbacks: 0 };
+  /** Rows the cache holds without speculation: the prompt and every appended token fed so far. */
+  let normalRows = promptTokens.length;
+  const dropAheadRows = (): void => {
+    if (ahead.length === 0) return;
+    const cut = cache!.slice(0, cache!.length - ahead.length);
+    if (ownsCache()) cache!.dispose();
+    cache = cut;
+    ahead.length = 0;
+    aheadLogits.length = 0;
+  };
+  /** Greedy steps past the current one while `pending` is unsettled; `current`: this step's logits so far. */
+  const decodeAhead = async (pending: Promise<unknown>, current: Float32Array): Promise<void> => {
+    let settled = false;
+    const done = pending.then(() => { settled = true; }, () => { settled = true; });
+    // An answer already there (or arriving with the next socket read) needs no speculation.
+    await Promise.race([done, yieldToEventLoop()]);
+    const room = Math.min(speculateLimit, options.maxTokens - generated.length);
+    while (!settled && !signal.aborted && ahead.length < room) {
+      const id = sampleToken(ahead.length ? aheadLogits[ahead.length - 1] : current, 0, 1, random);
+      if (id < 0 || (stopOnEos && eosIds.has(id))) break;
+      const result = await model.forward([id], cache);
+      if (ownsCache()) cache!.dispose();
+      cache = result.cache;
+      ahead.push(id);
+      aheadLogits.push(result.logits);
+      speculation.decoded++;
+      await yieldToEventLoop();
+    }
+  };
+
   try {
     if (signal.aborted) {
       stopReason = 'aborted';
@@ -183,7 +222,10 @@ export async function* generate(
       let forced: readonly number[] | undefined;
       for (const p of processors) {
         let r = p.process(logits!, ctx);
-        if (isPromise<void | ProcessResult>(r)) r = await r;
+        if (isPromise<void | ProcessResult>(r)) {
+          if (speculateLimit > 0) await decodeAhead(r, ahead.length ? logits! : logits!.slice());
+          r = await r;
+        }
         if (r && r.force && r.force.length > 0) {
           // A force that contradicts the healed text is ignored; sampling from the masked logits goes on.
           if (!healer || healer.allowsSequence(r.force)) forced = r.force;
@@ -198,6 +240,24 @@ export async function* generate(
       if (next[0] === -1) {
         stopReason = 'stop'; // every token was masked out
         break;
+      }
+      // Tokens decoded ahead that the processors chose too are already fed.
+      let reused = 0;
+      let reusedLogits: Float32Array | undefined;
+      if (ahead.length > 0) {
+        while (reused < next.length && reused < ahead.length && ahead[reused] === next[reused]) reused++;
+        speculation.kept += reused;
+        if (reused < next.length && reused < ahead.length) {
+          speculation.rollbacks++;
+          const cut = cache!.slice(0, cache!.length - (ahead.length - reused));
+          if (ownsCache()) cache!.dispose();
+          cache = cut;
+          ahead.length = reused;
+          aheadLogits.length = reused;
+        }
+        reusedLogits = reused > 0 ? aheadLogits[reused - 1] : undefined;
+        ahead.splice(0, reused);
+        aheadLogits.splice(0, reused);
       }
       let ended = false;
       for (const id of next) {
@@ -228,8 +288,16 @@ export async function* generate(
         break;
       }
       // Feed what was appended since the last pass (one token, or all forced ones in one pass).
-      const fed = next.length;
-      await run(generated.slice(generated.length - fed));
+      if (reused < next.length) await run(next.slice(reused));
+      else logits = reusedLogits;
+      normalRows = promptTokens.length + generated.length;
+    }
+    // Rows decoded ahead and not kept, and kept rows the loop would not have fed (its last appended tokens).
+    dropAheadRows();
+    if (cache && cache.length > normalRows && ownsCache()) {
+      const cut = cache.slice(0, normalRows);
+      cache.dispose();
+      cache = cut;
     }
     if (pendingCut !== undefined) text = text.slice(0, pendingCut);
     else text += decoder.decode();
@@ -243,6 +311,7 @@ export async function* generate(
       msFirstToken: msFirstToken < 0 ? elapsed() : msFirstToken,
       msTotal: elapsed(),
       stopReason,
+      ...(speculation.decoded > 0 ? { speculation: { ...speculation } } : {}),
       ...(kept ? { cache: kept } : {}),
     };
   } finally {

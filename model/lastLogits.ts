@@ -2,8 +2,9 @@
 // int64 scalar input `num_logits_to_keep`, which slices the hidden states before the lm_head (the node
 // pattern of model/train/logits_to_keep.py). Written beside the original as `<file>.last-logits`, a name
 // no `.onnx` lookup matches, with its weights referenced INTO the original file (external data), so it
-// costs kilobytes, not a second copy of the weights. Given the model's head counts, the sidecar also
-// computes grouped-query attention without repeat_kv's copies of the cache (model/groupedAttention.ts).
+// costs kilobytes, not a second copy of the weights. Given the model's head counts, the sidecar of a
+// float32-cache export also computes grouped-query attention without repeat_kv's copies of the cache
+// (model/groupedAttention.ts).
 // Pure protobuf work: no onnxruntime here.
 import fs from 'node:fs';
 import path from 'node:path';
@@ -94,7 +95,10 @@ export function lastLogitsGraph(file: Uint8Array, fileName: string, attention?: 
     name: LOGITS_TO_KEEP_INPUT,
     type: { tensorType: { elemType: onnx.TensorProto.DataType.INT64, shape: { dim: [] } } },
   }));
-  const grouped = attention ? groupAttention(graph, attention) : 0;
+  // float16 caches (fp16 exports) are left as exported: their MatMuls of other shapes round differently
+  // (≈1e-3 at logits of a few units), and such exports are for memory on a CPU, not speed.
+  const halfCache = graph.input.some((i) => i.name?.startsWith('past_key_values.') && i.type?.tensorType?.elemType === onnx.TensorProto.DataType.FLOAT16);
+  const grouped = attention && !halfCache ? groupAttention(graph, attention) : 0;
   const referenced = referenceEmbeddedWeights(model, bytes, fileName);
   return { bytes: onnx.ModelProto.encode(model).finish(), heads: plans.map((p) => p.head.name || p.head.opType), referenced, grouped };
 }

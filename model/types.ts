@@ -78,6 +78,15 @@ export interface GenerationOptions {
   stop?: readonly StopRule[];
   processors?: readonly LogitsProcessor[];
   signal?: AbortSignal;
+  /**
+   * Greedy decoding only (temperature 0): while a processor's answer is pending (a monitor waiting on
+   * its language server), keep decoding without processors, then replay the processors over the
+   * tokens decoded meanwhile and keep those they would have chosen. The output is the one that waiting
+   * gives; only the wait can go. Default false: on a 2-core machine the forward passes slow the server
+   * down more than they save (bench:monitor, fresh answers). A number: at most that many tokens ahead
+   * (true: 32).
+   */
+  speculate?: boolean | number;
 }
 
 /** Streamed out of the generator, one per appended token (forced tokens included). */
@@ -97,4 +106,9 @@ export interface GenerationResult {
   readonly msFirstToken: number;
   readonly msTotal: number;
   readonly stopReason: 'eos' | 'stop' | 'maxTokens' | 'aborted';
+  /**
+   * Decoding ahead of pending processor answers (GenerationOptions.speculate): tokens decoded ahead,
+   * how many of them the processors' replay kept, and how often it went back to where they differed.
+   */
+  readonly speculation?: { readonly decoded: number; readonly kept: number; readonly rollbacks: number };
 }

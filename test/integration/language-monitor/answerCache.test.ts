@@ -48,6 +48,25 @@ void describe('answer cache staleness (typescript7)', () => {
     assert.equal(second.report.triggers[0]?.outcome, 'constrained');
   });
 
+  void test('"no signature here" is kept too: the same argument list is not asked again', async () => {
+    // A callee the server knows nothing about: signatureHelp answers, with no signature.
+    const unknown = edited('main.ts', 'const total = obj.count();', 'const total = notDeclaredAnywhere(|');
+    const run = async () => {
+      service.resetStatistics();
+      const processors = service.createProcessors({ ...unknown, tokenizer, rootUri: ENGINE_ROOT_URI });
+      await scriptedDecode(tokenizer, processors, 'a, b);');
+      service.finish(processors);
+      return { ...service.statistics() };
+    };
+    const first = await run();
+    assert.equal(first.triggers.arguments, 0, 'a list the server has no signature for is not reported');
+    assert.equal(first.queries, 1, 'asked once');
+    assert.equal(first.timeouts, 0);
+    const second = await run();
+    assert.equal(second.queries, 0, 'the second completion at the same text does not ask again');
+    assert.equal(second.cacheHits, 1);
+  });
+
   void test('an edit elsewhere in the same file (after the cursor) is a different question too', async () => {
     const main = fixture('main.ts');
     // A local class declared far below the cursor changes what `zorble.` means; the text before it is the same.
