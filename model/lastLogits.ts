@@ -63,44 +63,51 @@ export function lastLogitsGraph(file: Uint8Array, fileName: string, attention?: 
   if (!graph) return { reason: 'the model has no graph' };
   const opset = model.opsetImport.find((o) => !o.domain || o.domain === 'ai.onnx');
   if (!opset || Long.fromValue(opset.version ?? 0).lessThan(10)) return { reason: 'default-domain opset below 10 (Slice takes its bounds as inputs from opset 10)' };
-  if (graph.input.some((i) => i.name === LOGITS_TO_KEEP_INPUT || i.name === 'logits_to_keep')) return { reason: `the graph already takes ${LOGITS_TO_KEEP_INPUT}` };
-  const logitsOut = graph.output.find((o) => o.name === 'logits');
-  if (!logitsOut) return { reason: 'no graph output named logits' };
-  const rank = logitsOut.type?.tensorType?.shape?.dim?.length;
-  if (rank !== 3) return { reason: `logits are declared with rank ${rank ?? 'unknown'}; expected [batch, seq, vocab]` };
+  // An export that takes logits_to_keep already (the built-in model, transformers 5's) needs no slice; its
+  // sidecar is only for grouped attention.
+  const keeps = graph.input.some((i) => i.name === LOGITS_TO_KEEP_INPUT || i.name === 'logits_to_keep');
+  let heads: string[] = [];
+  if (!keeps) {
+    const logitsOut = graph.output.find((o) => o.name === 'logits');
+    if (!logitsOut) return { reason: 'no graph output named logits' };
+    const rank = logitsOut.type?.tensorType?.shape?.dim?.length;
+    if (rank !== 3) return { reason: `logits are declared with rank ${rank ?? 'unknown'}; expected [batch, seq, vocab]` };
 
-  const top = new Scope(graph, undefined);
-  const producer = top.producer('logits');
-  const plans: Plan[] = [];
-  if (producer?.opType === 'If' && producer.input.length === 1) {
-    // optimum's merged decoder: each branch computes its own logits; outer-scope names are visible in both.
-    const at = producer.output.indexOf('logits');
-    for (const attr of producer.attribute) {
-      if ((attr.name !== 'then_branch' && attr.name !== 'else_branch') || !attr.g) continue;
-      const branch = attr.g as onnx.GraphProto;
-      const out = branch.output[at]?.name;
-      if (!out) return { reason: `the If's ${attr.name} has no output ${at}` };
-      const plan = findHead(new Scope(branch, top), out, `/last_logits/${attr.name}/`);
-      if ('reason' in plan) return { reason: `${attr.name}: ${plan.reason}` };
+    const top = new Scope(graph, undefined);
+    const producer = top.producer('logits');
+    const plans: Plan[] = [];
+    if (producer?.opType === 'If' && producer.input.length === 1) {
+      // optimum's merged decoder: each branch computes its own logits; outer-scope names are visible in both.
+      const at = producer.output.indexOf('logits');
+      for (const attr of producer.attribute) {
+        if ((attr.name !== 'then_branch' && attr.name !== 'else_branch') || !attr.g) continue;
+        const branch = attr.g as onnx.GraphProto;
+        const out = branch.output[at]?.name;
+        if (!out) return { reason: `the If's ${attr.name} has no output ${at}` };
+        const plan = findHead(new Scope(branch, top), out, `/last_logits/${attr.name}/`);
+        if ('reason' in plan) return { reason: `${attr.name}: ${plan.reason}` };
+        plans.push(plan);
+      }
+      if (plans.length !== 2) return { reason: 'the If producing logits does not have both branches' };
+    } else {
+      const plan = findHead(top, 'logits', '/last_logits/');
+      if ('reason' in plan) return plan;
       plans.push(plan);
     }
-    if (plans.length !== 2) return { reason: 'the If producing logits does not have both branches' };
-  } else {
-    const plan = findHead(top, 'logits', '/last_logits/');
-    if ('reason' in plan) return plan;
-    plans.push(plan);
+    for (const p of plans) insertSlice(p);
+    graph.input.push(onnx.ValueInfoProto.create({
+      name: LOGITS_TO_KEEP_INPUT,
+      type: { tensorType: { elemType: onnx.TensorProto.DataType.INT64, shape: { dim: [] } } },
+    }));
+    heads = plans.map((p) => p.head.name || p.head.opType);
   }
-  for (const p of plans) insertSlice(p);
-  graph.input.push(onnx.ValueInfoProto.create({
-    name: LOGITS_TO_KEEP_INPUT,
-    type: { tensorType: { elemType: onnx.TensorProto.DataType.INT64, shape: { dim: [] } } },
-  }));
   // float16 caches (fp16 exports) are left as exported: their MatMuls of other shapes round differently
   // (≈1e-3 at logits of a few units), and such exports are for memory on a CPU, not speed.
   const halfCache = graph.input.some((i) => i.name?.startsWith('past_key_values.') && i.type?.tensorType?.elemType === onnx.TensorProto.DataType.FLOAT16);
   const grouped = attention && !halfCache ? groupAttention(graph, attention) : 0;
+  if (keeps && grouped === 0) return { reason: `the graph already takes ${LOGITS_TO_KEEP_INPUT} and has no repeated keys and values to group` };
   const referenced = referenceEmbeddedWeights(model, bytes, fileName);
-  return { bytes: onnx.ModelProto.encode(model).finish(), heads: plans.map((p) => p.head.name || p.head.opType), referenced, grouped };
+  return { bytes: onnx.ModelProto.encode(model).finish(), heads, referenced, grouped };
 }
 
 /** One graph's names: what produces them and which are constants (outer scopes included). */

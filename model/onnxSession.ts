@@ -89,9 +89,11 @@ export interface SessionOptions {
    */
   memory?: SessionMemoryOptions;
   /**
-   * For an export without `num_logits_to_keep` (every Hub export), load the sidecar graph that adds it
-   * (model/lastLogits.ts), building it beside the original when the folder is writable (default true).
-   * False loads the original file as it is, for tests and benchmarks that compare the two.
+   * For an export without `num_logits_to_keep` (every Hub export), or one whose attention repeats its
+   * key/value heads (the built-in model too), load the sidecar graph that adds the input and groups
+   * the attention (model/lastLogits.ts, model/groupedAttention.ts), building it beside the original when
+   * the folder is writable (default true). False loads the original file as it is, for tests and
+   * benchmarks that compare the two.
    */
   lastLogits?: boolean;
   /**
@@ -246,12 +248,16 @@ export class OnnxCausalLm {
       const { probe } = record.sidecar;
       const sidecar = await OnnxCausalLm.trySidecar(ort, sidecarPaths(file).graph, file, config, options, (rows) => fingerprintDistance(probe, rows));
       if (sidecar.lm) return sidecar.lm;
+      // Recorded only when the original loads with the same options: a failure of the options
+      // themselves (or of the machine) says nothing about the sidecar.
+      const original = await OnnxCausalLm.open(ort, file, file, config, options);
       writeSidecarRecord(file, { failed: sidecar.reason });
       fallBack(sidecar.reason);
-      return OnnxCausalLm.open(ort, file, file, config, options);
+      return original;
     }
     const original = await OnnxCausalLm.open(ort, file, file, config, options);
-    if (original.logitsToKeepInput) return original;
+    // A graph with its own logits_to_keep needs a sidecar only to group its attention.
+    if (original.logitsToKeepInput && (!grouping || original.kvDtype !== 'float32' || config.numKvHeads >= config.numHeads)) return original;
     if (record?.failed) {
       fallBack(record.failed);
       return original;

@@ -12,7 +12,7 @@ import { after, describe, it } from 'node:test';
 import { onnx } from 'onnx-proto';
 import { CodeModel } from '../../../model/codeModel.js';
 import { groupAttention } from '../../../model/groupedAttention.js';
-import { lastLogitsGraph, sidecarPaths } from '../../../model/lastLogits.js';
+import { lastLogitsGraph, readSidecarRecord, sidecarPaths } from '../../../model/lastLogits.js';
 import type { ModelVariant } from '../../../model/onnxSession.js';
 import { maxAbsDiff } from '../model/testModel.js';
 
@@ -108,6 +108,36 @@ const tmpRoot = fs.mkdtempSync(path.join(os.tmpdir(), 'typeguide-grouped-'));
 after(() => fs.rmSync(tmpRoot, { recursive: true, force: true }));
 
 void describe('grouped attention through the loader', () => {
+  it('the built-in model (its own logits_to_keep, 8 / 4 heads) gets a grouped sidecar too', async () => {
+    const dir = path.join(tmpRoot, 'builtin');
+    const builtin = path.resolve(__dirname, '../../../model/default-model');
+    fs.mkdirSync(path.join(dir, 'onnx'), { recursive: true });
+    for (const f of fs.readdirSync(builtin)) if (f.endsWith('.json')) fs.copyFileSync(path.join(builtin, f), path.join(dir, f));
+    fs.copyFileSync(path.join(builtin, 'onnx', 'model_quantized.onnx'), path.join(dir, 'onnx', 'model_quantized.onnx'));
+    const logs: string[] = [];
+    const model = await CodeModel.load(dir, { log: (m) => logs.push(m) });
+    try {
+      assert.equal(model.session.graphFile, sidecarPaths(path.join(dir, 'onnx', 'model_quantized.onnx')).graph, logs.join('; '));
+      assert.equal(repeats(onnx.ModelProto.decode(fs.readFileSync(model.session.graphFile)).graph!), 0);
+      assert.equal(model.session.logitsToKeepInput, 'num_logits_to_keep');
+    } finally {
+      await model.dispose();
+    }
+  });
+
+  it('session options that no graph loads with fail the load but leave the sidecar\'s record alone', async () => {
+    const dir = path.join(tmpRoot, 'options');
+    fs.cpSync(path.join(fixtures, 'qwen2'), dir, { recursive: true, filter: (src) => !/\.last-logits(\.json)?$/.test(src) });
+    const file = path.join(dir, 'onnx', 'model.onnx');
+    await (await CodeModel.load(dir)).dispose();
+    assert.ok(readSidecarRecord(file)?.sidecar);
+    await assert.rejects(CodeModel.load(dir, { memory: { sessionConfig: { load_model_format: 'ORT' } } }));
+    assert.ok(readSidecarRecord(file)?.sidecar, 'not recorded as the sidecar\'s failure');
+    const again = await CodeModel.load(dir);
+    assert.equal(again.session.graphFile, sidecarPaths(file).graph);
+    await again.dispose();
+  });
+
   for (const c of gqa.filter((g) => g.variant === 'default' || g.variant === 'quantized')) {
     it(`${c.fixture} ${c.file}: the sidecar's greedy continuation and decode-step cache are the original's`, async () => {
       const dir = path.join(tmpRoot, `${c.fixture}-${c.variant}`);
