@@ -172,14 +172,6 @@ export async function* generate(
   const speculation = { decoded: 0, kept: 0, rollbacks: 0 };
   /** Rows the cache holds without speculation: the prompt and every appended token fed so far. */
   let normalRows = promptTokens.length;
-  const dropAheadRows = (): void => {
-    if (ahead.length === 0) return;
-    const cut = cache!.slice(0, cache!.length - ahead.length);
-    if (ownsCache()) cache!.dispose();
-    cache = cut;
-    ahead.length = 0;
-    aheadLogits.length = 0;
-  };
   /** Greedy steps past the current one while `pending` is unsettled; `current`: this step's logits so far. */
   const decodeAhead = async (pending: Promise<unknown>, current: Float32Array): Promise<void> => {
     let settled = false;
@@ -292,9 +284,9 @@ export async function* generate(
       else logits = reusedLogits;
       normalRows = promptTokens.length + generated.length;
     }
-    // Rows decoded ahead and not kept, and kept rows the loop would not have fed (its last appended tokens).
-    dropAheadRows();
-    if (cache && cache.length > normalRows && ownsCache()) {
+    // A kept cache ends where waiting leaves it: without rows decoded ahead and not kept, nor rows of
+    // the last appended tokens (the loop does not feed those).
+    if (options.keepCache && cache && ownsCache() && cache.length > normalRows) {
       const cut = cache.slice(0, normalRows);
       cache.dispose();
       cache = cut;

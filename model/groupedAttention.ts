@@ -31,20 +31,21 @@ const PER_HEAD = new Set(['Mul', 'Div', 'Cast', 'Identity']);
  * pattern (other consumers, a Transpose that is not of the last two axes, a per-head op whose other
  * input is not a single-element constant) is left as it is.
  */
-export function groupAttention(graph: onnx.GraphProto, heads: AttentionHeads): number {
+export function groupAttention(graph: onnx.GraphProto, heads: AttentionHeads, graphs = { seen: 0 }): number {
   let count = 0;
   for (const n of graph.node as onnx.NodeProto[]) {
     for (const a of n.attribute) {
-      if (a.g) count += groupAttention(a.g as onnx.GraphProto, heads);
-      for (const sub of a.graphs ?? []) count += groupAttention(sub as onnx.GraphProto, heads);
+      if (a.g) count += groupAttention(a.g as onnx.GraphProto, heads, graphs);
+      for (const sub of a.graphs ?? []) count += groupAttention(sub as onnx.GraphProto, heads, graphs);
     }
   }
   const { heads: h, kvHeads: kv } = heads;
   if (!(Number.isInteger(h) && Number.isInteger(kv) && kv > 0 && h > kv && h % kv === 0)) return count;
-  return count + rewriteGraph(graph, h, kv);
+  // Each graph's new names get their own prefix (an If's branches may share one graph name).
+  return count + rewriteGraph(graph, h, kv, `/grouped_attention/${graphs.seen++}/`);
 }
 
-function rewriteGraph(graph: onnx.GraphProto, heads: number, kvHeads: number): number {
+function rewriteGraph(graph: onnx.GraphProto, heads: number, kvHeads: number, prefix: string): number {
   const nodes = graph.node as onnx.NodeProto[];
   const producers = new Map<string, onnx.NodeProto>();
   const consumers = new Map<string, onnx.NodeProto[]>();
@@ -125,7 +126,6 @@ function rewriteGraph(graph: onnx.GraphProto, heads: number, kvHeads: number): n
   }
   if (sites.length === 0) return 0;
 
-  const prefix = `/grouped_attention/${graph.name ?? ''}/`;
   const shapeConstant = (name: string, dims: number[]): onnx.NodeProto => {
     const raw = new Uint8Array(8 * dims.length);
     dims.forEach((d, i) => new DataView(raw.buffer).setBigInt64(i * 8, BigInt(d), true));
