@@ -21,7 +21,7 @@ protobuf.configure();
 
 export const LOGITS_TO_KEEP_INPUT = 'num_logits_to_keep';
 /** Bumped when the transform changes, so that older sidecars are rebuilt. */
-const SIDECAR_FORMAT = 2;
+const SIDECAR_FORMAT = 3;
 /** Embedded initializers at least this large become references into the original file. */
 const EXTERNALIZE_BYTES = 256;
 

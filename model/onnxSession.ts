@@ -241,7 +241,10 @@ export class OnnxCausalLm {
    */
   private static async openWithLastLogits(ort: Ort, file: string, config: ModelConfig, options: SessionOptions): Promise<OnnxCausalLm> {
     const name = path.basename(file);
-    const fallBack = (why: string) => options.log?.(`${name}: logits computed for every position (no last-logits sidecar: ${why})`);
+    let keeps = false; // the original takes logits_to_keep itself: only grouping is missing without a sidecar
+    const fallBack = (why: string) => options.log?.(keeps
+      ? `${name}: attention left as exported (no grouped sidecar: ${why})`
+      : `${name}: logits computed for every position (no last-logits sidecar: ${why})`);
     const grouping = options.groupedAttention ?? true;
     const record = readSidecarRecord(file, grouping);
     if (record?.sidecar) {
@@ -258,6 +261,7 @@ export class OnnxCausalLm {
     const original = await OnnxCausalLm.open(ort, file, file, config, options);
     // A graph with its own logits_to_keep needs a sidecar only to group its attention.
     if (original.logitsToKeepInput && (!grouping || original.kvDtype !== 'float32' || config.numKvHeads >= config.numHeads)) return original;
+    keeps = original.logitsToKeepInput !== undefined;
     if (record?.failed) {
       fallBack(record.failed);
       return original;
@@ -282,7 +286,17 @@ export class OnnxCausalLm {
     }
     // One set of weights at a time: the original goes before the sidecar loads (and comes back if it fails).
     await original.dispose();
-    const sidecar = await OnnxCausalLm.trySidecar(ort, written.path, file, config, options, (rows) => rowsDistance(reference, rows));
+    let sidecar = await OnnxCausalLm.trySidecar(ort, written.path, file, config, options, (rows) => rowsDistance(reference, rows));
+    if (!sidecar.lm && written.grouped > 0 && !keeps) {
+      // The grouping is what failed, perhaps: the slice alone is still worth having. Recorded as grouping
+      // asked for (and none applied), so that later loads take it without trying again.
+      options.log?.(`${name}: grouped attention failed (${sidecar.reason}); trying the last-logits sidecar alone`);
+      const plain = writeSidecar(file, undefined);
+      if (!('reason' in plain)) {
+        written = plain;
+        sidecar = await OnnxCausalLm.trySidecar(ort, plain.path, file, config, options, (rows) => rowsDistance(reference, rows));
+      }
+    }
     if (sidecar.lm) {
       writeSidecarRecord(file, { probe: logitsFingerprint(reference), grouping, grouped: written.grouped });
       if (written.grouped > 0) options.log?.(`${name}: grouped attention (${written.grouped} repeated keys and values multiplied unrepeated)`);

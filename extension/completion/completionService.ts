@@ -114,7 +114,7 @@ export class CompletionService {
     if (running) {
       const typed = this.joinable(running, req.documentKey, at);
       if (typed !== undefined) {
-        const text = await this.streamed(running, typed, at.offset, signal);
+        const text = await this.streamed(running, typed, at.offset, signal, retrigger ? undefined : req.requestedAt);
         if (text === undefined) return undefined;
         if (explicit) this.sampleAlternatives(req, at, this.finalText(running, typed));
         return served([text], 'inflight');
@@ -129,7 +129,7 @@ export class CompletionService {
     // A manual trigger shows the greedy suggestion as soon as it streams, like typing does; the sampled
     // alternatives follow once it has finished (the engine runs one generation at a time).
     const gen = this.start(req, at, 0);
-    const text = await this.streamed(gen, '', at.offset, signal);
+    const text = await this.streamed(gen, '', at.offset, signal, retrigger ? undefined : req.requestedAt);
     if (text === undefined) return undefined;
     if (explicit) this.sampleAlternatives(req, at, this.finalText(gen, ''));
     return served([text], 'engine');
@@ -336,10 +336,12 @@ export class CompletionService {
   /**
    * What a generation has ready for a request `typed` characters past its start: the whole text when it
    * ends within the time budget, its first line as soon as that is complete, else what streamed by then, cut after its last complete word (waiting on
-   * for one: a half-streamed identifier is no use as a suggestion). When the editor cancels the request
-   * and no other request waits on the generation, the generation is aborted.
+   * for one: a half-streamed identifier is no use as a suggestion). The budget counts from the keystroke
+   * (`keystrokeAt`, when the request answers one): VS Code calls the provider 50 ms after it, and the
+   * generation started then, so the user's wait is what the budget bounds. When the editor cancels the
+   * request and no other request waits on the generation, the generation is aborted.
    */
-  private async streamed(gen: InflightGeneration, typed: string, offset: number, signal: AbortSignal): Promise<string | undefined> {
+  private async streamed(gen: InflightGeneration, typed: string, offset: number, signal: AbortSignal, keystrokeAt?: number): Promise<string | undefined> {
     const ready = (): string | undefined => {
       const rest = gen.remainder(typed);
       return rest === undefined || gen.done ? rest : completeWords(rest);
@@ -348,7 +350,8 @@ export class CompletionService {
     try {
       // A whole first line is worth showing at once (the rest extends it when it arrives); a partial one
       // waits for the time budget.
-      await gen.waitUntil(() => firstLineReady(gen.remainder(typed)), Date.now() + this.settings().timeBudgetMs, signal);
+      const budgetEnds = Math.max(Date.now(), (keystrokeAt ?? Date.now()) + this.settings().timeBudgetMs);
+      await gen.waitUntil(() => firstLineReady(gen.remainder(typed)), budgetEnds, signal);
       if (ready() === undefined && gen.consistentWith(typed)) {
         await gen.waitUntil(() => ready() !== undefined || !gen.consistentWith(typed), Date.now() + FIRST_TEXT_LIMIT_MS, signal);
       }

@@ -150,6 +150,17 @@ describe('CompletionService', () => {
     assert.equal(svc.stats.snapshot().keystrokeToShown.samples, 0, 'our own re-trigger answers no keystroke');
   });
 
+  it('the time budget counts from the keystroke: a request that comes late shows the first complete words', async () => {
+    const chunks = ['deposit(', '10', ');', ' // done', '\n'];
+    // VS Code asks 50 ms after the keystroke (more on a busy machine): the user has waited that long already.
+    const late = new CompletionService(new FakeCompletionEngine(() => chunks, 30), settings({ timeBudgetMs: 100 }));
+    const shown = await late.complete(request('', { requestedAt: Date.now() - 100 }), live());
+    assert.deepEqual(shown?.texts, ['deposit('], 'the budget had run out: what streamed, cut after a word');
+    // The same request at the keystroke waits its whole budget: the complete first line streams within it.
+    const onTime = new CompletionService(new FakeCompletionEngine(() => chunks, 30), settings({ timeBudgetMs: 1_000 }));
+    assert.deepEqual((await onTime.complete(request('', { requestedAt: Date.now() }), live()))?.texts, ['deposit(10); // done']);
+  });
+
   it('a manual trigger shows the greedy suggestion at once, then adds the sampled alternatives', async () => {
     const engine = new FakeCompletionEngine((r) => [r.seed === undefined ? 'deposit(1);' : r.seed === 1 ? 'withdraw(2);' : 'deposit(1);'], 5);
     const extended = signalled();
