@@ -39,6 +39,8 @@ export interface CompletionServiceOptions {
 const MAX_ALTERNATIVES = 3;
 /** Upper bound on waiting for a first chunk after the time budget (the engine's own maxTokens bounds the rest). */
 const FIRST_TEXT_LIMIT_MS = 30_000;
+/** How long a partly shown first line is watched for its end (then the generation's own end extends it). */
+const FIRST_LINE_EXTEND_MS = 10_000;
 
 interface Alternatives {
   readonly documentKey: string;
@@ -359,12 +361,26 @@ export class CompletionService {
       if (text !== undefined) {
         gen.shownLength = Math.max(gen.shownLength, typed.length + text.length);
         gen.shownAt = offset;
+        if (!gen.done && !firstLineReady(text)) this.extendAtFirstLine(gen, typed, offset);
       }
       return text;
     } finally {
       gen.waiters--;
       if (signal.aborted) this.abandonIfUnwanted(gen);
     }
+  }
+
+  /**
+   * Part of a first line was shown (the budget ran out first): ask the editor again as soon as the line
+   * is complete, not only when the whole generation ends (a multi-line one can run for a second more).
+   * Not for a generation that was aborted (dismissed, typed past) or replaced, nor a place the user left.
+   */
+  private extendAtFirstLine(gen: InflightGeneration, typed: string, offset: number): void {
+    void gen.waitUntil(() => firstLineReady(gen.remainder(typed)), Date.now() + FIRST_LINE_EXTEND_MS, gen.signal).then(() => {
+      if (gen.signal.aborted || this.current !== gen || gen.shownAt !== offset || gen.done) return;
+      const rest = gen.remainder(typed);
+      if (rest !== undefined && firstLineReady(rest) && typed.length + rest.length > gen.shownLength) this.extend(gen.documentKey, offset);
+    });
   }
 
   /** The editor cancelled a request: unless another request takes the generation over shortly, stop it. */

@@ -161,6 +161,24 @@ describe('CompletionService', () => {
     assert.deepEqual((await onTime.complete(request('', { requestedAt: Date.now() }), live()))?.texts, ['deposit(10); // done']);
   });
 
+  it('a partly shown first line is extended as soon as the line is complete, before the generation ends', async () => {
+    const tail = Array.from({ length: 30 }, (_, i) => `line${i}();\n`);
+    const engine = new FakeCompletionEngine(() => ['deposit(', '10', ');', '\n', ...tail], 20);
+    const extended = signalled<[string, number]>();
+    const svc = new CompletionService(engine, settings({ timeBudgetMs: 0 }), { onExtended: extended.fire });
+    const partial = await svc.complete(request('', { requestedAt: Date.now() }), live());
+    assert.deepEqual(partial?.texts, ['deposit('], 'the budget was 0: the first complete word');
+    assert.deepEqual(await extended.next, ['file:///main.ts', fixture.length]);
+    assert.equal(engine.aborted, 0);
+    let finished = false;
+    void svc.idle().then(() => (finished = true));
+    await new Promise((r) => setImmediate(r));
+    assert.equal(finished, false, 'asked again while the generation still runs (its 30 more lines take 600 ms)');
+    const again = await svc.complete(request('', { explicit: true, requestedAt: Date.now() }), live());
+    assert.ok(again && again.source === 'inflight' && again.texts[0].startsWith('deposit(10);\n'), JSON.stringify(again));
+    await svc.idle();
+  });
+
   it('a manual trigger shows the greedy suggestion at once, then adds the sampled alternatives', async () => {
     const engine = new FakeCompletionEngine((r) => [r.seed === undefined ? 'deposit(1);' : r.seed === 1 ? 'withdraw(2);' : 'deposit(1);'], 5);
     const extended = signalled();
