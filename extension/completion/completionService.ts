@@ -95,6 +95,7 @@ export class CompletionService {
         return undefined;
       }
       const now = Date.now();
+      if (retrigger) this.log.debug(`re-asked: ${source}, ${useful[0].length} characters`);
       // Our own re-trigger answers no keystroke: it would count a near-zero wait.
       this.stats.shownAfter(source, now - started, req.requestedAt !== undefined && !retrigger ? now - req.requestedAt : undefined);
       return { texts: useful.slice(0, MAX_ALTERNATIVES), source };
@@ -259,7 +260,9 @@ export class CompletionService {
   }
 
   private extend(documentKey: string, offset: number): void {
-    if (this.options.onExtended?.(documentKey, offset)) this.extending = documentKey;
+    const asked = this.options.onExtended?.(documentKey, offset) === true;
+    this.log.debug(asked ? `more text is ready at ${offset}: asked the editor again` : `more text is ready at ${offset}, but the cursor left it`);
+    if (asked) this.extending = documentKey;
   }
 
   /** Starts a generation (seed 0 = the configured temperature; later seeds sample for alternatives). */
