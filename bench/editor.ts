@@ -97,6 +97,8 @@ interface SiteResult {
   msToGhost: number | null;
   firstGhost: string | null;
   settledGhost: string | null;
+  /** Every distinct ghost text shown from the dot to the end of settling, in order. */
+  ghostsSeen: string[];
   /** The settled ghost text starts with the member the authors wrote. */
   authorsMemberFirst: boolean;
   /** Two letters of the member typed after the dot (null for a shorter member), and the time from the second to a ghost text. */
@@ -163,6 +165,8 @@ async function runSite(wb: Workbench, site: EditorSite, shotDir: string | undefi
     }
     settled = last;
   }
+  // Every distinct ghost text shown at the site from the dot to the end of settling (does it grow?).
+  const seen = first ? [...new Set((await wb.dump(from)).ghosts.filter((g) => g.ghost || g.more).map((g) => (g.more ? `${g.ghost}\n${g.more}` : g.ghost)))] : [];
   const inlineEdit = first ? false : await wb.inlineEditShown();
   if (!first && shotDir) await page.screenshot({ path: path.join(shotDir, `no-suggestion-${site.file.replace(/\W+/g, '_')}-${site.line}.png`) }).catch(() => undefined);
   // Then two letters of the authors' member, as a person goes on typing (`.se`).
@@ -193,6 +197,7 @@ async function runSite(wb: Workbench, site: EditorSite, shotDir: string | undefi
     msToGhost: first ? Math.round(first.ms) : null,
     firstGhost: ghostText,
     settledGhost: settled,
+    ghostsSeen: seen,
     authorsMemberFirst: settled !== null && settled.startsWith(site.member) && !/[\w$]/.test(settled[site.member.length] ?? ''),
     typedPrefix: prefix.length === 2 ? prefix : null,
     msToGhostAfterPrefix: afterPrefix ? Math.round(afterPrefix.ms) : null,
@@ -403,7 +408,7 @@ async function main(): Promise<void> {
     const siteResults: SiteResult[] = [];
     for (const [i, site] of sites.entries()) {
       const r = await runSite(wb, site, args.keep ? tmp : undefined).catch((e: unknown) => ({ site: `${site.file}:${site.line}:${site.dotColumn}`, receiver: site.receiver, authorsMember: site.member,
-        preDotGhost: null, msToGhost: null, firstGhost: null, settledGhost: null, authorsMemberFirst: false, typedPrefix: null, msToGhostAfterPrefix: null, ghostAfterPrefix: null, stale: [], note: `failed: ${(e as Error).message.split('\n')[0]}` }));
+        preDotGhost: null, msToGhost: null, firstGhost: null, settledGhost: null, ghostsSeen: [], authorsMemberFirst: false, typedPrefix: null, msToGhostAfterPrefix: null, ghostAfterPrefix: null, stale: [], note: `failed: ${(e as Error).message.split('\n')[0]}` }));
       log(`site ${i + 1}/${sites.length} ${r.site} ${site.receiver}.: ${r.msToGhost === null ? 'no suggestion' : `${r.msToGhost} ms`} ${JSON.stringify(r.settledGhost ?? '')}${r.note ? ` (${r.note})` : ''}`);
       siteResults.push(r);
     }
@@ -447,6 +452,9 @@ async function main(): Promise<void> {
         msToGhostAfterPrefix: distribution(siteResults.flatMap((r) => (r.msToGhostAfterPrefix === null ? [] : [r.msToGhostAfterPrefix]))),
         noSuggestionAfterPrefix: siteResults.filter((r) => r.typedPrefix !== null && r.msToGhostAfterPrefix === null).length,
         authorsMemberFirst: siteResults.filter((r) => r.authorsMemberFirst).length,
+        // The suggestion grew while shown (the first line completed, or the generation ended, and the
+        // extension had VS Code show the longer text) rather than staying as first shown.
+        grewWhileShown: siteResults.filter((r) => r.firstGhost !== null && r.settledGhost !== null && r.settledGhost.length > r.firstGhost.length).length,
         staleGhostTexts: siteResults.reduce((n, r) => n + r.stale.length, 0),
         list: siteResults,
       },

@@ -61,10 +61,12 @@ export async function activate(context: vscode.ExtensionContext): Promise<void> 
         status.setGenerating(on);
       },
       // More text is ready where it was shown: ask VS Code again (the cache has it) if the cursor is still there.
+      // VS Code keeps showing the suggestion on screen when asked again at the same place (it preserves the
+      // current item at the top of the new list), so the shown one is hidden first: the longer one replaces it.
       onExtended: (documentKey, offset) => {
         const editor = vscode.window.activeTextEditor;
         if (!editor || editor.document.uri.toString() !== documentKey || !editor.selection.isEmpty || editor.document.offsetAt(editor.selection.active) !== offset) return false;
-        void vscode.commands.executeCommand('editor.action.inlineSuggest.trigger');
+        void vscode.commands.executeCommand('editor.action.inlineSuggest.hide').then(() => vscode.commands.executeCommand('editor.action.inlineSuggest.trigger'));
         return true;
       },
       onFailure: (message, error) => {

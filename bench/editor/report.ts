@@ -6,7 +6,7 @@ export interface ReportInput {
   workspace: { package: string };
   machine: { cpus: number; loadavg: { start: number[]; afterSites: number[]; end: number[] } };
   startup: { workbenchMs: number; typeGuideReadyMs: number };
-  sites: { count: number; capMs: number; msToGhost: Distribution; msToGhostCensored: Distribution; noSuggestion: number; authorsMemberFirst: number; staleGhostTexts: number;
+  sites: { count: number; capMs: number; msToGhost: Distribution; msToGhostCensored: Distribution; noSuggestion: number; authorsMemberFirst: number; grewWhileShown?: number; staleGhostTexts: number;
     msToGhostAfterPrefix: Distribution; noSuggestionAfterPrefix: number;
     msToGhostNoPreDotGhost: Distribution; sitesWithPreDotGhost: number };
   storm: {
@@ -38,6 +38,7 @@ export function formatTable(r: ReportInput): string {
     [`sites with no suggestion within ${r.sites.capMs / 1000} s`, `${r.sites.noSuggestion} of ${r.sites.count}`],
     ['`.xy` (2 letters of the member) → ghost text p50 / p95', `${ms(r.sites.msToGhostAfterPrefix.p50)} / ${ms(r.sites.msToGhostAfterPrefix.p95)} (n=${r.sites.msToGhostAfterPrefix.n}; none at ${r.sites.noSuggestionAfterPrefix})`],
     ['sites whose ghost text starts with the authors\' member', `${r.sites.authorsMemberFirst} of ${r.sites.count}`],
+    ['sites whose suggestion grew while shown', r.sites.grewWhileShown === undefined ? '—' : `${r.sites.grewWhileShown} of ${r.sites.count}`],
     ['sites: stale ghost texts', `${r.sites.staleGhostTexts}`],
     ['storm: keys, chars/s while typing', `${r.storm.keys} keys in ${r.storm.seconds} s, ${r.storm.charactersPerSecondWhileTyping} chars/s`],
     ['storm: pauses with a suggestion (any time / at its end)', `${r.storm.pausesWithSuggestion} / ${r.storm.pausesWithSuggestionAtEnd} of ${r.storm.pauses}`],

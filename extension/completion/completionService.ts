@@ -95,7 +95,7 @@ export class CompletionService {
         return undefined;
       }
       const now = Date.now();
-      if (retrigger) this.log.debug(`re-asked: ${source}, ${useful[0].length} characters`);
+      if (retrigger) this.log.debug(`re-asked: ${source}, ${useful[0].length} characters: ${JSON.stringify(useful[0].slice(0, 80))}`);
       // Our own re-trigger answers no keystroke: it would count a near-zero wait.
       this.stats.shownAfter(source, now - started, req.requestedAt !== undefined && !retrigger ? now - req.requestedAt : undefined);
       return { texts: useful.slice(0, MAX_ALTERNATIVES), source };
@@ -384,6 +384,11 @@ export class CompletionService {
       const rest = gen.remainder(typed);
       if (rest !== undefined && firstLineReady(rest) && typed.length + rest.length > gen.shownLength) this.extend(gen.documentKey, offset);
     });
+  }
+
+  /** The host did not hand a result to the editor (for the debug log). */
+  dropped(why: string): void {
+    this.log.debug(`a suggestion was not shown: ${why}`);
   }
 
   /** The editor cancelled a request: unless another request takes the generation over shortly, stop it. */
