@@ -454,7 +454,7 @@ async function main(): Promise<void> {
         authorsMemberFirst: siteResults.filter((r) => r.authorsMemberFirst).length,
         // The suggestion grew while shown (the first line completed, or the generation ended, and the
         // extension had VS Code show the longer text) rather than staying as first shown.
-        grewWhileShown: siteResults.filter((r) => r.firstGhost !== null && r.settledGhost !== null && r.settledGhost.length > r.firstGhost.length).length,
+        grewWhileShown: siteResults.filter((r) => r.firstGhost !== null && r.settledGhost !== null && r.settledGhost.length > r.firstGhost.length && r.settledGhost.replace(/^\n+/, "").startsWith(r.firstGhost.replace(/^\n+/, "").split("\n")[0])).length,
         staleGhostTexts: siteResults.reduce((n, r) => n + r.stale.length, 0),
         list: siteResults,
       },

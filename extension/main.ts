@@ -63,10 +63,27 @@ export async function activate(context: vscode.ExtensionContext): Promise<void> 
       // More text is ready where it was shown: ask VS Code again (the cache has it) if the cursor is still there.
       // VS Code keeps showing the suggestion on screen when asked again at the same place (it preserves the
       // current item at the top of the new list), so the shown one is hidden first: the longer one replaces it.
+      // While hidden, Escape still dismisses (the `typeguide.reasking` context key), and the cursor is
+      // checked again before asking: a user who moved on gets nothing back.
       onExtended: (documentKey, offset) => {
-        const editor = vscode.window.activeTextEditor;
-        if (!editor || editor.document.uri.toString() !== documentKey || !editor.selection.isEmpty || editor.document.offsetAt(editor.selection.active) !== offset) return false;
-        void vscode.commands.executeCommand('editor.action.inlineSuggest.hide').then(() => vscode.commands.executeCommand('editor.action.inlineSuggest.trigger'));
+        const here = (): vscode.TextEditor | undefined => {
+          const editor = vscode.window.activeTextEditor;
+          return editor && editor.document.uri.toString() === documentKey && editor.selection.isEmpty && editor.document.offsetAt(editor.selection.active) === offset ? editor : undefined;
+        };
+        if (!here()) return false;
+        const setReasking = (on: boolean) => vscode.commands.executeCommand('setContext', 'typeguide.reasking', on);
+        void (async () => {
+          try {
+            await setReasking(true);
+            await vscode.commands.executeCommand('editor.action.inlineSuggest.hide');
+            if (here()) await vscode.commands.executeCommand('editor.action.inlineSuggest.trigger');
+            else service.reaskDropped();
+          } catch (err) {
+            log.debug(`asking again failed: ${err instanceof Error ? err.message : String(err)}`);
+          } finally {
+            await setReasking(false);
+          }
+        })();
         return true;
       },
       onFailure: (message, error) => {

@@ -62,6 +62,8 @@ export class CompletionService {
   private alternatives: Alternatives | undefined;
   /** Document whose suggestion is being re-requested because more text arrived after it was shown. */
   private extending: string | undefined;
+  /** A re-ask the user overtook by dismissing: the request it brings shows nothing. */
+  private dismissedReask: string | undefined;
   private lastFailure: string | undefined;
   private readonly log: Log;
   readonly stats: CompletionStats;
@@ -81,12 +83,15 @@ export class CompletionService {
     const started = Date.now();
     const at = cursorWindow(req);
     this.stats.request();
-    if (signal.aborted || /^[\w$]/.test(req.suffix)) return undefined; // mid-identifier: nothing sensible to add
-
-    // Our own re-trigger after more text arrived wants that text, not a new round of alternatives.
+    // Our own re-trigger after more text arrived wants that text, not a new round of alternatives. One
+    // the user overtook (Escape, typing, moving: `dismissed`) shows nothing.
     const retrigger = req.explicit && this.extending === req.documentKey;
-    const explicit = req.explicit && !retrigger;
+    const reaskDismissed = req.explicit && this.dismissedReask === req.documentKey;
+    const explicit = req.explicit && !retrigger && !reaskDismissed;
     this.extending = undefined;
+    this.dismissedReask = undefined;
+    if (reaskDismissed) return undefined;
+    if (signal.aborted || /^[\w$]/.test(req.suffix)) return undefined; // mid-identifier: nothing sensible to add
 
     const served = (texts: string[], source: CompletionSource): CompletionResult | undefined => {
       const useful = dedupe(texts.filter((t) => isUseful(t, req.suffix)));
@@ -122,10 +127,14 @@ export class CompletionService {
         if (explicit) this.sampleAlternatives(req, at, this.finalText(running, typed));
         return served([text], 'inflight');
       }
+      // A re-ask for a place the generation is not at any more changes nothing.
+      if (retrigger) return undefined;
       this.log.debug('typing diverged from the running generation: aborting it');
       this.abortCurrent();
     }
 
+    // A re-ask is for text that exists (in the cache or the running generation): never a new generation.
+    if (retrigger) return undefined;
     if (this.options.ready && !this.options.ready()) return undefined;
     if (!(await this.debouncer.wait(this.settings().debounceMs, signal))) return undefined;
 
@@ -144,6 +153,9 @@ export class CompletionService {
    */
   dismiss(): void {
     this.abortCurrent();
+    // A re-ask already on its way (hide, then trigger) must not bring the suggestion back.
+    if (this.extending !== undefined) this.dismissedReask = this.extending;
+    this.extending = undefined;
   }
 
   /**
@@ -322,7 +334,8 @@ export class CompletionService {
     this.cache.put({ documentKey: gen.documentKey, ...gen.at, texts: [gen.text] });
     // More text than a request showed: ask the editor to request again. Only text a live request showed
     // grows; a generation nobody is shown (its requests were cancelled) never comes back by itself.
-    if (gen.shownAt !== undefined && gen.shownLength > 0 && gen.text.length > gen.shownLength && isUseful(gen.text, gen.at.suffix)) {
+    // Not while a re-ask is on its way: it arrives after this and is served the whole text from the cache.
+    if (gen.shownAt !== undefined && gen.shownLength > 0 && gen.text.length > gen.shownLength && isUseful(gen.text, gen.at.suffix) && this.extending !== gen.documentKey) {
       this.extend(gen.documentKey, gen.shownAt);
     }
   }
@@ -355,7 +368,11 @@ export class CompletionService {
     try {
       // A whole first line is worth showing at once (the rest extends it when it arrives); a partial one
       // waits for the time budget.
-      const budgetEnds = Math.max(Date.now(), (keystrokeAt ?? Date.now()) + this.settings().timeBudgetMs);
+      // From the keystroke when the generation started at it (or earlier: typing what it predicted);
+      // from the generation's start when it started later (no speculation at that keystroke: Enter, a
+      // paste, a debounce), so that the budget is never spent before the model had a chance.
+      const since = keystrokeAt === undefined ? Date.now() : Math.max(keystrokeAt, Math.min(gen.startedAt, Date.now()));
+      const budgetEnds = Math.max(Date.now(), since + this.settings().timeBudgetMs);
       await gen.waitUntil(() => firstLineReady(gen.remainder(typed)), budgetEnds, signal);
       if (ready() === undefined && gen.consistentWith(typed)) {
         await gen.waitUntil(() => ready() !== undefined || !gen.consistentWith(typed), Date.now() + FIRST_TEXT_LIMIT_MS, signal);
@@ -386,9 +403,19 @@ export class CompletionService {
     });
   }
 
-  /** The host did not hand a result to the editor (for the debug log). */
-  dropped(why: string): void {
+  /** The host did not ask the editor again after all (the cursor left before it could). */
+  reaskDropped(): void {
+    this.extending = undefined;
+  }
+
+  /**
+   * The host did not hand a result for (`documentKey`, `offset`) to the editor: the running generation
+   * was not shown there after all, so nothing re-asks for it.
+   */
+  dropped(why: string, documentKey: string, offset: number): void {
     this.log.debug(`a suggestion was not shown: ${why}`);
+    const gen = this.current;
+    if (gen && gen.documentKey === documentKey && gen.shownAt === offset) gen.shownAt = undefined;
   }
 
   /** The editor cancelled a request: unless another request takes the generation over shortly, stop it. */

@@ -21,6 +21,8 @@ export class InflightGeneration {
   private readonly controller = new AbortController();
   private readonly listeners = new Set<() => void>();
   readonly finished: Promise<void>;
+  /** When it started (Date.now()): a time budget counts from the later of this and the keystroke. */
+  readonly startedAt = Date.now();
 
   constructor(
     readonly documentKey: string,

@@ -39,7 +39,7 @@ export class TypeGuideInlineProvider implements vscode.InlineCompletionItemProvi
       const editor = vscode.window.activeTextEditor;
       const moved = editor !== undefined && editor.document === document && !editor.selection.active.isEqual(position);
       const shown = result !== undefined && !token.isCancellationRequested && !moved;
-      if (result !== undefined && !shown) this.service.dropped(token.isCancellationRequested ? 'VS Code cancelled the request' : 'the cursor moved');
+      if (result !== undefined && !shown) this.service.dropped(token.isCancellationRequested ? 'VS Code cancelled the request' : 'the cursor moved', document.uri.toString(), document.offsetAt(position));
       this.onResult(Date.now() - requestedAt, shown);
       if (!shown) return undefined;
       this.lastShown = { key: document.uri.toString(), offset: document.offsetAt(position) };

@@ -150,15 +150,24 @@ describe('CompletionService', () => {
     assert.equal(svc.stats.snapshot().keystrokeToShown.samples, 0, 'our own re-trigger answers no keystroke');
   });
 
-  it('the time budget counts from the keystroke: a request that comes late shows the first complete words', async () => {
+  it('the time budget counts from the keystroke when the generation started there, else from its start', async () => {
     const chunks = ['deposit(', '10', ');', ' // done', '\n'];
-    // VS Code asks 50 ms after the keystroke (more on a busy machine): the user has waited that long already.
-    const late = new CompletionService(new FakeCompletionEngine(() => chunks, 30), settings({ timeBudgetMs: 100 }));
-    const shown = await late.complete(request('', { requestedAt: Date.now() - 100 }), live());
-    assert.deepEqual(shown?.texts, ['deposit('], 'the budget had run out: what streamed, cut after a word');
-    // The same request at the keystroke waits its whole budget: the complete first line streams within it.
-    const onTime = new CompletionService(new FakeCompletionEngine(() => chunks, 30), settings({ timeBudgetMs: 1_000 }));
-    assert.deepEqual((await onTime.complete(request('', { requestedAt: Date.now() }), live()))?.texts, ['deposit(10); // done']);
+    // The keystroke started the generation; VS Code asks 150 ms later (50 ms debounce, a busy machine):
+    // the user has waited the whole budget already, so what streamed is shown, cut after a word.
+    const engine = new FakeCompletionEngine(() => chunks, 60);
+    const late = new CompletionService(engine, settings({ timeBudgetMs: 150 }));
+    const keystroke = Date.now();
+    late.speculate(request('', { requestedAt: keystroke }));
+    await new Promise((r) => setTimeout(r, 150));
+    const shown = await late.complete(request('', { requestedAt: keystroke }), live());
+    assert.equal(engine.requests.length, 1, 'the request took over the keystroke\'s generation');
+    assert.ok(shown && shown.texts[0].length < 'deposit(10); // done'.length && 'deposit(10); // done'.startsWith(shown.texts[0]), `what streamed by then: ${JSON.stringify(shown)}`);
+    await late.idle();
+    // A generation that started only with the request (no speculation at that keystroke) gets its budget
+    // from its own start, however old the keystroke: here the whole first line streams within it.
+    const fresh = new CompletionService(new FakeCompletionEngine(() => chunks, 30), settings({ timeBudgetMs: 1_000 }));
+    assert.deepEqual((await fresh.complete(request('', { requestedAt: Date.now() - 1_500 }), live()))?.texts, ['deposit(10); // done']);
+    await fresh.idle();
   });
 
   it('a partly shown first line is extended as soon as the line is complete, before the generation ends', async () => {
@@ -176,6 +185,26 @@ describe('CompletionService', () => {
     assert.equal(finished, false, 'asked again while the generation still runs (its 30 more lines take 600 ms)');
     const again = await svc.complete(request('', { explicit: true, requestedAt: Date.now() }), live());
     assert.ok(again && again.source === 'inflight' && again.texts[0].startsWith('deposit(10);\n'), JSON.stringify(again));
+    await svc.idle();
+  });
+
+  it('a re-ask the user overtook (Escape) shows nothing and starts nothing; one re-ask per wait', async () => {
+    const tail = Array.from({ length: 6 }, (_, i) => `line${i}();\n`);
+    const engine = new FakeCompletionEngine(() => ['deposit(', '10', ');', '\n', ...tail], 20);
+    const extended: [string, number][] = [];
+    const svc = new CompletionService(engine, settings({ timeBudgetMs: 0 }), { onExtended: (k, o) => extended.push([k, o]) > 0 });
+    const partial = await svc.complete(request('', { requestedAt: Date.now() }), live());
+    assert.deepEqual(partial?.texts, ['deposit(']);
+    // The first line completes: one re-ask goes out; the generation then ends before it arrives.
+    await svc.idle();
+    assert.equal(extended.length, 1, 'the generation\'s end does not ask again while a re-ask is on its way');
+    // The user presses Escape before the editor's re-request arrives.
+    svc.dismiss();
+    assert.equal(await svc.complete(request('', { explicit: true }), live()), undefined, 'the overtaken re-ask shows nothing');
+    assert.equal(engine.requests.length, 1, 'and starts no generation');
+    // The next manual trigger is the user's own again.
+    const manual = await svc.complete(request('', { explicit: true }), live());
+    assert.ok(manual, 'a later manual trigger works');
     await svc.idle();
   });
 
