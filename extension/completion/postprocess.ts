@@ -41,7 +41,7 @@ export function stopAtLineEnd(): TextTransform {
  */
 const OPENERS = '([{';
 
-function lineGate(decide: (indent: string, firstChar: string, depth: number) => 'keep' | 'stopBefore' | 'keepThenStop'): TextTransform {
+function lineGate(decide: (indent: string, firstChar: string, depth: number, afterBlank: boolean) => 'keep' | 'stopBefore' | 'keepThenStop'): TextTransform {
   return async function* (chunks) {
     // Newlines and indentation of a line not yet judged are held back, so a rejected line leaves no trace.
     let pending = '';
@@ -67,7 +67,8 @@ function lineGate(decide: (indent: string, firstChar: string, depth: number) => 
         } else if (ch === ' ' || ch === '\t') {
           pending += ch;
         } else {
-          const verdict = decide(pending.slice(pending.lastIndexOf('\n') + 1), ch, ')]}'.includes(ch) ? depth + 1 : depth);
+          const afterBlank = pending.indexOf('\n') !== pending.lastIndexOf('\n'); // a blank line came before it
+          const verdict = decide(pending.slice(pending.lastIndexOf('\n') + 1), ch, ')]}'.includes(ch) ? depth + 1 : depth, afterBlank);
           if (verdict === 'stopBefore') {
             if (out) yield out;
             return;
@@ -86,15 +87,19 @@ function lineGate(decide: (indent: string, firstChar: string, depth: number) => 
 /**
  * Multi-line completions end where the block ends: a later line indented less than the cursor's line
  * ends it (that line is not shown); once the completion opened a deeper block, a line back at the
- * cursor's indentation ends it too, kept when it is the block's closing bracket.
+ * cursor's indentation ends it too, kept when it is the block's closing bracket. A comment that starts
+ * after a blank line, outside any bracket the completion opened, ends it as well: that is the next
+ * section of the file (the built-in model likes to go on with a doc comment), not what the user is
+ * writing, and accepting it would leave an open `/**`.
  */
 export function stopAtBlockEnd(prefix: string): TextTransform {
   const cursorLine = prefix.slice(prefix.lastIndexOf('\n') + 1);
   const base = indentWidth(leadingWs(cursorLine));
   let wentDeeper = false;
-  return lineGate((indent, firstChar, depth) => {
+  return lineGate((indent, firstChar, depth, afterBlank) => {
     // A closing bracket the completion did not open closes the cursor's enclosing block.
     if (')]}'.includes(firstChar) && depth <= 0) return 'stopBefore';
+    if (afterBlank && firstChar === '/' && depth <= 0) return 'stopBefore';
     const width = indentWidth(indent);
     if (width < base) return 'stopBefore';
     if (width > base) {

@@ -26,6 +26,14 @@ describe('postprocess filters', () => {
     assert.equal(await run(text, stopAtBlockEnd(prefix)), '{\n    return 1;\n  }');
   });
 
+  it('stopAtBlockEnd stops before a comment that follows a blank line (the next section), not before one inside the code', async () => {
+    const prefix = 'const acc = new Account();\nacc.';
+    assert.equal(await run('balance.toFixed(2);\n\n/**\n * A suite of tests\n', stopAtBlockEnd(prefix)), 'balance.toFixed(2);');
+    assert.equal(await run('deposit(1);\n// and again\nacc.deposit(2);', stopAtBlockEnd(prefix)), 'deposit(1);\n// and again\nacc.deposit(2);');
+    const inBlock = 'function f() ';
+    assert.equal(await run('{\n  a();\n\n  // then b\n  b();\n}', stopAtBlockEnd(inBlock)), '{\n  a();\n\n  // then b\n  b();\n}');
+  });
+
   it('stopAtBlockEnd lets statements at the same level through', async () => {
     const prefix = 'function f() {\n  ';
     assert.equal(await run('a();\n  b();\n}', stopAtBlockEnd(prefix)), 'a();\n  b();');
