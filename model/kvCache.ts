@@ -90,18 +90,11 @@ export class KvCache implements KvShape {
     if (!(Number.isInteger(start) && Number.isInteger(end) && start >= 0 && start <= end && end <= this.length)) {
       throw new ModelError('kv cache', `slice [${start}, ${end}) is outside [0, ${this.length}]`);
     }
-    const n = end - start;
-    const cut = (src: KvArray): KvArray => {
-      if (n === this.length) return src.slice();
-      const dst = alloc(this.dtype, this.numKvHeads * n * this.headDim);
-      const d = this.headDim;
-      for (let h = 0; h < this.numKvHeads; h++) {
-        const from = (h * this.length + start) * d;
-        dst.set(src.subarray(from, from + n * d), h * n * d);
-      }
-      return dst;
-    };
-    return new KvCache(this.dtype, this.numLayers, this.numKvHeads, this.headDim, this.keyData.map(cut), this.valueData.map(cut), n);
+    if (end - start === this.length) {
+      const copy = (src: KvArray): KvArray => src.slice();
+      return new KvCache(this.dtype, this.numLayers, this.numKvHeads, this.headDim, this.keyData.map(copy), this.valueData.map(copy), this.length);
+    }
+    return KvCache.assemble([{ cache: this, start, end }]);
   }
 
   /** This cache followed by `other` along the sequence axis, as a new cache. */
@@ -111,21 +104,7 @@ export class KvCache implements KvShape {
     if (other.dtype !== this.dtype || other.numLayers !== this.numLayers || other.numKvHeads !== this.numKvHeads || other.headDim !== this.headDim) {
       throw new ModelError('kv cache', 'concat of caches with different shapes or dtypes');
     }
-    const a = this.length;
-    const b = other.length;
-    const n = a + b;
-    const d = this.headDim;
-    const join = (x: KvArray, y: KvArray): KvArray => {
-      const dst = alloc(this.dtype, this.numKvHeads * n * d);
-      for (let h = 0; h < this.numKvHeads; h++) {
-        dst.set(x.subarray(h * a * d, (h + 1) * a * d), h * n * d);
-        dst.set(y.subarray(h * b * d, (h + 1) * b * d), (h * n + a) * d);
-      }
-      return dst;
-    };
-    const keys = this.keyData.map((k, l) => join(k, other.keyData[l]));
-    const values = this.valueData.map((v, l) => join(v, other.valueData[l]));
-    return new KvCache(this.dtype, this.numLayers, this.numKvHeads, this.headDim, keys, values, n);
+    return KvCache.assemble([{ cache: this, start: 0, end: this.length }, { cache: other, start: 0, end: other.length }]);
   }
 
   /**
@@ -148,21 +127,21 @@ export class KvCache implements KvShape {
       n += end - start;
     }
     const d = first.headDim;
-    const build = (pick: (c: KvCache, layer: number) => KvArray, layer: number): KvArray => {
+    const build = (arrays: (c: KvCache) => KvArray[], layer: number): KvArray => {
       const dst = alloc(first.dtype, first.numKvHeads * n * d);
       for (let h = 0; h < first.numKvHeads; h++) {
         let at = h * n * d;
         for (const { cache, start, end } of parts) {
           const from = (h * cache.length + start) * d;
-          dst.set(pick(cache, layer).subarray(from, from + (end - start) * d), at);
+          dst.set(arrays(cache)[layer].subarray(from, from + (end - start) * d), at);
           at += (end - start) * d;
         }
       }
       return dst;
     };
     const layers = Array.from({ length: first.numLayers }, (_, l) => l);
-    const keys = layers.map((l) => build((c, i) => c.keyData[i], l));
-    const values = layers.map((l) => build((c, i) => c.valueData[i], l));
+    const keys = layers.map((l) => build((c) => c.keyData, l));
+    const values = layers.map((l) => build((c) => c.valueData, l));
     return new KvCache(first.dtype, first.numLayers, first.numKvHeads, first.headDim, keys, values, n);
   }
 
