@@ -11,6 +11,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { parseArgs } from 'node:util';
 import { CodeModel, defaultModelDir, generateAll, type RawRunner } from '../model/index.js';
+import { median } from './stats.js';
 
 type Tensor = ReturnType<RawRunner['tensor']>;
 
@@ -82,7 +83,6 @@ async function oursLoop(model: CodeModel, prompt: readonly number[], steps: numb
   return { tokens: [...r.tokens], prefillMs: r.msFirstToken, decodeMsPerToken: (r.msTotal - r.msFirstToken) / (steps - 1) };
 }
 
-const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)];
 const r3 = (x: number) => Math.round(x * 1000) / 1000;
 
 /** Real TypeScript source, tokenized, cut to exactly n tokens (repeated if the files are short). */

@@ -15,6 +15,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { parseArgs } from 'node:util';
 import { CodeModel, type ModelVariant, type RawRunner } from '../model/index.js';
+import { median } from './stats.js';
 
 const { values } = parseArgs({
   options: {
@@ -34,10 +35,6 @@ const threads = Number(values.threads);
 type Kind = 'ungrouped' | 'grouped';
 type Tensor = ReturnType<RawRunner['tensor']>;
 
-const median = (xs: number[]) => {
-  const s = [...xs].sort((a, b) => a - b);
-  return s.length % 2 ? s[(s.length - 1) / 2] : (s[s.length / 2 - 1] + s[s.length / 2]) / 2;
-};
 
 /**
  * A folder of hard links to `dir`'s files (onnx/ included) where the loader may write its sidecar

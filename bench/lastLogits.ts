@@ -12,6 +12,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { parseArgs } from 'node:util';
 import { CodeModel, type ModelVariant } from '../model/index.js';
+import { median } from './stats.js';
 
 const { values } = parseArgs({
   options: {
@@ -29,10 +30,6 @@ const chunk = Number(values.chunk);
 const rounds = Number(values.rounds);
 const threads = Number(values.threads);
 
-const median = (xs: number[]) => {
-  const s = [...xs].sort((a, b) => a - b);
-  return s.length % 2 ? s[(s.length - 1) / 2] : (s[s.length / 2 - 1] + s[s.length / 2]) / 2;
-};
 
 async function prefill(model: CodeModel, ids: readonly number[]): Promise<{ ms: number; last: Float32Array }> {
   const t0 = performance.now();

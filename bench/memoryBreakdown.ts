@@ -13,6 +13,7 @@ import path from 'node:path';
 import { parseArgs } from 'node:util';
 import { CodeModel, defaultModelDir, type KvCache } from '../model/index.js';
 import type { SessionMemoryOptions } from '../model/onnxSession.js';
+import { median } from './stats.js';
 
 const variants: Record<string, SessionMemoryOptions> = {
   shipped: {},
@@ -103,7 +104,6 @@ async function speedChild(names: string[], modelDir: string, rounds: number): Pr
   process.stdout.write(JSON.stringify({ times }) + '\n');
 }
 
-const median = (a: readonly number[]): number => [...a].sort((x, y) => x - y)[Math.floor(a.length / 2)];
 const round1 = (x: number): number => Math.round(x * 10) / 10;
 const round3 = (x: number): number => Math.round(x * 1000) / 1000;
 

@@ -33,6 +33,7 @@ import { PieRepositioner, estimateCallCost, type PieModel, type RebuildStrategy,
 import { RotaryShifter, resolveRotary } from '../model/pie/rotary.js';
 import { DocumentMirror } from '../engine/documentMirror.js';
 import { ProjectContext, contextFormat, type ContextReport, type ContextRequest } from '../engine/projectContext.js';
+import { median } from './stats.js';
 
 const root = path.resolve(__dirname, '..');
 const cacheDir = path.join(root, '.cache', 'pie-bench');
@@ -336,6 +337,9 @@ interface Row {
   pieRotateMs: number;
   /** pieRotateMs / pieMs: the rotation's share of PIE's path. */
   pieRotateShare: number;
+  /** What rotating adds to PIE's path: (PIE − conflict-fast) / PIE; conflict-fast is the same plan,
+   *  copies and forward calls without the rotation, timed in the same rounds. */
+  pieRotateMarginalShare: number;
   /** Time in the model's forward calls on PIE's path; the rest (pieMs − forward − rotate) is slicing/joining the cache. */
   pieForwardMs: number;
   pieCopyMs: number;
@@ -366,10 +370,6 @@ interface Row {
   loadavg1: [number, number];
 }
 
-const median = (xs: number[]): number => {
-  const s = [...xs].sort((a, b) => a - b);
-  return s.length ? (s.length % 2 ? s[(s.length - 1) / 2] : (s[s.length / 2 - 1] + s[s.length / 2]) / 2) : NaN;
-};
 const mean = (xs: number[]): number => (xs.length ? xs.reduce((a, b) => a + b, 0) / xs.length : NaN);
 const r2 = (x: number): number => Math.round(x * 100) / 100;
 
@@ -592,6 +592,7 @@ async function main(): Promise<void> {
         fullCpuMs: r2(median(s.cpu.full)), prefixCpuMs: r2(median(s.cpu.prefix)), pieCpuMs: r2(median(s.cpu.pie)),
         speedupVsFullCpu: r2(median(s.cpu.full) / median(s.cpu.pie)), speedupVsPrefixCpu: r2(median(s.cpu.prefix) / median(s.cpu.pie)),
         pieRotateMs: r2(median(s.rot)), pieRotateShare: Math.round((median(s.rot) / median(s.ms.pie)) * 1e4) / 1e4,
+        pieRotateMarginalShare: Math.round(((median(s.ms.pie) - median(s.ms.conflictFast)) / median(s.ms.pie)) * 1e4) / 1e4,
         pieForwardMs: r2(median(s.fwd)), pieCopyMs: r2(Math.max(0, median(s.ms.pie) - median(s.fwd) - median(s.rot))),
         pieForwardCalls: r2(mean(s.calls)), pieEncodedTokens: r2(mean(s.enc)), pieKeptTokens: r2(mean(s.kept)), pieRotatedTokens: r2(mean(s.rotated)), prefixEncodedTokens: r2(mean(s.prefixEnc)),
         speedupVsFull: r2(median(s.ms.full) / median(s.ms.pie)), speedupVsPrefix: r2(median(s.ms.prefix) / median(s.ms.pie)),
@@ -603,7 +604,7 @@ async function main(): Promise<void> {
         loadavg1: [r2(s.load[0]), r2(s.load[s.load.length - 1])],
       };
       rows.push(row);
-      console.error(`${row.promptTokens} tokens, ${edit}: full ${row.fullMs} ms, prefix ${row.prefixMs}, conflict-fast ${row.conflictFastMs}, PIE ${row.pieMs} (forward ${row.pieForwardMs}, rotate ${row.pieRotateMs}, copies ${row.pieCopyMs}; ${row.speedupVsFull}x full, ${row.speedupVsPrefix}x prefix; CPU time ${row.speedupVsFullCpu}x, ${row.speedupVsPrefixCpu}x; chunked full ${row.fullChunkedMs} ms ${row.speedupVsFullChunked}x, chunked prefix ${row.prefixChunkedMs} ms ${row.speedupVsPrefixChunked}x); loadavg ${row.loadavg1.join('→')}`);
+      console.error(`${row.promptTokens} tokens, ${edit}: full ${row.fullMs} ms, prefix ${row.prefixMs}, conflict-fast ${row.conflictFastMs}, PIE ${row.pieMs} (forward ${row.pieForwardMs}, rotate ${row.pieRotateMs}, copies ${row.pieCopyMs}; rotation adds ${(row.pieRotateMarginalShare * 100).toFixed(1)}% over conflict-fast; ${row.speedupVsFull}x full, ${row.speedupVsPrefix}x prefix; CPU time ${row.speedupVsFullCpu}x, ${row.speedupVsPrefixCpu}x; chunked full ${row.fullChunkedMs} ms ${row.speedupVsFullChunked}x, chunked prefix ${row.prefixChunkedMs} ms ${row.speedupVsPrefixChunked}x); loadavg ${row.loadavg1.join('→')}`);
     }
   }
 
@@ -612,10 +613,10 @@ async function main(): Promise<void> {
   const rotatedRows = [...new Set([...rows.map((r) => Math.round(r.pieRotatedTokens)).filter((n) => n > 0), 2048])].sort((a, b) => a - b);
   const rotationGraph = values['no-rotation-ort'] ? [] : await rotationOrt(model, rotatedRows, values.threads ? Number(values.threads) : undefined);
   const q = (r: Row): string => (quality ? ` ${r.emFull} | ${r.emPie} | ${r.emConflictFast} | ${r.agreePie} | ${r.agreeConflictFast} | ${r.esPie} | ${r.esConflictFast} |` : '');
-  console.log(`| tokens | edit | n | full ms | prefix ms | conflict-fast ms | PIE ms | PIE forward ms | PIE rotate ms | rotate share | PIE copies ms | PIE encoded | PIE kept | PIE rotated | prefix encoded | KL PIE | KL CF | top-1 PIE | top-1 CF | ×full | ×prefix | ×full (CPU) | ×prefix (CPU) | full chunked ms | prefix chunked ms | ×full chunked | ×prefix chunked |${quality ? ' EM full | EM PIE | EM CF | agree PIE | agree CF | ES PIE | ES CF |' : ''}`);
+  console.log(`| tokens | edit | n | full ms | prefix ms | conflict-fast ms | PIE ms | PIE forward ms | PIE rotate ms | rotate share (timed / over CF) | PIE copies ms | PIE encoded | PIE kept | PIE rotated | prefix encoded | KL PIE | KL CF | top-1 PIE | top-1 CF | ×full | ×prefix | ×full (CPU) | ×prefix (CPU) | full chunked ms | prefix chunked ms | ×full chunked | ×prefix chunked |${quality ? ' EM full | EM PIE | EM CF | agree PIE | agree CF | ES PIE | ES CF |' : ''}`);
   console.log(`|---:|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|${quality ? '---:|'.repeat(7) : ''}`);
   for (const r of rows) {
-    console.log(`| ${r.promptTokens}${r.beyondTrainedContext ? '*' : ''} | ${r.edit} | ${r.trials} | ${r.fullMs} | ${r.prefixMs} | ${r.conflictFastMs} | ${r.pieMs} | ${r.pieForwardMs} | ${r.pieRotateMs} | ${(r.pieRotateShare * 100).toFixed(1)}% | ${r.pieCopyMs} | ${r.pieEncodedTokens} | ${r.pieKeptTokens} | ${r.pieRotatedTokens} | ${r.prefixEncodedTokens} | ${r.klPie} | ${r.klConflictFast} | ${r.top1Pie}% | ${r.top1ConflictFast}% | ${r.speedupVsFull} | ${r.speedupVsPrefix} | ${r.speedupVsFullCpu} | ${r.speedupVsPrefixCpu} | ${r.fullChunkedMs} | ${r.prefixChunkedMs} | ${r.speedupVsFullChunked} | ${r.speedupVsPrefixChunked} |${q(r)}`);
+    console.log(`| ${r.promptTokens}${r.beyondTrainedContext ? '*' : ''} | ${r.edit} | ${r.trials} | ${r.fullMs} | ${r.prefixMs} | ${r.conflictFastMs} | ${r.pieMs} | ${r.pieForwardMs} | ${r.pieRotateMs} | ${(r.pieRotateShare * 100).toFixed(1)}% / ${(r.pieRotateMarginalShare * 100).toFixed(1)}% | ${r.pieCopyMs} | ${r.pieEncodedTokens} | ${r.pieKeptTokens} | ${r.pieRotatedTokens} | ${r.prefixEncodedTokens} | ${r.klPie} | ${r.klConflictFast} | ${r.top1Pie}% | ${r.top1ConflictFast}% | ${r.speedupVsFull} | ${r.speedupVsPrefix} | ${r.speedupVsFullCpu} | ${r.speedupVsPrefixCpu} | ${r.fullChunkedMs} | ${r.prefixChunkedMs} | ${r.speedupVsFullChunked} | ${r.speedupVsPrefixChunked} |${q(r)}`);
   }
   if (!quality) console.log('(next-line quality not measured: --line-tokens 0)');
   const ring = rows.filter((r) => r.context);

@@ -110,9 +110,13 @@ export class KvCache implements KvShape {
   /**
    * Rows of several caches (ranges [start, end) of each, in order) as one new cache, written once: what
    * slice() of each part and concat() of the slices give, without the intermediate copies (PIE joins
-   * the kept segments of an edited prompt this way).
+   * the kept segments of an edited prompt this way). `afterKeys` sees each layer's new key array as soon
+   * as it is written, while it is still in the processor's cache (PIE rotates the moved rows there).
    */
-  static assemble(parts: readonly { readonly cache: KvCache; readonly start: number; readonly end: number }[]): KvCache {
+  static assemble(
+    parts: readonly { readonly cache: KvCache; readonly start: number; readonly end: number }[],
+    afterKeys?: (layer: number, keys: KvArray) => void,
+  ): KvCache {
     if (parts.length === 0) throw new ModelError('kv cache', 'assemble needs at least one part');
     const first = parts[0].cache;
     let n = 0;
@@ -140,7 +144,11 @@ export class KvCache implements KvShape {
       return dst;
     };
     const layers = Array.from({ length: first.numLayers }, (_, l) => l);
-    const keys = layers.map((l) => build((c) => c.keyData, l));
+    const keys = layers.map((l) => {
+      const k = build((c) => c.keyData, l);
+      afterKeys?.(l, k);
+      return k;
+    });
     const values = layers.map((l) => build((c) => c.valueData, l));
     return new KvCache(first.dtype, first.numLayers, first.numKvHeads, first.headDim, keys, values, n);
   }

@@ -9,6 +9,9 @@ import { introducedErrors, lineScores, matchScores, pairedBootstrap, spliceLine,
 import { installPackage, isJavaScriptFile, specLabel, type InstalledPackage, type PackageSpec } from './packages.js';
 import { findSites, SITE_KINDS, type Site, type SiteKind } from './sites.js';
 import { TsProject, type CompilerOptionsSource } from './tsProject.js';
+import { median as medianOr } from '../stats.js';
+
+const median = (xs: readonly number[]): number => medianOr(xs, 0);
 
 export interface ArmResult {
   readonly text: string;
@@ -217,12 +220,6 @@ export function round(x: number, digits = 2): number {
   return Math.round(x * f) / f;
 }
 
-function median(xs: readonly number[]): number {
-  if (xs.length === 0) return 0;
-  const s = [...xs].sort((a, b) => a - b);
-  const m = s.length >> 1;
-  return s.length % 2 === 1 ? s[m] : (s[m - 1] + s[m]) / 2;
-}
 
 type Arm = 'without' | 'with';
 type Score = 'nim' | 'ism' | 'pm' | 'cr' | 'em' | 'es';

@@ -5,7 +5,7 @@
 // tokens' states computed against the old text.
 import { KvCache } from '../kvCache.js';
 import { type EditPlan, type PlanOptions, planEdit } from './editPlan.js';
-import { type RotaryConfig, RotaryShifter, type RotarySupport, resolveRotary } from './rotary.js';
+import { type RotaryConfig, RotaryShifter, type RotarySupport, type RotaryTable, resolveRotary } from './rotary.js';
 
 /** What PIE needs of the engine (OnnxCausalLm, i.e. CodeModel.session, satisfies it). */
 export interface PieModel {
@@ -113,27 +113,31 @@ export class PieRepositioner {
     let exactPrefix = 0;
     let exactSoFar = true;
     // Consecutive kept segments are copied once, into the cache they join (with the rows before them),
-    // and rotated there: one copy of each kept row instead of a slice, then a join of the slices.
+    // and rotated there, each layer's keys right after they are written (while the processor's cache
+    // still holds them): one copy of each kept row instead of a slice, then a join of the slices.
     let pending: (typeof plan.segments[number] & { kind: 'keep' })[] = [];
     const flush = (): void => {
       if (pending.length === 0) return;
       const parts = [...(current ? [{ cache: current, start: 0, end: current.length }] : []), ...pending.map((seg) => ({ cache: old.cache, start: seg.oldStart, end: seg.oldStart + seg.length }))];
-      const joined = KvCache.assemble(parts);
+      const rows = parts.reduce((n, p) => n + p.end - p.start, 0);
+      const shifts: { start: number; end: number; table: RotaryTable }[] = [];
       let at = current?.length ?? 0;
-      try {
-        for (const seg of pending) {
-          if (rotate && seg.delta !== 0) {
-            const t0 = performance.now();
-            this.shifter!.shiftKeys(joined, at, at + seg.length, seg.delta, seg.oldStart); // old rows sit at their positions
-            rotateMs += performance.now() - t0;
-            rotatedTokens += seg.length;
-          }
-          at += seg.length;
+      const t0 = performance.now();
+      for (const seg of pending) {
+        // Old rows sit at their positions: angles from seg.oldStart (see RotaryShifter.rowTable).
+        if (rotate && seg.delta !== 0) {
+          shifts.push({ start: at, end: at + seg.length, table: this.shifter!.rowTable(seg.oldStart, seg.length, seg.delta, true) });
+          rotatedTokens += seg.length;
         }
-      } catch (err) {
-        joined.dispose();
-        throw err;
+        at += seg.length;
       }
+      rotateMs += performance.now() - t0;
+      const layout = { length: rows, numLayers: old.cache.numLayers, numKvHeads: old.cache.numKvHeads, headDim: old.cache.headDim, dtype: old.cache.dtype };
+      const joined = KvCache.assemble(parts, shifts.length === 0 ? undefined : (_layer, keys) => {
+        const t1 = performance.now();
+        for (const s of shifts) this.shifter!.shiftLayer(layout, keys, s.start, s.end, s.table);
+        rotateMs += performance.now() - t1;
+      });
       current?.dispose();
       current = joined;
       pending = [];

@@ -270,16 +270,21 @@ export class RotaryShifter {
     this.posSin = sin;
   }
 
-  /** Per-row table taking rows at positions from, from+1, … to those + Δ (valid until the next call). */
-  rowTable(from: number, rows: number, delta: number): RotaryTable {
+  /**
+   * Per-row table taking rows at positions from, from+1, … to those + Δ: valid until the next call, or
+   * its own arrays when `own` is set (for several tables in use at once).
+   */
+  rowTable(from: number, rows: number, delta: number, own = false): RotaryTable {
     if (from < 0 || from + delta < 0) throw new Error(`negative position in a shift from ${from} by ${delta}`);
     const pairs = this.spec.invFreq.length;
     this.ensurePositions(Math.max(from, from + delta) + rows);
-    if (this.rowCos.length < rows * pairs) {
+    if (!own && this.rowCos.length < rows * pairs) {
       this.rowCos = new Float64Array(rows * pairs * 2);
       this.rowSin = new Float64Array(rows * pairs * 2);
     }
-    const { posCos, posSin, rowCos, rowSin } = this;
+    const { posCos, posSin } = this;
+    const rowCos = own ? new Float64Array(rows * pairs) : this.rowCos;
+    const rowSin = own ? new Float64Array(rows * pairs) : this.rowSin;
     for (let r = 0; r < rows; r++) {
       const p = (from + r) * pairs;
       const q = (from + r + delta) * pairs;
@@ -304,15 +309,21 @@ export class RotaryShifter {
    */
   shiftKeys(cache: KeyStore, start: number, end: number, delta: number, fromPosition?: number): void {
     if (delta === 0 || end <= start) return;
+    const table = fromPosition === undefined ? this.table(delta) : this.rowTable(fromPosition, end - start, delta);
+    for (let layer = 0; layer < cache.numLayers; layer++) this.shiftLayer(cache, cache.keys(layer), start, end, table);
+  }
+
+  /**
+   * Rotates rows [start, end) of one layer's keys (`data`, laid out as `cache` says) by `table`, in
+   * place: shiftKeys one layer at a time, for a caller that rotates each layer as it writes it.
+   */
+  shiftLayer(cache: Omit<KeyStore, 'keys'>, data: Float32Array | Uint16Array, start: number, end: number, table: RotaryTable): void {
+    if (end <= start) return;
     if (cache.headDim !== this.spec.headDim) {
       throw new Error(`cache head_dim ${cache.headDim} does not match the rotary head_dim ${this.spec.headDim}`);
     }
     if (start < 0 || end > cache.length) throw new Error(`rows [${start}, ${end}) outside a cache of ${cache.length}`);
-    const table = fromPosition === undefined ? this.table(delta) : this.rowTable(fromPosition, end - start, delta);
-    for (let layer = 0; layer < cache.numLayers; layer++) {
-      const data = cache.keys(layer);
-      if (data instanceof Float32Array) rotateRowsF32(data, cache.numKvHeads, cache.length, this.spec, table, start, end);
-      else rotateRowsF16(data, cache.numKvHeads, cache.length, this.spec, table, start, end);
-    }
+    if (data instanceof Float32Array) rotateRowsF32(data, cache.numKvHeads, cache.length, this.spec, table, start, end);
+    else rotateRowsF16(data, cache.numKvHeads, cache.length, this.spec, table, start, end);
   }
 }

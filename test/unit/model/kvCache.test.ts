@@ -54,6 +54,20 @@ describe('KvCache', () => {
     assert.throws(() => KvCache.assemble([]), /at least one/);
   });
 
+  it('assemble hands each layer\'s new keys to afterKeys once, in order, before it goes on', () => {
+    const a = numbered(5);
+    const seen: number[] = [];
+    const joined = KvCache.assemble([{ cache: a, start: 1, end: 4 }], (layer, keys) => {
+      seen.push(layer);
+      assert.deepEqual(Array.from(keys), Array.from(a.slice(1, 4).keys(layer)), 'the layer is written when handed over');
+      keys[0] = -layer - 1; // changes made here are the cache's
+    });
+    assert.deepEqual(seen, [0, 1]);
+    assert.equal(joined.keys(0)[0], -1);
+    assert.equal(joined.keys(1)[0], -2);
+    assert.notEqual(joined.values(0)[0], -1, 'values are not handed over');
+  });
+
   it('slices never alias the source storage', () => {
     const c = numbered(5);
     const s = c.slice(0, 5);

@@ -139,6 +139,27 @@ describe('rotary shift', () => {
     for (let l = 0; l < 2; l++) for (let i = 0; i < orig[l].length; i++) assert.ok(Math.abs(store.data[l][i] - orig[l][i]) < 1e-5);
   });
 
+  it('layer by layer with tables of their own (PIE\'s fused copy) gives exactly what shiftKeys gives', () => {
+    const spec = (resolveRotary(llama()) as { ok: true; spec: import('../../../model/pie/rotary.js').RotarySpec }).spec;
+    const a = new FakeKeyStore(3, 2, 12, 64, 'float32');
+    const rand = rng(11);
+    for (const k of a.data) for (let i = 0; i < k.length; i++) k[i] = rand();
+    const b = new FakeKeyStore(3, 2, 12, 64, 'float32');
+    a.data.forEach((k, l) => b.data[l].set(k));
+    const shifter = new RotaryShifter(spec);
+    shifter.shiftKeys(a, 2, 5, 7, 30);
+    shifter.shiftKeys(a, 8, 12, -3, 40);
+    // Two segments' tables in use at once: each must be its own (rowTable's shared buffer is not).
+    const t1 = shifter.rowTable(30, 3, 7, true);
+    const t2 = shifter.rowTable(40, 4, -3, true);
+    for (let l = 0; l < 3; l++) {
+      shifter.shiftLayer(b, b.keys(l), 2, 5, t1);
+      shifter.shiftLayer(b, b.keys(l), 8, 12, t2);
+    }
+    for (let l = 0; l < 3; l++) assert.deepEqual(Array.from(b.data[l]), Array.from(a.data[l]));
+    assert.throws(() => shifter.shiftLayer(b, b.keys(0), 10, 13, t2), /outside/);
+  });
+
   it('llama3 keeps high frequencies, divides low ones by the factor, blends the middle', () => {
     const config = llama({ headDim: 128, rotaryDim: 128, ropeTheta: 500000, ropeScaling: { type: 'llama3', factor: 8, low_freq_factor: 1, high_freq_factor: 4, original_max_position_embeddings: 8192 } });
     const plain = resolveRotary({ ...config, ropeScaling: null });
