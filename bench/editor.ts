@@ -1,5 +1,6 @@
 // npm run bench:editor -- [--package NAME@VERSION] [--files 4] [--sites-per-file 4] [--storm-seconds 60]
 //   [--cap-ms 10000] [--seed 1] [--json docs/bench-editor/last.json] [--keep] [--log-level debug (diagnosis)]
+//   [--skip-baseline]
 // TypeGuide as a user meets it: the packaged VSIX in code-server (VS Code 1.139) driven through Chromium
 // (as test/e2e/editor.test.ts does), default TypeGuide settings, a real package from
 // shared/eval/dev-packages.txt with its dependencies installed as the workspace (a temporary copy;
@@ -11,7 +12,10 @@
 //  - a typing storm: real statement lines of the package retyped in place at ~10 characters/s with
 //    pauses ≥300 ms between words and lines; pauses with a suggestion, stale ghost texts;
 //  - RSS of the extension host and of TypeGuide's language servers (/proc, code-server's process tree)
-//    at start, after the sites, after the storm; the extension host's event-loop delay from Show Statistics.
+//    at start, after the sites, after the storm; the extension host's event-loop delay from Show Statistics;
+//  - the same RSS in a baseline session first: VS Code alone (no TypeGuide installed) driven through the
+//    same sites and storm, so TypeGuide's share of the extension host is its growth above VS Code's own
+//    under the same typing (--skip-baseline leaves it out).
 // Prints one JSON object and a table; writes the JSON (default docs/bench-editor/last.json).
 import { execFileSync } from 'node:child_process';
 import fs from 'node:fs';
@@ -38,6 +42,7 @@ const { values: args } = parseArgs({
     seed: { type: 'string', default: '1' },
     json: { type: 'string', default: path.join(REPO_ROOT, 'docs', 'bench-editor', 'last.json') },
     keep: { type: 'boolean', default: false },
+    'skip-baseline': { type: 'boolean', default: false },
     // Diagnosis only: the TypeGuide output channel's level (the measured runs keep the default).
     'log-level': { type: 'string' },
     // A/B runs: `--setting typeguide.context.enabled=false` (repeatable; JSON values). Recorded in the result.
@@ -122,7 +127,7 @@ function beforeCheck(r: GhostRecord, expected: string): Pick<SiteResult, 'before
   return ok ? { beforeAsExpected: true } : { beforeAsExpected: false, beforeRead: r.before };
 }
 
-async function runSite(wb: Workbench, site: EditorSite, shotDir: string | undefined): Promise<SiteResult> {
+async function runSite(wb: Workbench, site: EditorSite, shotDir: string | undefined, capMs = CAP_MS): Promise<SiteResult> {
   const { page } = wb;
   const base: Pick<SiteResult, 'site' | 'receiver' | 'authorsMember'> = {
     site: `${site.file}:${site.line}:${site.dotColumn}`, receiver: site.receiver, authorsMember: site.member,
@@ -149,10 +154,10 @@ async function runSite(wb: Workbench, site: EditorSite, shotDir: string | undefi
   const from = await wb.marks();
   const at = new Date().toISOString(); // to find the site in the TypeGuide log
   await page.keyboard.type('.');
-  await wb.waitForGhostAfterKey(from, '.', CAP_MS);
+  await wb.waitForGhostAfterKey(from, '.', capMs);
   const dump = await wb.dump(from);
   const key = dump.keys.find((k) => k.key === '.');
-  const first = key ? firstGhostAfter(dump.ghosts, key.t, CAP_MS) : undefined;
+  const first = key ? firstGhostAfter(dump.ghosts, key.t, capMs) : undefined;
   let settled: string | null = null;
   if (first) {
     // Streaming extends the text: wait until it has not changed for 1 s (at most 4 s).
@@ -175,10 +180,10 @@ async function runSite(wb: Workbench, site: EditorSite, shotDir: string | undefi
   if (prefix.length === 2) {
     const fromPrefix = await wb.marks();
     await page.keyboard.type(prefix, { delay: CHAR_MS });
-    await wb.waitForGhostAfterKey(fromPrefix, prefix[1], CAP_MS, 'last');
+    await wb.waitForGhostAfterKey(fromPrefix, prefix[1], capMs, 'last');
     const d = await wb.dump(fromPrefix);
     const k = d.keys.filter((x) => x.key === prefix[1]).at(-1);
-    afterPrefix = k ? firstGhostAfter(d.ghosts.filter((g) => g.before.endsWith(`.${prefix}`)), k.t, CAP_MS) : undefined;
+    afterPrefix = k ? firstGhostAfter(d.ghosts.filter((g) => g.before.endsWith(`.${prefix}`)), k.t, capMs) : undefined;
   }
   const after = key ? (await wb.dump(from)).ghosts.filter((g) => g.t > key.t) : [];
   const stale = staleGhosts(after);
@@ -225,14 +230,16 @@ interface StormResult {
   staleGhostTexts: number;
   staleByRule: Record<string, number>;
   staleExamples: { rule: string; before: string; ghost: string; earlierBefore?: string }[];
+  pausesWithoutSuggestion: { durationMs: number; typedBefore: string }[];
 }
 
 
-async function runStorm(wb: Workbench, chunks: ReturnType<typeof stormChunks>, rng: Rng, rawDir: string | undefined): Promise<StormResult> {
+async function runStorm(wb: Workbench, chunks: ReturnType<typeof stormChunks>, rng: Rng, rawDir: string | undefined, capMs = CAP_MS): Promise<StormResult> {
   const { page } = wb;
   const start = await wb.marks();
   const pauses: Pause[] = [];
   const pauseAt: number[] = []; // index of the first key after each pause
+  const pauseKeys: number[] = []; // pauseAt of each entry of `pauses`
   const t0 = Date.now();
   const used: string[] = [];
   let keyDelay = CHAR_MS * 0.8;
@@ -271,7 +278,7 @@ async function runStorm(wb: Workbench, chunks: ReturnType<typeof stormChunks>, r
   }
   const endOfTyping = (await wb.marks()).now;
   // Then the person stops: how long until a suggestion shows (capped like the sites).
-  for (const deadline = Date.now() + CAP_MS; Date.now() < deadline; await sleep(200)) {
+  for (const deadline = Date.now() + capMs; Date.now() < deadline; await sleep(200)) {
     const c = await wb.current();
     if (c.ghost.trim() !== '' || c.more.trim() !== '') break;
   }
@@ -281,10 +288,13 @@ async function runStorm(wb: Workbench, chunks: ReturnType<typeof stormChunks>, r
   for (const at of pauseAt) {
     const before = dump.keys[at - 1];
     const after = dump.keys[at];
-    if (before) pauses.push({ start: before.t, end: after?.t ?? endOfTyping });
+    if (before) {
+      pauses.push({ start: before.t, end: after?.t ?? endOfTyping });
+      pauseKeys.push(at);
+    }
   }
   const lastKeyT = dump.keys.at(-1)?.t;
-  const afterStop = lastKeyT === undefined ? undefined : firstGhostAfter(dump.ghosts, lastKeyT, CAP_MS);
+  const afterStop = lastKeyT === undefined ? undefined : firstGhostAfter(dump.ghosts, lastKeyT, capMs);
   const outcomes = pauseOutcomes(pauses, dump.ghosts);
   const stale = staleGhosts(dump.ghosts);
   const byRule: Record<string, number> = {};
@@ -304,6 +314,11 @@ async function runStorm(wb: Workbench, chunks: ReturnType<typeof stormChunks>, r
     staleGhostTexts: stale.length,
     staleByRule: byRule,
     staleExamples: stale.slice(0, 8).map((s) => ({ rule: s.rule, before: s.before, ghost: s.ghost, ...(s.earlierBefore !== undefined ? { earlierBefore: s.earlierBefore } : {}) })),
+    // The pauses that showed nothing: the keys typed just before each (to find them in a debug log).
+    pausesWithoutSuggestion: outcomes.flatMap((o, i) => (o.suggested ? [] : [{
+      durationMs: o.durationMs,
+      typedBefore: dump.keys.slice(Math.max(0, pauseKeys[i] - 24), pauseKeys[i]).map((k) => (k.key.length === 1 ? k.key : `<${k.key}>`)).join(''),
+    }])),
   };
 }
 
@@ -355,6 +370,43 @@ function gitState(): { commit: string; dirty: string[] } {
   }
 }
 
+/** The baseline session's waits: no ghost text can come, so the sites and the storm's end wait this long. */
+const BASELINE_CAP_MS = 1500;
+/** After opening the first file: about as long as the TypeGuide session waits for its model. */
+const BASELINE_SETTLE_MS = 8000;
+
+/**
+ * VS Code alone (TypeGuide not installed) through the same sites and storm: the extension host's own
+ * growth under this typing (its TypeScript extension, the documents, the editor's undo stacks), which
+ * the TypeGuide session's growth is compared with.
+ */
+async function baselineSession(vscode: Awaited<ReturnType<typeof ensureVsCode>>, tmp: string, workspace: string, firstFile: string,
+  sites: readonly EditorSite[], chunks: ReturnType<typeof stormChunks>): Promise<Record<string, MemorySample>> {
+  const dir = path.join(tmp, 'baseline');
+  fs.mkdirSync(dir, { recursive: true });
+  log('baseline: VS Code alone through the same sites and storm');
+  const session = await startEditor({ vscode, tmp: dir, workspace, userSettings: USER_SETTINGS, log });
+  try {
+    const wb = new Workbench(session.page);
+    await session.page.locator('.monaco-workbench').waitFor({ state: 'visible', timeout: 60_000 });
+    const memory: Record<string, MemorySample> = {};
+    const sample = (): MemorySample => sampleMemory(session.serverPid, session.extensionFolder);
+    if (await waitForLog(() => extensionHostLog(session.userDir), /Eager extensions activated/, 60_000)) memory.beforeOpen = sample();
+    await wb.openFile(firstFile);
+    await sleep(BASELINE_SETTLE_MS);
+    await wb.installProbe();
+    memory.start = sample();
+    for (const site of sites) await runSite(wb, site, undefined, BASELINE_CAP_MS).catch(() => undefined);
+    memory.afterSites = sample();
+    await runStorm(wb, chunks, new Rng(SEED), undefined, BASELINE_CAP_MS);
+    memory.afterStorm = sample();
+    log(`baseline: extension host ${memory.start.extensionHostMb} → ${memory.afterSites.extensionHostMb} → ${memory.afterStorm.extensionHostMb} MB`);
+    return memory;
+  } finally {
+    await session.close();
+  }
+}
+
 async function main(): Promise<void> {
   const startedAt = new Date().toISOString();
   const loadStart = load();
@@ -379,6 +431,8 @@ async function main(): Promise<void> {
     const chunks = stormChunks(ws.dir, files, 3, SEED);
     if (sites.length < 15) notes.push(`only ${sites.length} sites found`);
     log(`${ws.label}: ${sites.length} sites in ${files.length} files, ${chunks.length} storm chunks`);
+    const firstFile = sites[0]?.file ?? path.relative(ws.dir, files[0]);
+    const baseline = args['skip-baseline'] ? undefined : await baselineSession(vscode, tmp, ws.dir, firstFile, sites, chunks);
 
     const t0 = Date.now();
     const userSettings = { ...USER_SETTINGS, ...TYPEGUIDE_OVERRIDES };
@@ -398,7 +452,7 @@ async function main(): Promise<void> {
       notes.push('the extension host did not log "Eager extensions activated" within 60 s: no beforeTypeGuide sample');
     }
     // TypeGuide activates on its languages: open the first file, as a person starts, then wait for it.
-    await wb.openFile(sites[0]?.file ?? path.relative(ws.dir, files[0]));
+    await wb.openFile(firstFile);
     await page.locator('.statusbar-item', { hasText: /TypeGuide: ready/ }).waitFor({ state: 'visible', timeout: 180_000 });
     const readyMs = Date.now() - t0;
     log(`workbench ${workbenchMs} ms, TypeGuide ready ${readyMs} ms`);
@@ -460,6 +514,8 @@ async function main(): Promise<void> {
       },
       storm,
       memoryMb: memory,
+      // VS Code alone through the same script (absent with --skip-baseline).
+      baselineMemoryMb: baseline ?? null,
       eventLoop: eventLoopDelay(stats),
       extensionStatistics: stats ?? null,
       // Notification toasts seen during the run (any extension), each text once.

@@ -9,6 +9,8 @@ import { CACHE_DIR, freePort, installVsCode, REPO_ROOT, waitForHttp, type VsCode
 import { allProcesses, killTree } from './procTree.js';
 
 export const EXTENSION_ID = 'typeguide.typeguide';
+/** EditorSession.extensionFolder of a session without TypeGuide: no command line contains it. */
+const NOT_INSTALLED = `${EXTENSION_ID}-not-installed-\u0000`;
 
 /**
  * Waits while another process (an e2e run) is installing Node 24 or code-server into .cache/e2e, then
@@ -41,7 +43,8 @@ export interface EditorSession {
   readonly serverPid: number;
   readonly userDir: string;
   readonly extensionsDir: string;
-  /** The installed extension's folder name (its language servers' command lines contain it). */
+  /** The installed extension's folder name (its language servers' command lines contain it); without a
+   *  VSIX, a name no process has. */
   readonly extensionFolder: string;
   readonly serverLog: string[];
   /** Ends the browser and code-server with all its descendants (by pid); safe to call twice. */
@@ -50,7 +53,8 @@ export interface EditorSession {
 
 export interface SessionOptions {
   readonly vscode: VsCodeInstall;
-  readonly vsix: string;
+  /** The VSIX to install; absent: VS Code alone (the bench's baseline session, nothing of TypeGuide). */
+  readonly vsix?: string;
   /** A fresh temporary folder for user data, extensions and XDG folders. */
   readonly tmp: string;
   readonly workspace: string;
@@ -72,10 +76,16 @@ export async function startEditor(o: SessionOptions): Promise<EditorSession> {
     ORT_DISABLE_TELEMETRY: '1',
   };
   const common = ['--user-data-dir', userDir, '--extensions-dir', extensionsDir];
-  const inst = spawnSync(node, [o.vscode.codeServerEntry, ...common, '--install-extension', o.vsix], { env, encoding: 'utf8' });
-  if (inst.status !== 0) throw new Error(`installing the VSIX failed:\n${inst.stdout}\n${inst.stderr}`);
-  const extensionFolder = fs.readdirSync(extensionsDir).find((d) => d.startsWith(EXTENSION_ID));
-  if (!extensionFolder) throw new Error(`${EXTENSION_ID} is not in ${extensionsDir} after --install-extension`);
+  let extensionFolder = NOT_INSTALLED;
+  if (o.vsix) {
+    const inst = spawnSync(node, [o.vscode.codeServerEntry, ...common, '--install-extension', o.vsix], { env, encoding: 'utf8' });
+    if (inst.status !== 0) throw new Error(`installing the VSIX failed:\n${inst.stdout}\n${inst.stderr}`);
+    const folder = fs.readdirSync(extensionsDir).find((d) => d.startsWith(EXTENSION_ID));
+    if (!folder) throw new Error(`${EXTENSION_ID} is not in ${extensionsDir} after --install-extension`);
+    extensionFolder = folder;
+  } else {
+    fs.mkdirSync(extensionsDir, { recursive: true });
+  }
 
   const port = await freePort();
   const serverLog: string[] = [];

@@ -14,6 +14,7 @@ export interface ReportInput {
     pausesWithSuggestionAtEnd: number; pauseMsToGhost: Distribution; msToGhostAfterTypingStops: number | null; staleGhostTexts: number; staleByRule: Record<string, number>;
   };
   memoryMb: Record<string, MemorySample>;
+  baselineMemoryMb?: Record<string, MemorySample> | null;
   eventLoop: Record<string, unknown>;
 }
 
@@ -29,6 +30,8 @@ export function formatTable(r: ReportInput): string {
   const alone = mem('beforeTypeGuide')?.extensionHostMb;
   const end = mem('afterStorm');
   const typeGuideTotal = alone !== undefined && end ? end.extensionHostMb - alone + end.typeGuideServersMb : undefined;
+  const base = r.baselineMemoryMb ?? undefined;
+  const hostShare = base?.afterStorm && end ? end.extensionHostMb - base.afterStorm.extensionHostMb : undefined;
   const rows: string[][] = [
     ['workspace', `${r.workspace.package}, ${r.sites.count} sites`],
     ['startup: workbench / TypeGuide ready', `${ms(r.startup.workbenchMs)} / ${ms(r.startup.typeGuideReadyMs)}`],
@@ -51,6 +54,9 @@ export function formatTable(r: ReportInput): string {
     ['RSS extension host before TypeGuide activates (VS Code alone)', mb(mem('beforeTypeGuide')?.extensionHostMb)],
     ['extension host growth, start → after storm', mb(growth)],
     ['TypeGuide after storm: host above VS Code alone + its processes', mb(typeGuideTotal)],
+    ['baseline (VS Code alone, same script): extension host start → sites → storm', base
+      ? ['start', 'afterSites', 'afterStorm'].map((k) => mb(base[k]?.extensionHostMb)).join(' → ') : 'skipped'],
+    ['TypeGuide after storm: host above the baseline + its processes', hostShare === undefined ? '—' : `${mb(hostShare + end!.typeGuideServersMb)} (host ${mb(hostShare)}, processes ${mb(end!.typeGuideServersMb)})`],
     ['event-loop delay p50 / p99 / max (all; while generating)', loop.all
       ? `${ms(loop.all.p50)} / ${ms(loop.all.p99)} / ${ms(loop.all.max)}; ${loop.whileGenerating ? `${ms(loop.whileGenerating.p50)} / ${ms(loop.whileGenerating.p99)} / ${ms(loop.whileGenerating.max)}` : '—'}`
       : `skipped: ${loop.skipped ?? 'not reported'}`],
