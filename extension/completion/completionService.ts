@@ -378,6 +378,10 @@ export class CompletionService {
         await gen.waitUntil(() => ready() !== undefined || !gen.consistentWith(typed), Date.now() + FIRST_TEXT_LIMIT_MS, signal);
       }
       const text = signal.aborted ? undefined : ready();
+      if (text === undefined) {
+        // Why a request answered nothing (the editor's own cancellation is the common case: a keystroke).
+        this.log.debug(`no suggestion at ${offset}: ${signal.aborted ? 'the editor cancelled the request' : gen.consistentWith(typed) ? 'the generation ended with nothing after what was typed' : 'typing diverged from the generation'}`);
+      }
       if (text !== undefined) {
         gen.shownLength = Math.max(gen.shownLength, typed.length + text.length);
         gen.shownAt = offset;
