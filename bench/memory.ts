@@ -1,4 +1,5 @@
-// npm run bench:memory -- [--model DIR] [--completions N] [--cache-mib N (the prompt cache's cap; default the engine's)] [--json OUT]
+// npm run bench:memory -- [--model DIR] [--completions N] [--cache-mib N (the prompt cache's cap; default the engine's)]
+//   [--park false (keep inactive documents' caches in float32)] [--json OUT]
 // Where the engine's memory goes: resident set size of this process after loading the model and after
 // each of N completions through the one engine (as the extension's worker runs them), at sites in
 // documents of 300-2,000 prompt tokens, moving between 8+ documents as an editor session does. Three
@@ -43,13 +44,13 @@ const modes = ['whole', 'chunkedOrtDefaults', 'chunkedNoArena', 'chunked', 'chun
 const mallocTuned = (threshold?: string): Record<string, string> => ({ ...ENGINE_MALLOC_ENV, ...(threshold ? { MALLOC_MMAP_THRESHOLD_: threshold } : {}) });
 type Mode = (typeof modes)[number];
 
-async function child(mode: Mode, modelDir: string, completions: number, cacheMiB?: number): Promise<void> {
+async function child(mode: Mode, modelDir: string, completions: number, cacheMiB?: number, park = true): Promise<void> {
   const startMiB = mib(process.memoryUsage().rss);
   const memory = mode === 'chunkedOrtDefaults' ? { cpuMemArena: true, memPattern: true } : mode === 'chunkedNoArena' || mode === 'monitoredMallocTunedNoArena' ? { cpuMemArena: false } : {};
   const model = await CodeModel.load(modelDir, { threads: 1, memory });
   const monitored = mode.startsWith('monitored');
   const monitor = monitored ? await MonitorService.create() : undefined;
-  const engine = new CompletionEngine({ model, prefillChunkTokens: mode === 'whole' ? 1_000_000 : mode === 'chunked128' ? 128 : 256, monitor, ...(cacheMiB ? { cacheBytes: cacheMiB * 1048576 } : {}) });
+  const engine = new CompletionEngine({ model, prefillChunkTokens: mode === 'whole' ? 1_000_000 : mode === 'chunked128' ? 128 : 256, monitor, parkFloat16: park, ...(cacheMiB ? { cacheBytes: cacheMiB * 1048576 } : {}) });
   const docs = documents();
   const root = path.resolve(__dirname, '..');
   if (monitored) docs.forEach((d) => engine.documents.open({ filePath: d.file, languageId: 'typescript', version: 1, text: d.text, workspaceRoot: root }));
@@ -72,32 +73,32 @@ async function child(mode: Mode, modelDir: string, completions: number, cacheMiB
   const afterGcMiB = gc ? mib(process.memoryUsage().rss) : undefined;
   await engine.dispose();
   await monitor?.dispose();
-  process.stdout.write(JSON.stringify({ mode, startMiB, rss, afterGcMiB, arrayBuffersMiB, cachedMiB: mib(usage.bytes), cachedDocuments: usage.documents, window: engine.promptWindowTokens }) + '\n');
+  process.stdout.write(JSON.stringify({ mode, startMiB, rss, afterGcMiB, arrayBuffersMiB, cachedMiB: mib(usage.bytes), cachedDocuments: usage.documents, parkedDocuments: usage.parked, window: engine.promptWindowTokens }) + '\n');
 }
 
 async function main(): Promise<void> {
-  const { values } = parseArgs({ options: { model: { type: 'string' }, completions: { type: 'string', default: '18' }, json: { type: 'string' }, child: { type: 'string' }, 'malloc-mmap-threshold': { type: 'string' }, 'cache-mib': { type: 'string' }, modes: { type: 'string', default: modes.join(',') } } });
+  const { values } = parseArgs({ options: { model: { type: 'string' }, completions: { type: 'string', default: '18' }, json: { type: 'string' }, child: { type: 'string' }, 'malloc-mmap-threshold': { type: 'string' }, 'cache-mib': { type: 'string' }, park: { type: 'string', default: 'true' }, modes: { type: 'string', default: modes.join(',') } } });
   const modelDir = path.resolve(values.model ?? defaultModelDir);
   const n = Number(values.completions);
   if (values.child) {
     if (!(modes as readonly string[]).includes(values.child)) throw new Error(`unknown mode ${values.child}`);
-    return child(values.child as Mode, modelDir, n, values['cache-mib'] ? Number(values['cache-mib']) : undefined);
+    return child(values.child as Mode, modelDir, n, values['cache-mib'] ? Number(values['cache-mib']) : undefined, values.park !== 'false');
   }
   const chosen = values.modes.split(',');
   const unknown = chosen.filter((m) => !(modes as readonly string[]).includes(m));
   if (unknown.length) throw new Error(`unknown mode ${unknown.join(', ')}; expected ${modes.join(', ')}`);
   const rows = chosen.map((mode) => {
     const env = { ...process.env, ORT_DISABLE_TELEMETRY: '1', ...(mode.startsWith('monitoredMallocTuned') ? mallocTuned(values['malloc-mmap-threshold']) : {}) };
-    const r = spawnSync(process.execPath, ['--expose-gc', '--import', 'tsx', __filename, '--child', mode, '--model', modelDir, '--completions', String(n), ...(values['cache-mib'] ? ['--cache-mib', values['cache-mib']] : [])], { encoding: 'utf8', env });
+    const r = spawnSync(process.execPath, ['--expose-gc', '--import', 'tsx', __filename, '--child', mode, '--model', modelDir, '--completions', String(n), ...(values['cache-mib'] ? ['--cache-mib', values['cache-mib']] : []), '--park', values.park], { encoding: 'utf8', env });
     if (r.status !== 0) throw new Error(`${mode}: ${r.stderr}`);
     return JSON.parse(r.stdout.trim().split('\n').at(-1)!) as {
-      mode: string; startMiB: number; rss: number[]; afterGcMiB?: number; arrayBuffersMiB: number; cachedMiB: number; cachedDocuments: number; window: number;
+      mode: string; startMiB: number; rss: number[]; afterGcMiB?: number; arrayBuffersMiB: number; cachedMiB: number; cachedDocuments: number; parkedDocuments?: number; window: number;
     };
   });
   const summary = rows.map((r) => ({
     mode: r.mode, startMiB: r.startMiB, loadedMiB: r.rss[0], firstCompletionMiB: r.rss[1], peakMiB: Math.max(...r.rss), finalMiB: r.rss.at(-1)!,
     growthMiB: r.rss.at(-1)! - r.rss[0], secondHalfGrowthMiB: r.rss.at(-1)! - r.rss[Math.floor(r.rss.length / 2)],
-    cachedMiB: r.cachedMiB, cachedDocuments: r.cachedDocuments, arrayBuffersMiB: r.arrayBuffersMiB, afterGcMiB: r.afterGcMiB,
+    cachedMiB: r.cachedMiB, cachedDocuments: r.cachedDocuments, parkedDocuments: r.parkedDocuments, arrayBuffersMiB: r.arrayBuffersMiB, afterGcMiB: r.afterGcMiB,
   }));
   const result = { model: modelDir, completions: n, window: rows[0].window, summary, series: Object.fromEntries(rows.map((r) => [r.mode, r.rss])) };
   console.table(summary);

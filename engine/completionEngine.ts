@@ -55,10 +55,14 @@ export interface CompletionEngineOptions {
   /** Tokens per forward pass while encoding a prompt (default 256): bounds how long an abort waits. */
   readonly prefillChunkTokens?: number;
   /**
-   * Bytes of KV cache the prompt cache keeps over all documents (default 96 MiB: six documents' full
-   * windows with the built-in model). bench:memory shows what it bounds.
+   * Bytes of KV cache the prompt cache keeps over all documents. Default: 64 MiB with float32 caches,
+   * where the documents not in use are parked as float16 (the one in use and six parked, full windows of
+   * the built-in model), 96 MiB otherwise. The default prompt window is sized from 96 MiB either way.
+   * bench:memory shows what it bounds.
    */
   readonly cacheBytes?: number;
+  /** Park inactive documents' float32 caches as float16 (PromptCacheOptions.parkFloat16; default true). */
+  readonly parkFloat16?: boolean;
   /** Documents whose prompt caches are kept (default 8). */
   readonly maxDocuments?: number;
   /** Bound on the warm-up query that loads a project into a freshly started server (default 20 s). */
@@ -151,6 +155,8 @@ export interface EngineResult {
 
 const DEFAULT_WINDOW = 1024;
 const DEFAULT_CACHE_BYTES = 96 * 1024 * 1024;
+/** The prompt cache's default when inactive documents are parked as float16 (see cacheBytes). */
+const DEFAULT_PARKED_CACHE_BYTES = 64 * 1024 * 1024;
 
 export class CompletionEngine {
   readonly documents: {
@@ -173,9 +179,13 @@ export class CompletionEngine {
     const bytesPerToken = 2 * c.numLayers * c.numKvHeads * c.headDim * (model.session.kvDtype === 'float16' ? 2 : 4);
     this.promptWindowTokens = options.promptWindowTokens
       ?? Math.max(128, Math.min(DEFAULT_WINDOW, c.maxPositions - 64, Math.floor(cacheBytes / 4 / bytesPerToken)));
+    const park = (options.parkFloat16 ?? true) && model.session.kvDtype === 'float32';
     this.promptCache = new PromptCache(
       { config: model.config, forward: (tokens, cache, o) => model.session.forward(tokens, cache, o) },
-      { maxBytes: cacheBytes, maxDocuments: options.maxDocuments ?? 8, chunkTokens: options.prefillChunkTokens ?? 256 },
+      {
+        maxBytes: options.cacheBytes ?? (park ? DEFAULT_PARKED_CACHE_BYTES : DEFAULT_CACHE_BYTES),
+        maxDocuments: options.maxDocuments ?? 8, chunkTokens: options.prefillChunkTokens ?? 256, parkFloat16: park,
+      },
     );
     this.projectContext = new ProjectContext({
       mirror: this.mirror,
@@ -219,8 +229,8 @@ export class CompletionEngine {
   }
 
   /** KV cache held by the prompt cache (bytes) and the documents it covers. */
-  cacheUsage(): { bytes: number; documents: number; mirrored: number } {
-    return { bytes: this.promptCache.cachedBytes, documents: this.promptCache.documents, mirrored: this.mirror.size };
+  cacheUsage(): { bytes: number; documents: number; parked: number; mirrored: number } {
+    return { bytes: this.promptCache.cachedBytes, documents: this.promptCache.documents, parked: this.promptCache.parkedDocuments, mirrored: this.mirror.size };
   }
 
   /**

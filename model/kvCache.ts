@@ -1,4 +1,5 @@
 import { ModelError } from './errors.js';
+import { float16ToFloat32Array, float32ToFloat16Array } from './pie/float16.js';
 
 export type KvDtype = 'float32' | 'float16';
 /** float16 caches are raw IEEE half bits (Node 20 has no Float16Array). */
@@ -151,6 +152,23 @@ export class KvCache implements KvShape {
     });
     const values = layers.map((l) => build((c) => c.valueData, l));
     return new KvCache(first.dtype, first.numLayers, first.numKvHeads, first.headDim, keys, values, n);
+  }
+
+  /**
+   * A copy stored as `dtype`: float32 → float16 rounds each value to the nearest half (what an fp16 KV
+   * cache holds; the prompt cache parks inactive documents this way) and throws when a value is beyond
+   * the half range (±65504); float16 → float32 is exact.
+   */
+  withDtype(dtype: KvDtype): KvCache {
+    this.check();
+    if (dtype === this.dtype) return this.clone();
+    const convert = (a: KvArray): KvArray => {
+      if (!(a instanceof Float32Array)) return float16ToFloat32Array(a);
+      const { bits, overflows } = float32ToFloat16Array(a);
+      if (overflows > 0) throw new ModelError('kv cache', `${overflows} values beyond float16's range (±65504): not stored as float16`);
+      return bits;
+    };
+    return new KvCache(dtype, this.numLayers, this.numKvHeads, this.headDim, this.keyData.map(convert), this.valueData.map(convert), this.length);
   }
 
   /** A deep copy. */

@@ -53,3 +53,48 @@ export function numberToFloat16(value: number): number {
   if (rem > 0x1000 || (rem === 0x1000 && (h & 1) !== 0)) h++;
   return sign | h;
 }
+
+/**
+ * float32 values as binary16 bits, each rounded as numberToFloat16 rounds it (bulk, for KV caches).
+ * `overflows` counts finite values beyond the half range (written as ±Infinity).
+ */
+export function float32ToFloat16Array(src: Float32Array, dst: Uint16Array = new Uint16Array(src.length)): { bits: Uint16Array; overflows: number } {
+  const bits = new Uint32Array(src.buffer, src.byteOffset, src.length);
+  let overflows = 0;
+  for (let i = 0; i < bits.length; i++) {
+    const x = bits[i];
+    const sign = (x >>> 16) & 0x8000;
+    const exp = (x >>> 23) & 0xff;
+    let mant = x & 0x7fffff;
+    const e = exp - 112; // exp - 127 + 15
+    if (e > 0 && e < 0x1f) {
+      // The common case: a normal half.
+      let h = (e << 10) | (mant >>> 13);
+      const rem = mant & 0x1fff;
+      if (rem > 0x1000 || (rem === 0x1000 && (h & 1) !== 0)) h++;
+      if (h >= 0x7c00) overflows++; // rounded up past 65504
+      dst[i] = sign | h;
+    } else if (exp === 0xff) dst[i] = sign | 0x7c00 | (mant !== 0 ? 0x200 : 0);
+    else if (e >= 0x1f) {
+      dst[i] = sign | 0x7c00;
+      overflows++;
+    } else if (e < -10) dst[i] = sign;
+    else {
+      mant |= 0x800000;
+      const shift = 14 - e;
+      let h = mant >>> shift;
+      const rem = mant & ((1 << shift) - 1);
+      const halfway = 1 << (shift - 1);
+      if (rem > halfway || (rem === halfway && (h & 1) !== 0)) h++;
+      dst[i] = sign | h;
+    }
+  }
+  return { bits: dst, overflows };
+}
+
+/** binary16 bits as float32 values (bulk, through the decoding table). */
+export function float16ToFloat32Array(src: Uint16Array, dst: Float32Array = new Float32Array(src.length)): Float32Array {
+  const table = float16Table();
+  for (let i = 0; i < src.length; i++) dst[i] = table[src[i]];
+  return dst;
+}

@@ -4,7 +4,8 @@
 // a FIM keystroke costs the typed tokens plus that last token. Memory is bounded by a token cap per
 // document, a total token cap and an LRU over documents.
 import { forwardChunked } from '../generate.js';
-import type { KvCache } from '../kvCache.js';
+import { KvCache } from '../kvCache.js';
+import { float32ToFloat16Array } from './float16.js';
 import type { PlanOptions } from './editPlan.js';
 import { PieRepositioner, type PieModel, type Rebuilt } from './repositioner.js';
 
@@ -58,6 +59,14 @@ export interface PromptCacheOptions extends Omit<PlanOptions, 'reencodeLast'> {
    * two. The document's entry grows only once the tail is longer (default 8; 0 turns it off).
    */
   readonly lazyTailTokens?: number;
+  /**
+   * Store the float32 caches of documents not in use as float16 ("parked", half the bytes, each value
+   * rounded to the nearest half as an fp16 KV cache holds it) and widen one back when its document is
+   * asked for again. Parking runs after a request's prepare, off its path, and never touches the cache
+   * handed out last (a generation may be about to read it) nor a document with a request on its way.
+   * Default false (caches stay exact to float32).
+   */
+  readonly parkFloat16?: boolean;
 }
 
 interface Entry {
@@ -68,6 +77,10 @@ interface Entry {
   exactPrefix: number;
   /** PIE edits since the cache was last exact. */
   pieChain: number;
+  /** Stored as float16 while the document is not in use (see PromptCacheOptions.parkFloat16). */
+  parked?: boolean;
+  /** Holds values beyond float16's range: never parked. */
+  unparkable?: boolean;
 }
 
 export class PromptCache {
@@ -83,6 +96,10 @@ export class PromptCache {
   /** The chunks an aborted encode had finished (rows of the prompt's first tokens), and whether they are exact. */
   private partial: KvCache | undefined;
   private partialExact = false;
+  /** The cache the last prepare() handed out: never parked (its generation may not have read it yet). */
+  private handedOut: KvCache | undefined;
+  /** The parking pass under way, if any. */
+  private parking: Promise<void> | undefined;
 
   constructor(model: PieModel, options: PromptCacheOptions = {}) {
     const chunk = options.chunkTokens ?? 256;
@@ -109,6 +126,7 @@ export class PromptCache {
       maxPieChain: options.maxPieChain ?? 32,
       maxEncodeFraction: options.maxEncodeFraction ?? 0.5,
       lazyTailTokens: options.lazyTailTokens ?? 8,
+      parkFloat16: options.parkFloat16 ?? false,
     };
   }
 
@@ -154,6 +172,7 @@ export class PromptCache {
       }
     });
     const settled = run.catch(() => undefined);
+    if (this.opts.parkFloat16) void settled.then(() => this.scheduleParking());
     this.locks.set(documentId, settled);
     void settled.then(() => {
       if (this.locks.get(documentId) === settled) this.locks.delete(documentId);
@@ -170,11 +189,15 @@ export class PromptCache {
     if (entry) {
       this.entries.delete(documentId);
       this.entries.set(documentId, entry); // most recently used
+      if (entry.parked) this.unpark(entry);
     }
-    const result = (path: PromptPath, reason: string, cache: KvCache | undefined, r?: Rebuilt): PreparedPrompt => ({
-      path, reason, cache, encodedTokens: r?.encodedTokens ?? 0, keptTokens: r?.keptTokens ?? cache?.length ?? 0,
-      rotatedTokens: r?.rotatedTokens ?? 0, rotateMs: r?.rotateMs ?? 0, ms: performance.now() - t0,
-    });
+    const result = (path: PromptPath, reason: string, cache: KvCache | undefined, r?: Rebuilt): PreparedPrompt => {
+      this.handedOut = cache;
+      return {
+        path, reason, cache, encodedTokens: r?.encodedTokens ?? 0, keptTokens: r?.keptTokens ?? cache?.length ?? 0,
+        rotatedTokens: r?.rotatedTokens ?? 0, rotateMs: r?.rotateMs ?? 0, ms: performance.now() - t0,
+      };
+    };
     if (tokens.length === 0) return result('full', 'one-token prompt: nothing to cache', undefined);
     if (entry && entry.tokens.length === tokens.length && entry.tokens.every((t, i) => t === tokens[i])) {
       return result('reuse', 'same prompt as the last request', entry.cache);
@@ -259,6 +282,71 @@ export class PromptCache {
     this.partialExact = false;
     const rebuilt = await rp.rebuild(old, tokens, 'pie', { plan, oldExactPrefix: entry.exactPrefix });
     return { path: 'pie', reason: `${plan.encodeTokens} tokens encoded, ${rebuilt.rotatedTokens} rotated, ${plan.keptTokens} kept`, rebuilt };
+  }
+
+  /** A parked entry back in float32 (the engine's forward passes take float32 caches). */
+  private unpark(entry: Entry): void {
+    const wide = entry.cache.withDtype('float32');
+    entry.cache.dispose(); // a parked copy is never handed out
+    entry.cache = wide;
+    entry.parked = false;
+  }
+
+  /** Parks every float32 cache not in use (see parkFloat16), once the current macrotask is over. */
+  private scheduleParking(): void {
+    if (this.parking || this.disposed) return;
+    this.parking = (async () => {
+      try {
+        for (const [id, e] of [...this.entries]) await this.park(id, e);
+      } finally {
+        this.parking = undefined;
+      }
+    })();
+  }
+
+  private parkable(id: string, e: Entry): boolean {
+    return !this.disposed && this.entries.get(id) === e && !e.parked && !e.unparkable && e.cache.dtype === 'float32'
+      && e.cache !== this.handedOut && !this.running.has(id) && !this.locks.has(id);
+  }
+
+  /**
+   * One entry's cache as float16, a layer per macrotask (a 1,024-token cache of the built-in model is
+   * 16 layer arrays of 1 MiB): a generation running meanwhile loses at most one layer's conversion
+   * between two tokens. Given up when the document is asked for in between.
+   */
+  private async park(id: string, e: Entry): Promise<void> {
+    const src = e.cache;
+    const keys: Uint16Array[] = [];
+    const values: Uint16Array[] = [];
+    for (let l = 0; l < src.numLayers; l++) {
+      await new Promise((resolve) => setImmediate(resolve));
+      if (!this.parkable(id, e) || e.cache !== src || src.isDisposed) return;
+      const k = float32ToFloat16Array(src.keys(l) as Float32Array);
+      const v = float32ToFloat16Array(src.values(l) as Float32Array);
+      if (k.overflows > 0 || v.overflows > 0) {
+        e.unparkable = true; // values beyond float16's range: this entry stays float32
+        return;
+      }
+      keys.push(k.bits);
+      values.push(v.bits);
+    }
+    e.cache = new KvCache('float16', src.numLayers, src.numKvHeads, src.headDim, keys, values, src.length);
+    e.parked = true;
+    // A forward pass still reading the float32 arrays keeps them until it ends (KvCache.retain).
+    src.dispose();
+  }
+
+  /** Resolves when no parking is under way, including one a prepare just settled is about to start (tests, benchmarks). */
+  async parked(): Promise<void> {
+    await new Promise((resolve) => setImmediate(resolve));
+    while (this.parking) await this.parking;
+  }
+
+  /** Documents whose caches are parked as float16 right now. */
+  get parkedDocuments(): number {
+    let n = 0;
+    for (const e of this.entries.values()) if (e.parked) n++;
+    return n;
   }
 
   private evict(keep: string): void {

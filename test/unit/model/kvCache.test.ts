@@ -68,6 +68,23 @@ describe('KvCache', () => {
     assert.notEqual(joined.values(0)[0], -1, 'values are not handed over');
   });
 
+  it('withDtype: float16 rounds each value to the nearest half, and back to float32 is exact', () => {
+    assert.throws(() => numbered(3).withDtype('float16'), /beyond float16's range/, 'numbered() holds values up to 1e6');
+    const small = (layer: number) => Float32Array.from({ length: 2 * 3 * 4 }, (_, i) => Math.sin(i * 7 + layer) * 40);
+    const a = new KvCache('float32', 2, 2, 4, [small(0), small(1)], [small(2), small(3)], 3);
+    const half = a.withDtype('float16');
+    assert.equal(half.dtype, 'float16');
+    assert.ok(half.keys(0) instanceof Uint16Array);
+    const back = half.withDtype('float32');
+    for (let l = 0; l < 2; l++) {
+      const x = a.keys(l);
+      const y = back.keys(l);
+      for (let i = 0; i < x.length; i++) assert.ok(Math.abs(x[i] - y[i]) <= Math.abs(x[i]) * 2 ** -11, `${x[i]} vs ${y[i]}`);
+      assert.deepEqual(Array.from(back.withDtype('float16').keys(l)), Array.from(half.keys(l)), 'a half widened and narrowed again is the same half');
+    }
+    assert.notEqual(a.withDtype('float32').keys(0), a.keys(0), 'the same dtype is a copy');
+  });
+
   it('slices never alias the source storage', () => {
     const c = numbered(5);
     const s = c.slice(0, 5);

@@ -214,6 +214,53 @@ describe('PromptCache', () => {
     await assert.rejects(pc.prepare('a', range(5)), /dispose/);
   });
 
+  it('parkFloat16: documents not in use are stored as float16, the one handed out last never, and widened when asked for again', async () => {
+    const model = new FakeRopeModel();
+    const pc = new PromptCache(model, { parkFloat16: true });
+    const aTokens = range(40, 100);
+    const a = await pc.prepare('a', aTokens);
+    const aCopy = a.cache!.clone();
+    await pc.parked();
+    assert.equal(pc.parkedDocuments, 0, 'the cache just handed out stays float32');
+    assert.equal(a.cache!.dtype, 'float32');
+    const bytesA = pc.cachedBytes;
+    await pc.prepare('b', range(40, 300));
+    await pc.parked();
+    assert.equal(pc.parkedDocuments, 1, 'a is parked once b was handed out');
+    assert.equal(a.cache!.isDisposed, true, 'the float32 arrays of a parked cache are freed');
+    assert.equal(pc.cachedBytes, bytesA / 2 + bytesA, 'a now takes half its bytes; b is whole');
+    // Asked for again: the same prompt is reused from the widened copy, within float16 rounding.
+    const calls = model.calls;
+    const again = await pc.prepare('a', aTokens);
+    assert.equal(again.path, 'reuse', again.reason);
+    assert.equal(model.calls, calls, 'no recomputation');
+    assert.equal(again.cache!.dtype, 'float32');
+    assertSameCache(again.cache!, aCopy, 1e-3);
+    // An edit of a parked document still takes PIE from the widened rows.
+    await pc.prepare('b', range(40, 300));
+    await pc.parked();
+    const edited = await pc.prepare('a', [...aTokens.slice(0, 10), 5, ...aTokens.slice(10)]);
+    assert.equal(edited.path, 'pie', edited.reason);
+    assertSameCache(edited.cache!, await fullCache(model, [...aTokens.slice(0, 10), 5, ...aTokens.slice(10)]), 1e-3);
+    pc.dispose();
+  });
+
+  it('parking never frees arrays a forward pass is reading', async () => {
+    const model = new FakeRopeModel();
+    const pc = new PromptCache(model, { parkFloat16: true });
+    const a = await pc.prepare('a', range(30));
+    const keys = a.cache!.keys(0);
+    const before = Array.from(keys);
+    a.cache!.retain(); // a forward pass of a's generation still reading it
+    await pc.prepare('b', range(30, 90));
+    await pc.parked();
+    assert.equal(pc.parkedDocuments, 1);
+    assert.equal(a.cache!.isDisposed, true, 'parked: the float32 cache is the prompt cache\'s no more');
+    assert.deepEqual(Array.from(keys), before, 'but its arrays are intact while the pass reads them');
+    a.cache!.release();
+    pc.dispose();
+  });
+
   it('concurrent requests for one document are applied in order', async () => {
     const model = new FakeRopeModel();
     const pc = new PromptCache(model);

@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
-import { float16ToNumber, numberToFloat16 } from '../../../model/pie/float16.js';
+import { float16ToFloat32Array, float16ToNumber, float32ToFloat16Array, numberToFloat16 } from '../../../model/pie/float16.js';
 import { type KeyStore, type RotaryConfig, RotaryShifter, resolveRotary } from '../../../model/pie/rotary.js';
 
 // Expectations are computed here directly from the RoPE definition (transformers' apply_rotary_pos_emb:
@@ -184,6 +184,21 @@ describe('rotary shift', () => {
 });
 
 describe('float16 conversion', () => {
+  it('the bulk conversions give what the one-value ones give, for every half and for float32 values between', () => {
+    const all = Uint16Array.from({ length: 65536 }, (_, i) => i);
+    const wide = float16ToFloat32Array(all);
+    for (let h = 0; h < 65536; h++) {
+      const expected = float16ToNumber(h);
+      assert.ok(Object.is(wide[h], Math.fround(expected)) || (Number.isNaN(wide[h]) && Number.isNaN(expected)), `half ${h}`);
+    }
+    const rand = rng(5);
+    const values = Float32Array.from({ length: 20000 }, (_, i) => (i % 4 === 0 ? rand() * 1e-6 : i % 4 === 1 ? rand() * 7e4 * 2 : i % 4 === 2 ? rand() * 4 : rand() * 1e-4));
+    values.set([0, -0, Infinity, -Infinity, NaN, 65504, 65520, 2 ** -24, 2 ** -25, 3 * 2 ** -25, 1 + 2 ** -11, 1 + 3 * 2 ** -11], 0);
+    const { bits: narrow, overflows } = float32ToFloat16Array(values);
+    for (let i = 0; i < values.length; i++) assert.equal(narrow[i], numberToFloat16(values[i]), `value ${values[i]}`);
+    assert.equal(overflows, values.filter((v) => Number.isFinite(v) && Math.abs(v) >= 65520).length, 'finite values that round beyond 65504 are counted');
+  });
+
   it('round-trips every finite half exactly', () => {
     for (let h = 0; h < 65536; h++) {
       const v = float16ToNumber(h);
