@@ -22,7 +22,13 @@ const FREE_MIN_BYTES = 64 * 1024;
  */
 export function freeArray(a: KvArray): void {
   const buf = a.buffer;
-  if (!(buf instanceof ArrayBuffer) || a.byteOffset !== 0 || a.byteLength !== buf.byteLength || buf.byteLength < FREE_MIN_BYTES) return;
+  if (!(buf instanceof ArrayBuffer) || a.byteOffset !== 0 || a.byteLength !== buf.byteLength) return;
+  freeBuffer(buf);
+}
+
+/** Detaches a buffer (see freeArray): every view of it reads as empty from then on. */
+function freeBuffer(buf: ArrayBuffer): void {
+  if (buf.byteLength < FREE_MIN_BYTES) return;
   const transfer = (buf as ArrayBuffer & { transfer?: (n: number) => ArrayBuffer }).transfer;
   if (typeof transfer === 'function') transfer.call(buf, 0);
   else structuredClone(buf, { transfer: [buf] });
@@ -43,6 +49,8 @@ export class KvCache implements KvShape {
   private disposed = false;
   /** Forward passes reading the arrays right now (see retain). */
   private readers = 0;
+  /** The one buffer every array is a view of (KvCache.allocate), freed as a whole. */
+  private backing: ArrayBuffer | undefined;
 
   constructor(
     readonly dtype: KvDtype,
@@ -63,6 +71,24 @@ export class KvCache implements KvShape {
         throw new ModelError('kv cache', `layer ${l}: expected ${size} values ([1, ${numKvHeads}, ${length}, ${headDim}]), got ${keyData[l].length}/${valueData[l].length}`);
       }
     }
+  }
+
+  /**
+   * A zero-filled cache of `length` rows whose arrays are views of one buffer, for a caller that fills
+   * them. One allocation instead of 2 × layers: above the allocator's mmap threshold it is mapped and
+   * handed back to the system whole at dispose, where per-layer arrays of a MiB would stay in (and
+   * fragment) the allocator's heap.
+   */
+  static allocate(shape: KvShape, dtype: KvDtype, length: number): KvCache {
+    const per = shape.numKvHeads * length * shape.headDim;
+    const width = dtype === 'float32' ? 4 : 2;
+    const buffer = new ArrayBuffer(2 * shape.numLayers * per * width);
+    const view = (i: number): KvArray => (dtype === 'float32' ? new Float32Array(buffer, i * per * 4, per) : new Uint16Array(buffer, i * per * 2, per));
+    const keys = Array.from({ length: shape.numLayers }, (_, l) => view(2 * l));
+    const values = Array.from({ length: shape.numLayers }, (_, l) => view(2 * l + 1));
+    const cache = new KvCache(dtype, shape.numLayers, shape.numKvHeads, shape.headDim, keys, values, length);
+    cache.backing = buffer;
+    return cache;
   }
 
   static empty(shape: KvShape, dtype: KvDtype): KvCache {
@@ -162,13 +188,32 @@ export class KvCache implements KvShape {
   withDtype(dtype: KvDtype): KvCache {
     this.check();
     if (dtype === this.dtype) return this.clone();
-    const convert = (a: KvArray): KvArray => {
-      if (!(a instanceof Float32Array)) return float16ToFloat32Array(a);
-      const { bits, overflows } = float32ToFloat16Array(a);
+    const out = KvCache.allocate(this, dtype, this.length);
+    try {
+      for (let l = 0; l < this.numLayers; l++) {
+        KvCache.convertInto(this.keyData[l], out.keyData[l]);
+        KvCache.convertInto(this.valueData[l], out.valueData[l]);
+      }
+    } catch (err) {
+      out.dispose();
+      throw err;
+    }
+    return out;
+  }
+
+  /**
+   * One array converted into another of the other dtype (same length); float32 → float16 throws when a
+   * value is beyond the half range.
+   */
+  static convertInto(src: KvArray, dst: KvArray): void {
+    if (src instanceof Float32Array && dst instanceof Uint16Array) {
+      const { overflows } = float32ToFloat16Array(src, dst);
       if (overflows > 0) throw new ModelError('kv cache', `${overflows} values beyond float16's range (±65504): not stored as float16`);
-      return bits;
-    };
-    return new KvCache(dtype, this.numLayers, this.numKvHeads, this.headDim, this.keyData.map(convert), this.valueData.map(convert), this.length);
+    } else if (src instanceof Uint16Array && dst instanceof Float32Array) {
+      float16ToFloat32Array(src, dst);
+    } else {
+      dst.set(src as never);
+    }
   }
 
   /** A deep copy. */
@@ -202,8 +247,12 @@ export class KvCache implements KvShape {
   }
 
   private free(): void {
-    for (const a of this.keyData) freeArray(a);
-    for (const a of this.valueData) freeArray(a);
+    if (this.backing) freeBuffer(this.backing);
+    else {
+      for (const a of this.keyData) freeArray(a);
+      for (const a of this.valueData) freeArray(a);
+    }
+    this.backing = undefined;
     this.keyData = [];
     this.valueData = [];
   }

@@ -5,7 +5,6 @@
 // document, a total token cap and an LRU over documents.
 import { forwardChunked } from '../generate.js';
 import { KvCache } from '../kvCache.js';
-import { float32ToFloat16Array } from './float16.js';
 import type { PlanOptions } from './editPlan.js';
 import { PieRepositioner, type PieModel, type Rebuilt } from './repositioner.js';
 
@@ -316,21 +315,24 @@ export class PromptCache {
    */
   private async park(id: string, e: Entry): Promise<void> {
     const src = e.cache;
-    const keys: Uint16Array[] = [];
-    const values: Uint16Array[] = [];
+    if (!this.parkable(id, e)) return;
+    const narrow = KvCache.allocate(src, 'float16', src.length);
     for (let l = 0; l < src.numLayers; l++) {
       await new Promise((resolve) => setImmediate(resolve));
-      if (!this.parkable(id, e) || e.cache !== src || src.isDisposed) return;
-      const k = float32ToFloat16Array(src.keys(l) as Float32Array);
-      const v = float32ToFloat16Array(src.values(l) as Float32Array);
-      if (k.overflows > 0 || v.overflows > 0) {
+      if (!this.parkable(id, e) || e.cache !== src || src.isDisposed) {
+        narrow.dispose();
+        return;
+      }
+      try {
+        KvCache.convertInto(src.keys(l), narrow.keys(l));
+        KvCache.convertInto(src.values(l), narrow.values(l));
+      } catch {
+        narrow.dispose();
         e.unparkable = true; // values beyond float16's range: this entry stays float32
         return;
       }
-      keys.push(k.bits);
-      values.push(v.bits);
     }
-    e.cache = new KvCache('float16', src.numLayers, src.numKvHeads, src.headDim, keys, values, src.length);
+    e.cache = narrow;
     e.parked = true;
     // A forward pass still reading the float32 arrays keeps them until it ends (KvCache.retain).
     src.dispose();

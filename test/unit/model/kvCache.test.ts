@@ -85,6 +85,19 @@ describe('KvCache', () => {
     assert.notEqual(a.withDtype('float32').keys(0), a.keys(0), 'the same dtype is a copy');
   });
 
+  it('allocate: one buffer behind every array, handed back whole at dispose', () => {
+    const c = KvCache.allocate({ numLayers: 2, numKvHeads: 2, headDim: 64 }, 'float16', 512); // 256 KiB
+    const k0 = c.keys(0);
+    const v1 = c.values(1);
+    assert.equal(k0.buffer, v1.buffer, 'views of one buffer');
+    assert.equal(k0.length, 2 * 512 * 64);
+    k0[0] = 1;
+    assert.equal(v1[0], 0, 'the arrays do not overlap');
+    c.dispose();
+    assert.equal(k0.length, 0, 'detached: its memory is back');
+    assert.equal(v1.length, 0);
+  });
+
   it('slices never alias the source storage', () => {
     const c = numbered(5);
     const s = c.slice(0, 5);
