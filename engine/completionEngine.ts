@@ -55,9 +55,10 @@ export interface CompletionEngineOptions {
   /** Tokens per forward pass while encoding a prompt (default 256): bounds how long an abort waits. */
   readonly prefillChunkTokens?: number;
   /**
-   * Bytes of KV cache the prompt cache keeps over all documents. Default: 64 MiB with float32 caches,
-   * where the documents not in use are parked as float16 (the one in use and six parked, full windows of
-   * the built-in model), 96 MiB otherwise. The default prompt window is sized from 96 MiB either way.
+   * Bytes of KV cache the prompt cache keeps over all documents. Default, with float32 caches whose
+   * documents not in use are parked as float16: 64 MiB or two full windows in float32, whichever is more
+   * (the built-in model: the document in use and six parked; a 1.3 B float32 model: one and two parked),
+   * 96 MiB otherwise. The default prompt window is sized from 96 MiB either way.
    * bench:memory shows what it bounds.
    */
   readonly cacheBytes?: number;
@@ -180,10 +181,12 @@ export class CompletionEngine {
     this.promptWindowTokens = options.promptWindowTokens
       ?? Math.max(128, Math.min(DEFAULT_WINDOW, c.maxPositions - 64, Math.floor(cacheBytes / 4 / bytesPerToken)));
     const park = (options.parkFloat16 ?? true) && model.session.kvDtype === 'float32';
+    // Parked: room for the document in use and at least two parked ones, whatever the model's size.
+    const parkedCap = Math.max(DEFAULT_PARKED_CACHE_BYTES, 2 * this.promptWindowTokens * bytesPerToken);
     this.promptCache = new PromptCache(
       { config: model.config, forward: (tokens, cache, o) => model.session.forward(tokens, cache, o) },
       {
-        maxBytes: options.cacheBytes ?? (park ? DEFAULT_PARKED_CACHE_BYTES : DEFAULT_CACHE_BYTES),
+        maxBytes: options.cacheBytes ?? (park ? parkedCap : DEFAULT_CACHE_BYTES),
         maxDocuments: options.maxDocuments ?? 8, chunkTokens: options.prefillChunkTokens ?? 256, parkFloat16: park,
       },
     );

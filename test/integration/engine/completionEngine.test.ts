@@ -165,6 +165,27 @@ describe('CompletionEngine with the real model', { skip: needsModel }, () => {
     }
   });
 
+  it('parks the documents not in use as float16 by default and completes the same text after widening one', async () => {
+    const engine = new CompletionEngine({ model, ownsModel: false });
+    const exact = new CompletionEngine({ model, ownsModel: false, parkFloat16: false });
+    try {
+      const a = request('/tmp/typeguide-engine-park-a.ts', { maxTokens: 6 });
+      const first = await engine.complete(a);
+      await engine.complete(request('/tmp/typeguide-engine-park-b.ts', { maxTokens: 2 }));
+      for (let i = 0; i < 40 && engine.cacheUsage().parked === 0; i++) await new Promise((r) => setTimeout(r, 10));
+      assert.equal(engine.cacheUsage().parked, 1, 'a is parked while b is in use');
+      assert.equal(engine.cacheUsage().documents, 2);
+      const again = await engine.complete(a);
+      assert.equal(again.prompt.path, 'reuse', again.prompt.reason);
+      assert.equal(again.text, first.text, 'the widened cache completes as the float32 one did');
+      assert.equal(again.text, (await exact.complete(a)).text, 'and as an engine that never parks');
+      assert.equal(exact.cacheUsage().parked, 0);
+    } finally {
+      await engine.dispose();
+      await exact.dispose();
+    }
+  });
+
   it('keeps the prompt inside its window and the cached KV inside its byte cap', async () => {
     const c = model.config;
     const bytesPerToken = 2 * c.numLayers * c.numKvHeads * c.headDim * (model.session.kvDtype === 'float16' ? 2 : 4);
