@@ -23,8 +23,8 @@ const mb = (v: number | undefined): string => (v === undefined ? '—' : `${Math
 
 export function formatTable(r: ReportInput): string {
   const mem = (k: string): MemorySample | undefined => r.memoryMb[k];
-  const memRow = (label: string, pick: (m: MemorySample) => number): string[] =>
-    [label, ['start', 'afterSites', 'afterStorm'].map((k) => mb(mem(k) && pick(mem(k)!))).join(' → ')];
+  const memRow = (label: string, pick: (m: MemorySample) => number, samples: Record<string, MemorySample> = r.memoryMb): string[] =>
+    [label, ['start', 'afterSites', 'afterStorm'].map((k) => mb(samples[k] && pick(samples[k]))).join(' → ')];
   const loop = r.eventLoop as { all?: { p50: number; p99: number; max: number }; whileGenerating?: { p50: number; p99: number; max: number }; skipped?: string };
   const growth = mem('afterStorm') && mem('start') ? mem('afterStorm')!.extensionHostMb - mem('start')!.extensionHostMb : undefined;
   const alone = mem('beforeTypeGuide')?.extensionHostMb;
@@ -54,8 +54,8 @@ export function formatTable(r: ReportInput): string {
     ['RSS extension host before TypeGuide activates (VS Code alone)', mb(mem('beforeTypeGuide')?.extensionHostMb)],
     ['extension host growth, start → after storm', mb(growth)],
     ['TypeGuide after storm: host above VS Code alone + its processes', mb(typeGuideTotal)],
-    ['baseline (VS Code alone, same script): extension host start → sites → storm', base
-      ? ['start', 'afterSites', 'afterStorm'].map((k) => mb(base[k]?.extensionHostMb)).join(' → ') : 'skipped'],
+    base ? memRow('baseline (VS Code alone, same script): extension host start → sites → storm', (m) => m.extensionHostMb, base)
+      : ['baseline (VS Code alone, same script): extension host start → sites → storm', 'skipped'],
     ['TypeGuide after storm: host above the baseline + its processes', hostShare === undefined ? '—' : `${mb(hostShare + end!.typeGuideServersMb)} (host ${mb(hostShare)}, processes ${mb(end!.typeGuideServersMb)})`],
     ['event-loop delay p50 / p99 / max (all; while generating)', loop.all
       ? `${ms(loop.all.p50)} / ${ms(loop.all.p99)} / ${ms(loop.all.max)}; ${loop.whileGenerating ? `${ms(loop.whileGenerating.p50)} / ${ms(loop.whileGenerating.p99)} / ${ms(loop.whileGenerating.max)}` : '—'}`

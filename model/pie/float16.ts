@@ -30,7 +30,11 @@ const scratchU32 = new Uint32Array(scratchF32.buffer);
 /** Rounds a number to the nearest binary16 (ties to even) and returns its bit pattern. */
 export function numberToFloat16(value: number): number {
   scratchF32[0] = value; // first rounding to float32: double rounding can only matter at exact float32 ties
-  const x = scratchU32[0];
+  return float32BitsToFloat16(scratchU32[0]);
+}
+
+/** The binary16 nearest (ties to even) to the float32 with these bits. */
+function float32BitsToFloat16(x: number): number {
   const sign = (x >>> 16) & 0x8000;
   const exp = (x >>> 23) & 0xff;
   let mant = x & 0x7fffff;
@@ -63,31 +67,10 @@ export function float32ToFloat16Array(src: Float32Array, dst: Uint16Array = new 
   let overflows = 0;
   for (let i = 0; i < bits.length; i++) {
     const x = bits[i];
-    const sign = (x >>> 16) & 0x8000;
-    const exp = (x >>> 23) & 0xff;
-    let mant = x & 0x7fffff;
-    const e = exp - 112; // exp - 127 + 15
-    if (e > 0 && e < 0x1f) {
-      // The common case: a normal half.
-      let h = (e << 10) | (mant >>> 13);
-      const rem = mant & 0x1fff;
-      if (rem > 0x1000 || (rem === 0x1000 && (h & 1) !== 0)) h++;
-      if (h >= 0x7c00) overflows++; // rounded up past 65504
-      dst[i] = sign | h;
-    } else if (exp === 0xff) dst[i] = sign | 0x7c00 | (mant !== 0 ? 0x200 : 0);
-    else if (e >= 0x1f) {
-      dst[i] = sign | 0x7c00;
-      overflows++;
-    } else if (e < -10) dst[i] = sign;
-    else {
-      mant |= 0x800000;
-      const shift = 14 - e;
-      let h = mant >>> shift;
-      const rem = mant & ((1 << shift) - 1);
-      const halfway = 1 << (shift - 1);
-      if (rem > halfway || (rem === halfway && (h & 1) !== 0)) h++;
-      dst[i] = sign | h;
-    }
+    const h = float32BitsToFloat16(x);
+    // ±Infinity out of a finite input (float32 exponent below 0xff): it was beyond 65504.
+    if ((h & 0x7fff) === 0x7c00 && (x & 0x7f800000) !== 0x7f800000) overflows++;
+    dst[i] = h;
   }
   return { bits: dst, overflows };
 }
