@@ -30,6 +30,9 @@ import type { GhostRecord } from './editor/pageProbe.js';
 import { chooseSites, classFiles, installFromDevList, makeWorkspace, stormChunks, type EditorSite } from './editor/fixture.js';
 import { formatTable } from './editor/report.js';
 import { sampleMemory, type MemorySample } from './editor/procTree.js';
+
+/** Idle time before the last memory sample (longer than the engine's 1 s idle trim). */
+const IDLE_MS = 3000;
 import { Rng } from './mgd/random.js';
 
 const { values: args } = parseArgs({
@@ -400,6 +403,8 @@ async function baselineSession(vscode: Awaited<ReturnType<typeof ensureVsCode>>,
     memory.afterSites = sample();
     await runStorm(wb, chunks, new Rng(SEED), undefined, BASELINE_CAP_MS);
     memory.afterStorm = sample();
+    await new Promise((r) => setTimeout(r, IDLE_MS));
+    memory.afterIdle = sample();
     log(`baseline: extension host ${memory.start.extensionHostMb} → ${memory.afterSites.extensionHostMb} → ${memory.afterStorm.extensionHostMb} MB`);
     return memory;
   } finally {
@@ -472,6 +477,10 @@ async function main(): Promise<void> {
     log(`typing storm, ${STORM_MS / 1000} s`);
     const storm = await runStorm(wb, chunks, new Rng(SEED), args.keep ? tmp : undefined);
     memory.afterStorm = sampleMemory(session.serverPid, marker);
+    // The storm's pauses are shorter than the engine's idle trim delay (1 s): a sample after a few idle
+    // seconds shows what stays once the user stops.
+    await new Promise((r) => setTimeout(r, IDLE_MS));
+    memory.afterIdle = sampleMemory(session.serverPid, marker);
     log(`storm: ${storm.pausesWithSuggestion}/${storm.pauses} pauses with a suggestion, ${storm.staleGhostTexts} stale`);
 
     const stats = await extensionStatistics(wb, session).catch((e: unknown) => {

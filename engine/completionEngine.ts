@@ -17,6 +17,7 @@ import { PromptCache, type PromptPath } from '../model/pie/promptCache.js';
 import type { GeneratedToken, GenerationResult, LogitsProcessor, StopRule, TextTokenizer } from '../model/types.js';
 import type { MonitorReport, TriggerOutcome, TriggerReport } from '../language-monitor/index.js';
 import { DocumentMirror, type TextChange } from './documentMirror.js';
+import { IdleTrim, mallocTrim } from './memoryTrim.js';
 import { ProjectContext, contextFormat, type ContextReport, type ContextRequest, type DeclarationProvider } from './projectContext.js';
 
 export type EngineLog = (level: 'error' | 'warn' | 'info' | 'debug', message: string) => void;
@@ -68,6 +69,13 @@ export interface CompletionEngineOptions {
   readonly maxDocuments?: number;
   /** Bound on the warm-up query that loads a project into a freshly started server (default 20 s). */
   readonly warmupMs?: number;
+  /**
+   * Hand the allocator's free heap pages back to the system once the engine has been idle for
+   * `trimIdleMs` (default 1,000 ms): glibc's malloc_trim through koffi, Linux only (engine/memoryTrim.ts).
+   * Default true.
+   */
+  readonly trimMemory?: boolean;
+  readonly trimIdleMs?: number;
   /** Whether dispose() also disposes the model (default true; false when engines share one model). */
   readonly ownsModel?: boolean;
 }
@@ -170,11 +178,13 @@ export class CompletionEngine {
   private readonly warming = new Map<string, Promise<boolean>>();
   private readonly log: EngineLog;
   private readonly projectContext: ProjectContext;
+  private readonly idleTrim: IdleTrim;
   readonly promptWindowTokens: number;
 
   constructor(private readonly options: CompletionEngineOptions) {
     const { model } = options;
     this.log = options.log ?? (() => undefined);
+    this.idleTrim = new IdleTrim(options.trimMemory === false ? null : mallocTrim(), options.trimIdleMs);
     const cacheBytes = options.cacheBytes ?? DEFAULT_CACHE_BYTES;
     const c = model.config;
     const bytesPerToken = 2 * c.numLayers * c.numKvHeads * c.headDim * (model.session.kvDtype === 'float16' ? 2 : 4);
@@ -265,6 +275,15 @@ export class CompletionEngine {
 
   /** One completion at the cursor between `prefix` and `suffix`. Aborting `signal` stops it within one forward pass. */
   async complete(req: EngineRequest, hooks: EngineHooks = {}): Promise<EngineResult> {
+    this.idleTrim.begin();
+    try {
+      return await this.completeNow(req, hooks);
+    } finally {
+      this.idleTrim.end();
+    }
+  }
+
+  private async completeNow(req: EngineRequest, hooks: EngineHooks): Promise<EngineResult> {
     const t0 = performance.now();
     const since = (): number => performance.now() - t0;
     const signal = hooks.signal ?? new AbortController().signal;
@@ -349,6 +368,15 @@ export class CompletionEngine {
    * instead of the whole window. Resolves false when aborted (a real request arrived) or not cacheable.
    */
   async warmPrompt(req: EngineRequest, signal?: AbortSignal): Promise<boolean> {
+    this.idleTrim.begin();
+    try {
+      return await this.warmPromptNow(req, signal);
+    } finally {
+      this.idleTrim.end();
+    }
+  }
+
+  private async warmPromptNow(req: EngineRequest, signal?: AbortSignal): Promise<boolean> {
     const reuse = req.cache ?? (req.pie === false ? 'none' : 'pie');
     const ctxReq = this.contextRequest(req);
     if (reuse === 'none') {
@@ -431,7 +459,13 @@ export class CompletionEngine {
     for (const doc of this.mirror.all()) this.syncServer(doc.filePath);
   }
 
+  /** Idle trims of the allocator's heaps so far (see engine/memoryTrim.ts); enabled = glibc and koffi found. */
+  memoryTrims(): { enabled: boolean; trims: number; ms: number } {
+    return { enabled: this.idleTrim.enabled, trims: this.idleTrim.trims, ms: Math.round(this.idleTrim.trimMs * 10) / 10 };
+  }
+
   async dispose(): Promise<void> {
+    this.idleTrim.dispose();
     this.promptCache.dispose();
     await this.options.monitor?.dispose();
     if (this.options.ownsModel ?? true) await this.options.model.dispose();

@@ -27,7 +27,7 @@ const common = {
   sourcemap: production ? false : 'linked',
   minify: production,
   logLevel: 'warning',
-  external: ['vscode', 'onnxruntime-node', 'web-tree-sitter'],
+  external: ['vscode', 'onnxruntime-node', 'web-tree-sitter', 'koffi'],
 };
 await Promise.all([
   esbuild.build({ ...common, entryPoints: [path.join(root, 'extension/main.ts')], outfile: path.join(dist, 'extension.js') }),
@@ -57,6 +57,13 @@ copyPackage('onnxruntime-node', (rel) => {
   return p === platform && (a === undefined || a === arch);
 });
 copyPackage('onnxruntime-common', (rel) => !rel.startsWith('lib') && !rel.endsWith('.d.ts'));
+// koffi (FFI) for glibc's malloc_trim in the engine process (engine/memoryTrim.ts): its loader and this
+// platform's prebuilt add-on only (Linux; elsewhere the engine does without it).
+const koffiTriplet = `${platform}_${arch === 'x64' ? 'x64' : arch}`;
+copyPackage('koffi', (rel, dir) => {
+  if (!rel.includes(path.sep)) return dir ? rel === 'build' : ['package.json', 'index.js', 'indirect.js', 'LICENSE.txt'].includes(rel);
+  return rel === path.join('build', 'koffi') || rel.startsWith(path.join('build', 'koffi', koffiTriplet));
+});
 // The monitor: tree-sitter runtime and grammars, TypeScript 7's native language server, pyright.
 copyPackage('web-tree-sitter', (rel, dir) => (dir ? false : /\.(cjs|js|wasm|json)$/.test(rel)));
 copyPackage('tree-sitter-typescript', (rel, dir) => !dir && (rel === 'package.json' || /^tree-sitter-(typescript|tsx)\.wasm$/.test(rel)));

@@ -24,7 +24,7 @@ const mb = (v: number | undefined): string => (v === undefined ? '—' : `${Math
 export function formatTable(r: ReportInput): string {
   const mem = (k: string): MemorySample | undefined => r.memoryMb[k];
   const memRow = (label: string, pick: (m: MemorySample) => number, samples: Record<string, MemorySample> = r.memoryMb): string[] =>
-    [label, ['start', 'afterSites', 'afterStorm'].map((k) => mb(samples[k] && pick(samples[k]))).join(' → ')];
+    [label, ['start', 'afterSites', 'afterStorm', 'afterIdle'].filter((k) => samples[k]).map((k) => mb(pick(samples[k]))).join(' → ')];
   const loop = r.eventLoop as { all?: { p50: number; p99: number; max: number }; whileGenerating?: { p50: number; p99: number; max: number }; skipped?: string };
   const growth = mem('afterStorm') && mem('start') ? mem('afterStorm')!.extensionHostMb - mem('start')!.extensionHostMb : undefined;
   const alone = mem('beforeTypeGuide')?.extensionHostMb;
@@ -57,6 +57,7 @@ export function formatTable(r: ReportInput): string {
     base ? memRow('baseline (VS Code alone, same script): extension host start → sites → storm', (m) => m.extensionHostMb, base)
       : ['baseline (VS Code alone, same script): extension host start → sites → storm', 'skipped'],
     ['TypeGuide after storm: host above the baseline + its processes', hostShare === undefined ? '—' : `${mb(hostShare + end!.typeGuideServersMb)} (host ${mb(hostShare)}, processes ${mb(end!.typeGuideServersMb)})`],
+    ['… 3 s after the storm (idle: the engine has trimmed its heap)', base?.afterIdle && mem('afterIdle') ? `${mb(mem('afterIdle')!.extensionHostMb - base.afterIdle.extensionHostMb + mem('afterIdle')!.typeGuideServersMb)} (host ${mb(mem('afterIdle')!.extensionHostMb - base.afterIdle.extensionHostMb)}, processes ${mb(mem('afterIdle')!.typeGuideServersMb)})` : '—'],
     ['event-loop delay p50 / p99 / max (all; while generating)', loop.all
       ? `${ms(loop.all.p50)} / ${ms(loop.all.p99)} / ${ms(loop.all.max)}; ${loop.whileGenerating ? `${ms(loop.whileGenerating.p50)} / ${ms(loop.whileGenerating.p99)} / ${ms(loop.whileGenerating.max)}` : '—'}`
       : `skipped: ${loop.skipped ?? 'not reported'}`],

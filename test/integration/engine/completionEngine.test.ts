@@ -165,6 +165,25 @@ describe('CompletionEngine with the real model', { skip: needsModel }, () => {
     }
   });
 
+  it('trims the allocator once it is idle after completions and warm-ups, not while one runs', { skip: process.platform !== 'linux' }, async () => {
+    const engine = new CompletionEngine({ model, ownsModel: false, trimIdleMs: 60 });
+    try {
+      assert.equal(engine.memoryTrims().enabled, true);
+      const running = engine.complete(request('/tmp/typeguide-engine-trim.ts', { maxTokens: 16, stop: [] }));
+      await new Promise((r) => setTimeout(r, 100));
+      await engine.warmPrompt(request('/tmp/typeguide-engine-trim2.ts', { maxTokens: 1 }));
+      await running;
+      assert.equal(engine.memoryTrims().trims, 0, 'nothing trimmed while work was in flight or right after it');
+      await new Promise((r) => setTimeout(r, 200));
+      assert.equal(engine.memoryTrims().trims, 1, 'one trim for the idle period');
+      const off = new CompletionEngine({ model, ownsModel: false, trimMemory: false });
+      assert.equal(off.memoryTrims().enabled, false);
+      await off.dispose();
+    } finally {
+      await engine.dispose();
+    }
+  });
+
   it('parks the documents not in use as float16 by default and completes the same text after widening one', async () => {
     const engine = new CompletionEngine({ model, ownsModel: false });
     const exact = new CompletionEngine({ model, ownsModel: false, parkFloat16: false });
