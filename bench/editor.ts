@@ -30,10 +30,10 @@ import type { GhostRecord } from './editor/pageProbe.js';
 import { chooseSites, classFiles, installFromDevList, makeWorkspace, stormChunks, type EditorSite } from './editor/fixture.js';
 import { formatTable } from './editor/report.js';
 import { sampleMemory, type MemorySample } from './editor/procTree.js';
+import { Rng } from './mgd/random.js';
 
 /** Idle time before the last memory sample (longer than the engine's 1 s idle trim). */
 const IDLE_MS = 3000;
-import { Rng } from './mgd/random.js';
 
 const { values: args } = parseArgs({
   options: {

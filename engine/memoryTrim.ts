@@ -63,7 +63,7 @@ export class IdleTrim {
 
   /** Runs a trim now if one is due and nothing is in flight (tests; the timer calls this). */
   fire(): boolean {
-    this.timer = undefined;
+    this.cancel();
     if (!this.trim || !this.pending || this.active > 0) return false;
     this.pending = false;
     const t0 = performance.now();

@@ -59,7 +59,7 @@ copyPackage('onnxruntime-node', (rel) => {
 copyPackage('onnxruntime-common', (rel) => !rel.startsWith('lib') && !rel.endsWith('.d.ts'));
 // koffi (FFI) for glibc's malloc_trim in the engine process (engine/memoryTrim.ts): its loader and this
 // platform's prebuilt add-on only (Linux; elsewhere the engine does without it).
-const koffiTriplet = `${platform}_${arch === 'x64' ? 'x64' : arch}`;
+const koffiTriplet = `${platform}_${arch}`;
 copyPackage('koffi', (rel, dir) => {
   if (!rel.includes(path.sep)) return dir ? rel === 'build' : ['package.json', 'index.js', 'indirect.js', 'LICENSE.txt'].includes(rel);
   return rel === path.join('build', 'koffi') || rel.startsWith(path.join('build', 'koffi', koffiTriplet));

@@ -31,7 +31,14 @@ export function formatTable(r: ReportInput): string {
   const end = mem('afterStorm');
   const typeGuideTotal = alone !== undefined && end ? end.extensionHostMb - alone + end.typeGuideServersMb : undefined;
   const base = r.baselineMemoryMb ?? undefined;
-  const hostShare = base?.afterStorm && end ? end.extensionHostMb - base.afterStorm.extensionHostMb : undefined;
+  /** TypeGuide at one sample point: its host's RSS above the baseline session's at the same point, plus its processes. */
+  const aboveBaseline = (k: string): string => {
+    const m = mem(k);
+    const b = base?.[k];
+    if (!m || !b) return '—';
+    const host = m.extensionHostMb - b.extensionHostMb;
+    return `${mb(host + m.typeGuideServersMb)} (host ${mb(host)}, processes ${mb(m.typeGuideServersMb)})`;
+  };
   const rows: string[][] = [
     ['workspace', `${r.workspace.package}, ${r.sites.count} sites`],
     ['startup: workbench / TypeGuide ready', `${ms(r.startup.workbenchMs)} / ${ms(r.startup.typeGuideReadyMs)}`],
@@ -56,8 +63,8 @@ export function formatTable(r: ReportInput): string {
     ['TypeGuide after storm: host above VS Code alone + its processes', mb(typeGuideTotal)],
     base ? memRow('baseline (VS Code alone, same script): extension host start → sites → storm', (m) => m.extensionHostMb, base)
       : ['baseline (VS Code alone, same script): extension host start → sites → storm', 'skipped'],
-    ['TypeGuide after storm: host above the baseline + its processes', hostShare === undefined ? '—' : `${mb(hostShare + end!.typeGuideServersMb)} (host ${mb(hostShare)}, processes ${mb(end!.typeGuideServersMb)})`],
-    ['… 3 s after the storm (idle: the engine has trimmed its heap)', base?.afterIdle && mem('afterIdle') ? `${mb(mem('afterIdle')!.extensionHostMb - base.afterIdle.extensionHostMb + mem('afterIdle')!.typeGuideServersMb)} (host ${mb(mem('afterIdle')!.extensionHostMb - base.afterIdle.extensionHostMb)}, processes ${mb(mem('afterIdle')!.typeGuideServersMb)})` : '—'],
+    ['TypeGuide after storm: host above the baseline + its processes', aboveBaseline('afterStorm')],
+    ['… 3 s after the storm (idle: the engine has trimmed its heap)', aboveBaseline('afterIdle')],
     ['event-loop delay p50 / p99 / max (all; while generating)', loop.all
       ? `${ms(loop.all.p50)} / ${ms(loop.all.p99)} / ${ms(loop.all.max)}; ${loop.whileGenerating ? `${ms(loop.whileGenerating.p50)} / ${ms(loop.whileGenerating.p99)} / ${ms(loop.whileGenerating.max)}` : '—'}`
       : `skipped: ${loop.skipped ?? 'not reported'}`],

@@ -33,38 +33,42 @@ describe('mallocTrim (glibc through koffi)', { skip: process.platform !== 'linux
   });
 });
 
+/** An IdleTrim whose trim only counts its calls. */
+function counting(delayMs: number): { idle: IdleTrim; calls: () => number } {
+  let n = 0;
+  return { idle: new IdleTrim(() => ++n > 0, delayMs), calls: () => n };
+}
+
 describe('IdleTrim', () => {
   it('trims once after the last request ends and the delay passes, never while one is in flight', async () => {
-    let calls = 0;
-    const idle = new IdleTrim(() => ++calls > 0, 40);
+    const { idle, calls } = counting(40);
     idle.begin();
     idle.begin();
     idle.end();
     await wait(80);
-    assert.equal(calls, 0, 'a request is still in flight');
+    assert.equal(calls(), 0, 'a request is still in flight');
     idle.end();
     await wait(20);
-    assert.equal(calls, 0, 'not before the delay');
+    assert.equal(calls(), 0, 'not before the delay');
     await wait(60);
-    assert.equal(calls, 1);
+    assert.equal(calls(), 1);
     await wait(80);
-    assert.equal(calls, 1, 'once per idle period');
+    assert.equal(calls(), 1, 'once per idle period');
     assert.equal(idle.trims, 1);
     idle.dispose();
   });
 
   it('a request that starts during the delay puts the trim off until it ends', async () => {
-    let calls = 0;
-    const idle = new IdleTrim(() => ++calls > 0, 40);
+    const { idle, calls } = counting(40);
     idle.begin();
     idle.end();
     await wait(20);
     idle.begin();
     await wait(60);
-    assert.equal(calls, 0);
+    assert.equal(calls(), 0);
     idle.end();
     await wait(70);
-    assert.equal(calls, 1);
+    assert.equal(calls(), 1);
     idle.dispose();
   });
 
@@ -74,12 +78,11 @@ describe('IdleTrim', () => {
     none.end();
     assert.equal(none.enabled, false);
     assert.equal(none.fire(), false);
-    let calls = 0;
-    const idle = new IdleTrim(() => ++calls > 0, 20);
+    const { idle, calls } = counting(20);
     idle.begin();
     idle.end();
     idle.dispose();
     await wait(50);
-    assert.equal(calls, 0);
+    assert.equal(calls(), 0);
   });
 });
