@@ -218,7 +218,7 @@ const EDIT_SELECTION_MS = 50;
 /** Lines the cursor must move (or another file) before the prompt there is warmed; typing moves it less. */
 const WARM_JUMP_LINES = 3;
 /** Quiet time after a jump before warming (the user is looking, not yet typing). */
-const WARM_DELAY_MS = 250;
+const WARM_DELAY_MS = 150;
 
 /**
  * Warms the engine's prompt cache where the user lands after switching files or jumping the cursor, so that
@@ -227,17 +227,19 @@ const WARM_DELAY_MS = 250;
 function warmOnJumps(provider: TypeGuideInlineProvider): vscode.Disposable[] {
   let last: { key: string; line: number } | undefined;
   let timer: NodeJS.Timeout | undefined;
+  // With a selection, where typing will go: its start (jump, select the lines, type over them).
+  const landing = (editor: vscode.TextEditor): vscode.Position => (editor.selection.isEmpty ? editor.selection.active : editor.selection.start);
   const schedule = (editor: vscode.TextEditor | undefined): void => {
-    if (!editor || editor.document.uri.scheme !== 'file' || !editor.selection.isEmpty) return;
+    if (!editor || editor.document.uri.scheme !== 'file') return;
     const key = editor.document.uri.toString();
-    const line = editor.selection.active.line;
+    const line = landing(editor).line;
     const jumped = !last || last.key !== key || Math.abs(last.line - line) >= WARM_JUMP_LINES;
     last = { key, line };
     if (!jumped) return;
     clearTimeout(timer);
     timer = setTimeout(() => {
       const active = vscode.window.activeTextEditor;
-      if (active?.document.uri.toString() === key && active.selection.isEmpty) provider.warmAt(active.document, active.selection.active);
+      if (active?.document.uri.toString() === key) provider.warmAt(active.document, active.selection);
     }, WARM_DELAY_MS);
   };
   return [

@@ -79,8 +79,15 @@ export class CompletionService {
   }
 
   /** Ghost text for a request, or undefined (nothing useful, superseded, or cancelled). */
-  async complete(req: CompletionRequest, signal: AbortSignal): Promise<CompletionResult | undefined> {
+  complete(req: CompletionRequest, signal: AbortSignal): Promise<CompletionResult | undefined> {
     const started = Date.now();
+    const answered = this.answer(req, signal, started);
+    // Logged beside the answer, not in its path (the caller resumes exactly when the answer is ready).
+    void answered.then((result) => this.log.debug(`request at ${cursorWindow(req).offset}${req.explicit ? ' (explicit)' : ''}: ${result ? `${result.source}, ${result.texts[0].length} characters` : 'nothing'} after ${Date.now() - started} ms`), () => undefined);
+    return answered;
+  }
+
+  private async answer(req: CompletionRequest, signal: AbortSignal, started: number): Promise<CompletionResult | undefined> {
     const at = cursorWindow(req);
     this.stats.request();
     // Our own re-trigger after more text arrived wants that text, not a new round of alternatives. One
@@ -166,7 +173,8 @@ export class CompletionService {
   warm(req: CompletionRequest): void {
     if (this.current && !this.current.done) return;
     if (this.options.ready && !this.options.ready()) return;
-    if (/^[\w$]/.test(req.suffix)) return;
+    // Before an identifier too: Go to Line lands there, and the user selects what follows and types over it.
+    this.log.debug(`warming the prompt at ${cursorWindow(req).offset}`);
     this.engine.warm?.(this.generateRequest(req, 0));
   }
 
@@ -184,9 +192,15 @@ export class CompletionService {
     if (/^[\w$]/.test(req.suffix)) return;
     const at = cursorWindow(req);
     if (this.cache.lookup(req.documentKey, at)) return;
-    if (this.current && this.joinable(this.current, req.documentKey, at) !== undefined) return;
+    if (this.current && this.joinable(this.current, req.documentKey, at) !== undefined) {
+      // The request for this place comes after the previous place's request was cancelled: keep the
+      // generation for it (abandonIfUnwanted), or the wait for a new one starts from nothing.
+      this.current.awaitedUntil = Date.now() + (this.options.speculationWaitMs ?? 400);
+      this.log.debug(`keystroke at ${at.offset}: the running generation predicted it`);
+      return;
+    }
     this.stopAlternatives();
-    this.log.debug('keystroke: starting the generation before the editor asks');
+    this.log.debug(`keystroke at ${at.offset}: starting the generation before the editor asks`);
     const gen = this.start(req, at, 0);
     this.stats.speculated();
     setTimeout(() => {
@@ -365,6 +379,7 @@ export class CompletionService {
       return rest === undefined || gen.done ? rest : completeWords(rest);
     };
     gen.waiters++;
+    gen.joins++;
     try {
       // A whole first line is worth showing at once (the rest extends it when it arrives); a partial one
       // waits for the time budget.
@@ -422,11 +437,22 @@ export class CompletionService {
     if (gen && gen.documentKey === documentKey && gen.shownAt === offset) gen.shownAt = undefined;
   }
 
-  /** The editor cancelled a request: unless another request takes the generation over shortly, stop it. */
+  /**
+   * The editor cancelled a request: unless another request takes the generation over shortly, stop it.
+   * "Shortly" is the grace, or longer when a keystroke since typed what the generation predicted
+   * (`awaitedUntil`): VS Code cancels the old place's request at the keystroke and asks for the new place
+   * only after its debounce, which a loaded machine stretches past the grace.
+   */
   private abandonIfUnwanted(gen: InflightGeneration): void {
+    const joins = gen.joins;
     const check = (): void => {
-      if (gen.waiters > 0 || gen.done || this.current !== gen) return;
-      this.log.debug('the editor cancelled the request: aborting its generation');
+      if (gen.waiters > 0 || gen.done || this.current !== gen || gen.joins !== joins) return;
+      const awaited = gen.awaitedUntil - Date.now();
+      if (awaited > 0) {
+        setTimeout(check, awaited);
+        return;
+      }
+      this.log.debug(`the editor cancelled the request: aborting its generation (started at ${gen.at.offset})`);
       this.abortCurrent();
     };
     setTimeout(check, this.options.cancelGraceMs ?? 50);

@@ -16,6 +16,14 @@ export class InflightGeneration {
   shownAt: number | undefined;
   /** Requests waiting on this generation's text now. */
   waiters = 0;
+  /** Requests that have waited on it so far (a request that took it over after another was cancelled). */
+  joins = 0;
+  /**
+   * Until when (Date.now()) a request is expected to take it over: a keystroke typed what it predicted,
+   * and VS Code asks for that place only after its debounce and a round trip (~50-150 ms), after it has
+   * already cancelled the request of the previous place.
+   */
+  awaitedUntil = 0;
   /** 0: the configured temperature (greedy by default); more: a sampled alternative. */
   seed = 0;
   private readonly controller = new AbortController();

@@ -59,15 +59,19 @@ export class TypeGuideInlineProvider implements vscode.InlineCompletionItemProvi
     this.service.speculate(requestAt(document, position, false, Date.now()));
   }
 
-  /** The user paused at a new place (another file, a cursor jump): warm the engine's prompt cache there. */
-  warmAt(document: vscode.TextDocument, position: vscode.Position): void {
+  /**
+   * The user paused at a new place (another file, a cursor jump): warm the engine's prompt cache there.
+   * With a selection, the prompt is the one typing over it will have: the text before its start and after
+   * its end.
+   */
+  warmAt(document: vscode.TextDocument, selection: vscode.Selection): void {
     if (!this.gate.allows(document.languageId)) return;
-    this.service.warm(requestAt(document, position, false, Date.now()));
+    this.service.warm(requestAt(document, selection.start, false, Date.now(), selection.end));
   }
 }
 
 /** The request at `position`: a bounded window around the cursor, read as ranges (never the whole document). */
-function requestAt(document: vscode.TextDocument, position: vscode.Position, explicit: boolean, requestedAt: number): CompletionRequest {
+function requestAt(document: vscode.TextDocument, position: vscode.Position, explicit: boolean, requestedAt: number, suffixFrom = position): CompletionRequest {
   const offset = document.offsetAt(position);
   const end = document.offsetAt(document.lineAt(document.lineCount - 1).range.end);
   const w = windowRange(offset, end);
@@ -77,7 +81,7 @@ function requestAt(document: vscode.TextDocument, position: vscode.Position, exp
     filePath: document.uri.scheme === 'file' ? document.uri.fsPath : undefined,
     workspaceRoot: vscode.workspace.getWorkspaceFolder(document.uri)?.uri.fsPath,
     prefix: document.getText(new vscode.Range(document.positionAt(w.start), position)),
-    suffix: document.getText(new vscode.Range(position, document.positionAt(w.end))),
+    suffix: document.getText(new vscode.Range(suffixFrom, document.positionAt(Math.max(w.end, document.offsetAt(suffixFrom))))),
     explicit,
     documentOffset: offset,
     documentVersion: document.version,

@@ -96,9 +96,12 @@ describe('CompletionService', () => {
     svc.warm(request('', { documentOffset: 90 }));
     assert.equal(engine.warmed.length, 1, 'no warm-up while a generation runs');
     await running;
+    // Go to Line lands before an identifier (the user then selects the lines and types over them).
+    svc.warm(request('', { suffix: 'open: number = 0\n' }));
+    assert.equal(engine.warmed.length, 2, 'warmed before an identifier too');
     const notReady = new CompletionService(engine, settings(), { ready: () => false });
     notReady.warm(request());
-    assert.equal(engine.warmed.length, 1, 'nothing without a model');
+    assert.equal(engine.warmed.length, 2, 'nothing without a model');
   });
 
   it('a keystroke starts the generation before the editor asks; the request that follows joins it', async () => {
@@ -118,6 +121,34 @@ describe('CompletionService', () => {
     // The cache (or a running generation) covering the place starts nothing.
     svc.speculate(request('dep'));
     assert.equal(engine.requests.length, 1, 'served by the cache: nothing new');
+  });
+
+  it('a keystroke that types the prediction keeps the generation for the request VS Code sends after its debounce', async () => {
+    // What bench:editor's log showed at pauses after a space: the request at the old place is cancelled at
+    // the keystroke, and the new place's request arrives 100-150 ms later; the generation that predicted
+    // the keystroke was aborted 50 ms after the cancel and a new one started from nothing.
+    const engine = new FakeCompletionEngine(() => [' = ', '0', ';', ' more', ' text', ' and', ' more', ' yet'], 25);
+    const svc = new CompletionService(engine, settings({ timeBudgetMs: 5000 }), { cancelGraceMs: 20 });
+    const a = new AbortController();
+    const before = svc.complete(request('x'), a.signal);
+    await new Promise((r) => setTimeout(r, 40)); // ' = ' streamed
+    svc.speculate(request('x '));
+    a.abort();
+    assert.equal(await before, undefined);
+    await new Promise((r) => setTimeout(r, 120)); // VS Code's debounce on a loaded machine: past the grace
+    const shown = await svc.complete(request('x '), live());
+    assert.equal(shown?.source, 'inflight', JSON.stringify(shown));
+    assert.equal(engine.requests.length, 1, 'no second generation');
+    assert.equal(engine.aborted, 0);
+    await svc.idle();
+    // Without such a keystroke, a cancelled request's generation still stops after the grace.
+    const b = new AbortController();
+    const other = svc.complete(request('y'), b.signal);
+    await new Promise((r) => setTimeout(r, 40));
+    b.abort();
+    assert.equal(await other, undefined);
+    await svc.idle();
+    assert.equal(engine.aborted, 1);
   });
 
   it('a keystroke\'s generation that no request takes over is aborted; none starts under a user debounce or without a model', async () => {
